@@ -1,0 +1,1 @@
+"""Broker setup, the live event bus and mail: the plumbing between processes."""

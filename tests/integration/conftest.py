@@ -1,0 +1,67 @@
+"""The app on a real loopback HTTP server (the simulators answer the back channel over
+HTTP), a Flask test client per browser, and Dramatiq worker threads on the StubBroker."""
+
+import threading
+
+import dramatiq
+import pytest
+from werkzeug.serving import make_server
+
+import workers  # noqa: F401  (sets the broker, registers the actors)
+from messaging.broker import broker as stub_broker
+from webapp import create_app
+
+PHONE_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 "
+            "(KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36")
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app({
+        "TESTING": True,
+        "INSTANCE_DIR": str(tmp_path),
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'ocktoreis.db'}",
+        "INBOX_DATABASE_URL": f"sqlite:///{tmp_path / 'inbox.db'}",
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
+        "SOURCE_SIM_LATENCY_MS": 0,
+        "DEV_PAGES": True,
+    })
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app
+    server.shutdown()
+    app.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def worker(app):
+    stub_broker.flush_all()
+    worker = dramatiq.Worker(stub_broker, worker_threads=2, worker_timeout=50)
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def run_jobs(worker):
+    """Wait until every queued job (and what it queued) has run."""
+    def run():
+        for _ in range(5):
+            for queue in stub_broker.queues:
+                stub_broker.join(queue, fail_fast=True)
+    return run
+
+
+@pytest.fixture
+def desktop(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def phone(app):
+    client = app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = PHONE_UA
+    return client

@@ -1,0 +1,89 @@
+"""Small helpers that walk the journey with Flask test clients, as a person would."""
+
+import email
+import email.policy
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from webapp.domain.sources import SOURCES
+from webapp.simulators import population
+
+JAN = population.BY_USERNAME["jan.devries"]
+FATIMA = population.BY_USERNAME["fatima.devries"]
+SANNE = population.BY_USERNAME["sanne.bakker"]
+
+
+def application_form(citizen, partner=None, **overrides):
+    form = {"gemeente": "Zwolle", "naam": citizen.name, "email": "aanvrager@example.org",
+            "bsn": citizen.bsn, "partner": "ja" if partner else "nee",
+            "partner_naam": partner.name if partner else "", "partner_bsn": ""}
+    form.update(overrides)
+    return form
+
+
+def outbox_messages(app):
+    folder = Path(app.config["OUTBOX_DIR"])
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in sorted(folder.glob("*.eml"))] if folder.exists() else []
+
+
+def invitation_path(app):
+    """The path of the personal link in the newest invitation e-mail."""
+    text = outbox_messages(app)[-1].get_body(("plain",)).get_content()
+    return urlsplit(re.search(r"https?://\S+/uitnodiging/\S+", text).group(0)).path
+
+
+def local(url):
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+class Walk:
+    """One journey walked by a desktop client and a phone client."""
+
+    def __init__(self, app, desktop, phone, run_jobs):
+        self.app, self.desktop, self.phone, self.run_jobs = app, desktop, phone, run_jobs
+        self.journey_url = None
+
+    def apply(self, citizen, partner=None):
+        response = self.desktop.post("/aanvraag", data=application_form(citizen, partner))
+        assert response.status_code == 303, response.text
+        self.run_jobs()
+        return invitation_path(self.app)
+
+    def start(self, invitation, client=None):
+        client = client or self.desktop
+        response = client.post(f"{invitation}/start")
+        assert response.status_code == 303, response.text
+        self.journey_url = response.headers["Location"]
+        return client.get(self.journey_url)
+
+    def to_qr(self):
+        self.desktop.post(f"{self.journey_url}/checklist")
+        page = self.desktop.post(f"{self.journey_url}/app-klaar").text
+        return local(re.search(r'href="([^"]+)" data-testid="pairing-url"', page).group(1))
+
+    def login(self, citizen, client=None):
+        """DigiD in the simulator: password, then the sms code it shows."""
+        client = client or self.phone
+        to_digid = client.get("/app/digid")
+        login_page = client.get(local(to_digid.headers["Location"]))
+        form = dict(re.findall(r'name="(return_url|state|dienst)" value="([^"]*)"', login_page.text))
+        form = {k: v.replace("&amp;", "&") for k, v in form.items()}
+        sms = client.post("/digid-sim/inloggen", data={**form, "username": citizen.username,
+                                                        "password": population.PASSWORD})
+        assert sms.status_code == 303, sms.text
+        sms_page = client.get(local(sms.headers["Location"]))
+        code = re.search(r'data-testid="sms-code">(\d{6})<', sms_page.text).group(1)
+        token = re.search(r'name="t" value="([^"]+)"', sms_page.text).group(1)
+        back = client.post("/digid-sim/sms", data={"t": token, "code": code})
+        assert back.status_code == 303, back.text
+        return client.get(local(back.headers["Location"]), follow_redirects=True)
+
+    def fetch_all(self, client=None):
+        client = client or self.phone
+        for source in SOURCES:
+            client.post(f"/app/bronnen/{source.key}")
+        self.run_jobs()
+        return client.post("/app/bronnen/klaar")

@@ -1,0 +1,94 @@
+"""The whole journey through the Flask app, with real HTTP to the simulators and
+Dramatiq actors on worker threads."""
+
+import json
+
+from sqlalchemy import inspect, select, text
+
+from webapp.db import session
+from webapp.models import Application, Journey, Receipt
+from webapp.simulators import population
+from webapp.simulators.gemeente import Dossier
+
+from .helpers import FATIMA, JAN, SANNE, Walk, outbox_messages
+
+
+def _state(journey_url):
+    return session.get(Journey, journey_url.rsplit("/", 1)[1]).state
+
+
+def _all_database_text(app):
+    """Every value in every column of every table of Ockto's database, as text."""
+    engine = app.extensions["db_engine"]
+    values = []
+    with engine.connect() as connection:
+        for table in inspect(engine).get_table_names():
+            for row in connection.execute(text(f'SELECT * FROM "{table}"')):
+                values.extend(str(value) for value in row if value is not None)
+    return "\n".join(values)
+
+
+def test_invitation_mail_has_text_and_html_parts_with_the_personal_link(app, desktop, phone, run_jobs):
+    walk = Walk(app, desktop, phone, run_jobs)
+    invitation = walk.apply(JAN, FATIMA)
+    message = outbox_messages(app)[-1]
+    assert message["To"] == "aanvrager@example.org"
+    assert invitation in message.get_body(("plain",)).get_content()
+    assert invitation in message.get_body(("html",)).get_content()
+    assert "28 dagen" in message.get_body(("plain",)).get_content()
+
+
+def test_desktop_and_phone_with_partner_deliver_and_purge(app, desktop, phone, run_jobs):
+    walk = Walk(app, desktop, phone, run_jobs)
+    invitation = walk.apply(JAN, FATIMA)
+    info = desktop.get(invitation)
+    assert "Start de Ocktoreis" in info.text
+    page = walk.start(invitation)
+    assert "Let op: u heeft een partner" in page.text
+
+    pairing = walk.to_qr()
+    assert _state(walk.journey_url) == "awaiting_phone"
+    assert phone.get(pairing).status_code == 303
+    assert _state(walk.journey_url) == "phone_connected"
+
+    assert 'data-screen="sources-applicant"' in walk.login(JAN).text
+    assert 'data-screen="login-partner"' in walk.fetch_all().text
+    assert 'data-screen="sources-partner"' in walk.login(FATIMA).text
+    review = walk.fetch_all().text
+    assert 'data-screen="review"' in review
+    assert "Gegevens van uw partner" in review and "Verzamelinkomen" in review
+
+    sent = phone.post("/app/versturen", data={"toestemming": "ja"})
+    assert 'data-screen="sending"' in sent.text
+    run_jobs()
+    assert _state(walk.journey_url) == "done"
+    assert "Ockto heeft niets opgeslagen" in phone.get("/app/").text
+    assert 'data-state="done"' in desktop.get(walk.journey_url).text
+
+    with app.app_context():
+        inbox = app.extensions["gemeente_inbox"]
+        from sqlalchemy.orm import Session
+        with Session(inbox) as s:
+            dossiers = s.scalars(select(Dossier)).all()
+        assert len(dossiers) == 1 and dossiers[0].gemeente_code == "GM0193"
+        body = json.loads(dossiers[0].body)
+        assert [p["bsn"] for p in body["personen"]] == [JAN.bsn, FATIMA.bsn]
+        incomes = [str(p["bronnen"]["belastingdienst"]["verzamelinkomen"]) for p in body["personen"]]
+
+        everything = _all_database_text(app)
+        for secret in (JAN.bsn, FATIMA.bsn, JAN.name, FATIMA.name, "aanvrager@example.org", *incomes):
+            assert secret not in everything
+        receipt = session.scalars(select(Receipt)).one()
+        assert receipt.outcome == "delivered" and receipt.consent_at is not None
+        assert receipt.consent_sources.count("partner:") == 5
+
+
+def test_consent_is_required_to_send(app, desktop, phone, run_jobs):
+    walk = Walk(app, desktop, phone, run_jobs)
+    walk.start(walk.apply(SANNE))
+    phone.get(walk.to_qr())
+    walk.login(SANNE)
+    walk.fetch_all()
+    refused = phone.post("/app/versturen", data={})
+    assert "Vink aan dat u toestemming geeft" in refused.text
+    assert _state(walk.journey_url) == "reviewing"

@@ -1,0 +1,41 @@
+"""Ocktoreis: the Flask application factory."""
+
+from flask import Flask
+from flask_htmx import HTMX
+
+from .config import Config
+
+htmx = HTMX()
+
+
+def create_app(test_config=None):
+    """Build the app: defaults from the environment, then `test_config` on top."""
+    app = Flask(__name__)
+    app.config.from_object(Config(test_config))
+    if test_config:
+        app.config.update(test_config)
+
+    from messaging import broker, events, mail
+    from . import db, errors, pages
+
+    db.init_app(app)
+    events.init_app(app)
+    mail.init_app(app)
+    htmx.init_app(app)
+    pages.init_app(app)
+    errors.init_app(app)
+    broker.bind_app(app)
+
+    from . import application, desktop, phone
+    app.register_blueprint(application.bp)
+    app.register_blueprint(desktop.bp)
+    app.register_blueprint(phone.bp)
+    if app.config["SIMULATORS"]:
+        from .simulators import digid, gemeente, sources
+        app.register_blueprint(digid.bp)
+        app.register_blueprint(sources.bp)
+        gemeente.init_app(app)
+    if app.config["DEV_PAGES"]:
+        from . import dev
+        app.register_blueprint(dev.bp)
+    return app

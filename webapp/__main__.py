@@ -1,0 +1,44 @@
+"""Everything in one process on the embedded defaults: `python -m webapp [--host H] [--port P]`.
+
+Web server, Dramatiq worker threads on the StubBroker, live events in memory, SQLite,
+mail into the outbox folder, and the simulators of DigiD, the sources and the municipality.
+"""
+
+import argparse
+import os
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="python -m webapp")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    parser.add_argument("--worker-threads", type=int, default=4)
+    args = parser.parse_args()
+    own_url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+    os.environ.setdefault("PUBLIC_URL", own_url)
+    os.environ.setdefault("DEV_PAGES", "1")
+
+    import dramatiq
+    from dramatiq.brokers.stub import StubBroker
+
+    import workers  # noqa: F401  (sets the broker, registers the actors)
+    from messaging.broker import broker
+    from webapp import create_app
+
+    app = create_app()
+    worker = None
+    if isinstance(broker, StubBroker):
+        worker = dramatiq.Worker(broker, worker_threads=args.worker_threads)
+        worker.start()
+    print(f"Ocktoreis is running: open {os.environ['PUBLIC_URL']}/", flush=True)
+    if app.config["DEV_PAGES"]:
+        print(f"Mail outbox (development): {os.environ['PUBLIC_URL']}/dev/outbox", flush=True)
+    try:
+        app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    finally:
+        if worker:
+            worker.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Step 1: the application form at Gezondverzekerd.nl."""
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from . import journeys
+from .domain import gemeenten
+from .domain.application import FIELDS, validate_application
+from .pages import go_to, render_page
+
+bp = Blueprint("application", __name__)
+
+
+@bp.get("/")
+def form():
+    return render_template("application/form.html", values={}, errors={})
+
+
+@bp.post("/aanvraag")
+def submit():
+    values = {field: request.form.get(field, "") for field in FIELDS}
+    application, errors = validate_application(request.form)
+    if errors:
+        return render_page("application/form.html", "application/_form.html",
+                           values=values, errors=errors), 422
+    journeys.create_application(application)
+    return go_to(url_for(".sent"))
+
+
+@bp.get("/aanvraag/verstuurd")
+def sent():
+    return render_template("application/sent.html", dev_pages=current_app.config["DEV_PAGES"])
+
+
+@bp.get("/gemeenten")
+def search_gemeenten():
+    query = request.args.get("gemeente", "")[:100]
+    return render_template("application/_gemeente_options.html", query=query,
+                           matches=gemeenten.search(query))

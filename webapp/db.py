@@ -1,0 +1,40 @@
+"""The database: one engine per app, one scoped session per thread."""
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
+
+session = scoped_session(sessionmaker())
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def make_engine(url):
+    """An engine for `url`; SQLite gets WAL and a busy timeout so threads can share it."""
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(connection, _record):
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def init_app(app):
+    engine = make_engine(app.config["DATABASE_URL"])
+    session.configure(bind=engine)
+    app.extensions["db_engine"] = engine
+    from . import models  # noqa: F401  (registers the tables)
+    Base.metadata.create_all(engine)
+
+    @app.teardown_appcontext
+    def _remove_session(_exc):
+        session.remove()

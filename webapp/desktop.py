@@ -1,0 +1,126 @@
+"""Steps 3 to 6 on the desktop: info page, checklist, download, QR code, live progress."""
+
+import base64
+import io
+
+import qrcode
+import qrcode.image.svg
+from flask import Blueprint, current_app, render_template, url_for
+
+from . import binding, journeys, live
+from .db import session
+from .domain.journey import JourneyEvent, JourneyState, PROGRESS_STEPS, reached
+from .journeys import JourneyError
+from .models import Journey
+from .pages import go_to, is_phone, problem, render_page
+
+bp = Blueprint("desktop", __name__)
+
+
+def _expired_or_wrong(error):
+    return problem("Deze link werkt niet (meer)",
+                   f"{error} Heeft u vragen? Neem contact op met Gezondverzekerd.nl.",
+                   404, url_for("application.form"), "Naar Gezondverzekerd.nl")
+
+
+@bp.get("/uitnodiging/<token>")
+def info(token):
+    """Step 3: what the Ocktoreis is, and the start button."""
+    try:
+        application = journeys.application_from_token(token)
+    except JourneyError as error:
+        return _expired_or_wrong(error)
+    mine = set(binding.desktop_journey_ids())
+    ongoing = next((j for j in application.journeys
+                    if j.id in mine and not JourneyState(j.state).is_final), None)
+    return render_template("desktop/info.html", token=token, application=application,
+                           ongoing=ongoing)
+
+
+@bp.post("/uitnodiging/<token>/start")
+def start(token):
+    try:
+        application = journeys.application_from_token(token)
+        journey, secret = journeys.start_journey(application, phone_only=is_phone())
+    except JourneyError as error:
+        return _expired_or_wrong(error)
+    binding.bind_desktop(journey.id, secret)
+    return go_to(url_for(".journey", journey_id=journey.id))
+
+
+@bp.get("/reis/<journey_id>")
+def journey(journey_id):
+    journey = binding.desktop_journey(journey_id)
+    return render_page("desktop/journey.html", "desktop/_step.html", **_step_context(journey))
+
+
+@bp.get("/reis/<journey_id>/stap")
+def step(journey_id):
+    """The current step as a fragment: what the live stream sends, for polling."""
+    journey = binding.desktop_journey(journey_id)
+    return render_template("desktop/_step.html", **_step_context(journey))
+
+
+@bp.post("/reis/<journey_id>/checklist")
+def checklist_read(journey_id):
+    return _move(journey_id, JourneyEvent.CHECKLIST_READ)
+
+
+@bp.post("/reis/<journey_id>/app-klaar")
+def app_ready(journey_id):
+    return _move(journey_id, JourneyEvent.APP_READY)
+
+
+@bp.post("/reis/<journey_id>/stoppen")
+def cancel(journey_id):
+    journey = binding.desktop_journey(journey_id)
+    journeys.cancel(journey)
+    return render_page("desktop/journey.html", "desktop/_step.html", **_step_context(journey))
+
+
+@bp.post("/reis/<journey_id>/op-deze-telefoon")
+def continue_on_this_phone(journey_id):
+    """Phone-only: this browser becomes the app; steps 6 and 7 are skipped."""
+    journey = binding.desktop_journey(journey_id)
+    secret = journeys.start_on_this_phone(journey)
+    binding.bind_phone(journey.id, secret)
+    return go_to(url_for("app.home"))
+
+
+@bp.get("/reis/<journey_id>/events")
+def events(journey_id):
+    journey = binding.desktop_journey(journey_id)
+
+    def render():
+        current = session.get(Journey, journey.id)
+        return [("step", render_template("desktop/_step.html", **_step_context(current)))]
+
+    return live.stream(journey.id, render)
+
+
+def _move(journey_id, event):
+    journey = binding.desktop_journey(journey_id)
+    journeys.move(journey, event)
+    return render_page("desktop/journey.html", "desktop/_step.html", **_step_context(journey))
+
+
+def _step_context(journey):
+    context = {"journey": journey, "state": JourneyState(journey.state),
+               "application": journey.application, "S": JourneyState,
+               "config": current_app.config}
+    if journey.state == JourneyState.AWAITING_PHONE:
+        url = url_for("app.pair", token=journeys.pairing_token(journey), _external=True)
+        context["pairing_url"] = url
+        context["qr_svg"] = _qr_data_uri(url)
+    steps = [(key, label, reached(journey.state, milestone))
+             for key, label, milestone in PROGRESS_STEPS
+             if key != "partner" or journey.application.has_partner]
+    context["progress"] = steps
+    return context
+
+
+def _qr_data_uri(url):
+    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=12, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()

@@ -1,0 +1,36 @@
+"""Development-only pages (DEV_PAGES=1): the local mail outbox."""
+
+import email
+import email.policy
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, render_template
+
+bp = Blueprint("dev", __name__, url_prefix="/dev")
+
+
+def _outbox():
+    return Path(current_app.config["OUTBOX_DIR"])
+
+
+def _read(path):
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    return {"id": path.stem, "subject": message["subject"], "to": message["to"],
+            "date": message["date"], "text": text.get_content() if text else "",
+            "html": html.get_content() if html else ""}
+
+
+@bp.get("/outbox")
+def outbox():
+    paths = sorted(_outbox().glob("*.eml"), reverse=True) if _outbox().exists() else []
+    return render_template("dev/outbox.html", mails=[_read(p) for p in paths[:100]])
+
+
+@bp.get("/outbox/<mail_id>")
+def mail(mail_id):
+    path = _outbox() / f"{mail_id}.eml"
+    if "/" in mail_id or not path.is_file():
+        abort(404)
+    return render_template("dev/mail.html", mail=_read(path))

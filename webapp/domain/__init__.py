@@ -1,0 +1,1 @@
+"""The Ocktoreis domain: pure Python, no Flask, no Dramatiq."""

@@ -1,0 +1,89 @@
+"""Step 1: the application at Gezondverzekerd.nl, validated with messages in Dutch."""
+
+import dataclasses
+import re
+
+from . import gemeenten
+from .bsn import is_valid_bsn, normalise_bsn
+
+MAX_NAME = 100
+MAX_EMAIL = 254
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+FIELDS = ("gemeente", "naam", "email", "bsn", "partner", "partner_naam", "partner_bsn")
+
+
+@dataclasses.dataclass(frozen=True)
+class ApplicationInput:
+    gemeente_code: str
+    name: str
+    email: str
+    bsn: str
+    has_partner: bool
+    partner_name: str | None
+    partner_bsn: str | None
+
+
+def _name_error(value, missing):
+    if not value:
+        return missing
+    if len(value) > MAX_NAME:
+        return f"Een naam is maximaal {MAX_NAME} tekens."
+    if any(not c.isprintable() for c in value):
+        return "Een naam mag geen onzichtbare tekens bevatten."
+    return None
+
+
+def _bsn_error(value):
+    if not value:
+        return "Vul uw burgerservicenummer (BSN) in."
+    if len(value) != 9 or not value.isdigit():
+        return "Een BSN bestaat uit 9 cijfers."
+    if not is_valid_bsn(value):
+        return "Dit is geen geldig BSN. Controleer de cijfers."
+    return None
+
+
+def validate_application(form):
+    """Return (ApplicationInput, {}) or (None, {field: Dutch message})."""
+    values = {field: (form.get(field) or "").strip() for field in FIELDS}
+    errors = {}
+
+    gemeente = gemeenten.by_name(values["gemeente"])
+    if not values["gemeente"]:
+        errors["gemeente"] = "Vul de naam van uw gemeente in."
+    elif gemeente is None:
+        errors["gemeente"] = "Deze gemeente kennen we niet. Kies uw gemeente uit de lijst."
+
+    if error := _name_error(values["naam"], "Vul uw naam in."):
+        errors["naam"] = error
+
+    email = values["email"]
+    if not email:
+        errors["email"] = "Vul uw e-mailadres in."
+    elif len(email) > MAX_EMAIL or not _EMAIL.match(email):
+        errors["email"] = "Vul een geldig e-mailadres in, bijvoorbeeld naam@voorbeeld.nl."
+
+    bsn = normalise_bsn(values["bsn"])
+    if error := _bsn_error(bsn):
+        errors["bsn"] = error
+
+    has_partner = values["partner"] == "ja"
+    if values["partner"] not in ("ja", "nee"):
+        errors["partner"] = "Geef aan of u een partner heeft."
+
+    partner_name = partner_bsn = None
+    if has_partner:
+        partner_name = values["partner_naam"]
+        if error := _name_error(partner_name, "Vul de naam van uw partner in."):
+            errors["partner_naam"] = error
+        partner_bsn = normalise_bsn(values["partner_bsn"]) or None
+        if partner_bsn:
+            if error := _bsn_error(partner_bsn):
+                errors["partner_bsn"] = error
+            elif partner_bsn == bsn:
+                errors["partner_bsn"] = "Het BSN van uw partner is hetzelfde als dat van u."
+
+    if errors:
+        return None, errors
+    return ApplicationInput(gemeente.code, values["naam"], email, bsn, has_partner,
+                            partner_name, partner_bsn), {}

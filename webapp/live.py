@@ -1,0 +1,39 @@
+"""Server-sent events: a journey's open pages re-render when the journey changes.
+
+The stream sends the current state first, so a reconnect never misses a step, and a
+heartbeat comment every HEARTBEAT_S seconds, so a dead client is noticed and released.
+"""
+
+from flask import current_app, stream_with_context
+from flask_sse import Message
+
+from messaging import events
+
+from .db import session
+
+HEARTBEAT_S = 15
+
+
+def stream(journey_id, render):
+    """An event-stream response; `render()` returns the [(event, data)] to send now."""
+    app = current_app._get_current_object()
+    subscription = events.bus(app).subscribe(events.channel_for(journey_id))
+
+    @stream_with_context
+    def generate():
+        try:
+            yield "retry: 2000\n\n"
+            while True:
+                session.remove()  # read fresh state; hold no connection while waiting
+                for name, data in render():
+                    yield str(Message(data, type=name))
+                session.remove()
+                while subscription.get(timeout=HEARTBEAT_S) is None:
+                    yield ": heartbeat\n\n"
+        finally:
+            subscription.close()
+
+    response = app.response_class(generate(), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response

@@ -1,0 +1,103 @@
+"""Tables. Columns marked personal are emptied by the purge; the rest is a receipt."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import Base
+
+
+class Application(Base):
+    """Step 1: the application at Gezondverzekerd.nl."""
+
+    __tablename__ = "application"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime]
+    gemeente_code: Mapped[str] = mapped_column(String(6))
+    status: Mapped[str] = mapped_column(String(16), default="invited")
+    has_partner: Mapped[bool]
+    invitation_sent_at: Mapped[datetime | None]
+    purged_at: Mapped[datetime | None]
+    # personal
+    name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    bsn: Mapped[str | None] = mapped_column(String(9))
+    partner_name: Mapped[str | None] = mapped_column(String(100))
+    partner_bsn: Mapped[str | None] = mapped_column(String(9))
+
+    journeys: Mapped[list["Journey"]] = relationship(back_populates="application")
+
+
+class Journey(Base):
+    """One Ocktoreis: from the start button to 'Ockto heeft niets opgeslagen'."""
+
+    __tablename__ = "journey"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("application.id"))
+    state: Mapped[str] = mapped_column(String(24))
+    phone_only: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    desktop_secret_hash: Mapped[str] = mapped_column(String(64))
+    pairing_nonce: Mapped[str | None] = mapped_column(String(32))
+    pairing_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    pairing_expires_at: Mapped[datetime | None]
+    phone_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    paired_at: Mapped[datetime | None]
+    data_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # per-journey Fernet key
+
+    application: Mapped[Application] = relationship(back_populates="journeys")
+    persons: Mapped[list["Person"]] = relationship(order_by="Person.id", cascade="all")
+    fetches: Mapped[list["SourceFetch"]] = relationship(order_by="SourceFetch.id",
+                                                        cascade="all")
+
+    def person(self, role):
+        return next((p for p in self.persons if p.role == role), None)
+
+
+class Person(Base):
+    """Someone who logged in with DigiD during the journey: the applicant or the partner."""
+
+    __tablename__ = "person"
+    __table_args__ = (UniqueConstraint("journey_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    journey_id: Mapped[str] = mapped_column(ForeignKey("journey.id"))
+    role: Mapped[str] = mapped_column(String(10))
+    logged_in_at: Mapped[datetime]
+    bsn: Mapped[str | None] = mapped_column(String(9))  # personal
+
+
+class SourceFetch(Base):
+    """One source for one person: its progress and, once fetched, its encrypted data."""
+
+    __tablename__ = "source_fetch"
+    __table_args__ = (UniqueConstraint("journey_id", "role", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    journey_id: Mapped[str] = mapped_column(ForeignKey("journey.id"))
+    role: Mapped[str] = mapped_column(String(10))
+    source: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime]
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)  # personal, encrypted
+
+
+class Receipt(Base):
+    """What remains of a journey after the purge: the consent record and the outcome."""
+
+    __tablename__ = "receipt"
+
+    journey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    gemeente_code: Mapped[str] = mapped_column(String(6))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    consent_at: Mapped[datetime | None]
+    consent_sources: Mapped[str | None] = mapped_column(Text)  # "applicant:uwv,partner:duo"
+    consent_roles: Mapped[str | None] = mapped_column(String(32))
+    delivery_reference: Mapped[str | None] = mapped_column(String(64))
+    delivered_at: Mapped[datetime | None]
+    purged_at: Mapped[datetime | None]

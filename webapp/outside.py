@@ -1,0 +1,41 @@
+"""Adapters to the outside systems: DigiD, the data sources and the municipality.
+
+Each is an HTTP boundary; by default the simulators in this app answer (see README).
+"""
+
+import requests
+from flask import current_app
+
+
+class OutsideSystemError(Exception):
+    """An outside system did not answer as it should; the work can be tried again."""
+
+
+def _post(base_url_key, path, payload, headers=None):
+    url = (current_app.config[base_url_key] or current_app.config["PUBLIC_URL"]) + path
+    try:
+        response = requests.post(url, json=payload, headers=headers,
+                                 timeout=current_app.config["OUTSIDE_TIMEOUT_S"])
+    except requests.RequestException as exc:
+        raise OutsideSystemError(f"{url}: {type(exc).__name__}") from None
+    if response.status_code >= 400:
+        raise OutsideSystemError(f"{url}: HTTP {response.status_code}")
+    return response.json()
+
+
+def resolve_digid_artifact(artifact):
+    """The BSN behind a DigiD artifact (the back channel after the browser returns)."""
+    return _post("DIGID_URL", "/digid-sim/api/artifact", {"artifact": artifact})["bsn"]
+
+
+def fetch_from_source(source, bsn):
+    """The data one source holds for this BSN."""
+    return _post("SOURCES_URL", f"/bronnen-sim/api/{source}", {"bsn": bsn})
+
+
+def deliver_to_gemeente(gemeente_code, dossier, delivery_id):
+    """Deliver a dossier; `delivery_id` makes a repeated delivery harmless. Returns a reference."""
+    headers = {"Idempotency-Key": delivery_id,
+               "Authorization": f"Bearer {current_app.config['GEMEENTE_API_KEY']}"}
+    answer = _post("GEMEENTE_URL", f"/gemeente/api/{gemeente_code}/dossiers", dossier, headers)
+    return answer["reference"]

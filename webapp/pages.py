@@ -1,0 +1,60 @@
+"""Rendering helpers shared by the blueprints: htmx fragments and Dutch problem pages."""
+
+from flask import make_response, redirect, render_template, request
+
+from . import htmx
+from .domain import gemeenten
+
+SUPPORT_EMAIL = "support@gezondverzekerd.nl"
+SUPPORT_PHONE = "038 - 455 29 20"
+
+
+def wants_fragment():
+    """A plain htmx swap; boosted and history-restore requests get the whole page."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render_page(page, fragment, **context):
+    """The whole page, or only its fragment for an htmx swap; one URL, so Vary on HX-Request."""
+    response = make_response(render_template(fragment if wants_fragment() else page, **context))
+    response.vary.add("HX-Request")
+    return response
+
+
+def problem(title, message, status=400, back_url=None, back_label=None):
+    """A clear page with a way back, for wrong turns and refused requests."""
+    return render_template("problem.html", title=title, message=message,
+                           back_url=back_url, back_label=back_label), status
+
+
+def init_app(app):
+    @app.context_processor
+    def _support():
+        return {"support_email": SUPPORT_EMAIL, "support_phone": SUPPORT_PHONE}
+
+    @app.template_filter("gemeente_naam")
+    def _gemeente_naam(code):
+        gemeente = gemeenten.by_code(code)
+        return gemeente.naam if gemeente else code
+
+    @app.after_request
+    def _no_store_for_personal_pages(response):
+        # Journey pages show personal data: no browser or proxy may keep a copy.
+        if request.blueprint in ("desktop", "app", "gemeente", "dev"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def go_to(url):
+    """Redirect after a POST; htmx follows HX-Redirect with a full page load."""
+    if htmx:
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, 303)
+
+
+def is_phone():
+    """A phone browser, going by the User-Agent (the journey then skips the QR steps)."""
+    agent = request.headers.get("User-Agent", "")
+    return any(marker in agent for marker in ("Mobi", "Android", "iPhone", "iPad"))

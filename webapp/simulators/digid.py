@@ -1,0 +1,98 @@
+"""DigiD simulator: username and password, then an sms code, then back with an artifact.
+
+Stateless, so any web process can serve any step: what it must remember travels in
+signed tokens. In development the sms page shows the code (DIGID_SIM_SHOW_CODE).
+"""
+
+import hashlib
+import hmac
+import secrets
+from urllib.parse import urlencode, urlsplit
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from . import population
+
+bp = Blueprint("digid_sim", __name__, url_prefix="/digid-sim")
+STEP_MAX_AGE_S = 600
+ARTIFACT_MAX_AGE_S = 120
+
+
+def _signer(purpose):
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"digid-sim-{purpose}")
+
+
+def _sms_code(nonce):
+    mac = hmac.new(current_app.config["SECRET_KEY"].encode(), nonce.encode(), hashlib.sha256)
+    return f"{int.from_bytes(mac.digest()[:4], 'big') % 1_000_000:06d}"
+
+
+def _checked_return_url(url):
+    """Only back to the host that asked (no open redirect)."""
+    allowed = {request.host, urlsplit(current_app.config["PUBLIC_URL"]).netloc}
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or parts.netloc not in allowed:
+        abort(400)
+    return url
+
+
+def _back(return_url, **params):
+    joiner = "&" if "?" in return_url else "?"
+    return redirect(return_url + joiner + urlencode(params), 303)
+
+
+@bp.route("/inloggen", methods=["GET", "POST"])
+def login():
+    source = request.form if request.method == "POST" else request.args
+    flow = {"return_url": _checked_return_url(source.get("return_url")),
+            "state": source.get("state", "")[:100], "dienst": source.get("dienst", "Ockto")[:40]}
+    username = request.form.get("username", "").strip()[:64]
+    error = None
+    if request.method == "POST":
+        if "annuleren" in request.form:
+            return _back(flow["return_url"], fout="geannuleerd", state=flow["state"])
+        citizen = population.BY_USERNAME.get(username)
+        password = request.form.get("password", "")
+        if citizen and hmac.compare_digest(password.encode(), population.PASSWORD.encode()):
+            nonce = secrets.token_hex(12)
+            token = _signer("sms").dumps({**flow, "bsn": citizen.bsn, "nonce": nonce})
+            return redirect(f"{bp.url_prefix}/sms?t={token}", 303)
+        error = "De combinatie van gebruikersnaam en wachtwoord is niet bekend."
+        if not username or not password:
+            error = "Vul uw DigiD gebruikersnaam en wachtwoord in."
+    return render_template("simulators/digid_login.html", flow=flow, username=username,
+                           error=error, citizens=population.CITIZENS,
+                           password=population.PASSWORD), (200 if not error else 422)
+
+
+@bp.route("/sms", methods=["GET", "POST"])
+def sms():
+    token = request.values.get("t", "")
+    try:
+        flow = _signer("sms").loads(token, max_age=STEP_MAX_AGE_S)
+    except BadSignature:
+        return render_template("simulators/digid_expired.html"), 400
+    error = None
+    if request.method == "POST":
+        if "annuleren" in request.form:
+            return _back(flow["return_url"], fout="geannuleerd", state=flow["state"])
+        code = request.form.get("code", "").strip()
+        if hmac.compare_digest(code.encode(), _sms_code(flow["nonce"]).encode()):
+            artifact = _signer("artifact").dumps({"bsn": flow["bsn"], "nonce": flow["nonce"]})
+            return _back(flow["return_url"], artifact=artifact, state=flow["state"])
+        error = "Deze sms-code klopt niet. Controleer de code en probeer het opnieuw."
+    show_code = _sms_code(flow["nonce"]) if current_app.config["DIGID_SIM_SHOW_CODE"] else None
+    return render_template("simulators/digid_sms.html", token=token, flow=flow, error=error,
+                           show_code=show_code), (200 if not error else 422)
+
+
+@bp.post("/api/artifact")
+def resolve_artifact():
+    """The back channel: the service exchanges the artifact for the BSN."""
+    artifact = (request.get_json(silent=True) or {}).get("artifact", "")
+    try:
+        data = _signer("artifact").loads(artifact, max_age=ARTIFACT_MAX_AGE_S)
+    except BadSignature:
+        return {"error": "invalid artifact"}, 400
+    return {"bsn": data["bsn"]}

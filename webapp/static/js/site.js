@@ -1,0 +1,102 @@
+// Small behaviours on top of htmx: the municipality combobox, the partner fields,
+// focus after a swap, and polling when the live stream cannot connect.
+(function () {
+  "use strict";
+
+  // Municipality combobox (WAI-ARIA combobox with a listbox popup).
+  function setupCombobox(input) {
+    var list = document.getElementById(input.getAttribute("aria-controls"));
+    function options() { return Array.from(document.querySelectorAll("#" + list.id + " [role=option]")); }
+    function current() { return options().findIndex(function (o) { return o.getAttribute("aria-selected") === "true"; }); }
+    function open(show) {
+      var l = document.getElementById(list.id);
+      if (l) { l.hidden = !show; }
+      input.setAttribute("aria-expanded", show ? "true" : "false");
+      if (!show) { input.removeAttribute("aria-activedescendant"); }
+    }
+    function highlight(index) {
+      var opts = options();
+      opts.forEach(function (o, i) { o.setAttribute("aria-selected", i === index ? "true" : "false"); });
+      if (opts[index]) {
+        input.setAttribute("aria-activedescendant", opts[index].id);
+        opts[index].scrollIntoView({ block: "nearest" });
+      }
+    }
+    function choose(option) {
+      input.value = option.dataset.value;
+      open(false);
+    }
+    input.addEventListener("keydown", function (e) {
+      var opts = options();
+      if (e.key === "ArrowDown" && opts.length) { e.preventDefault(); open(true); highlight(Math.min(current() + 1, opts.length - 1)); }
+      else if (e.key === "ArrowUp" && opts.length) { e.preventDefault(); highlight(Math.max(current() - 1, 0)); }
+      else if (e.key === "Enter" && current() >= 0 && input.getAttribute("aria-expanded") === "true") { e.preventDefault(); choose(opts[current()]); }
+      else if (e.key === "Escape") { open(false); }
+    });
+    input.addEventListener("blur", function () { setTimeout(function () { open(false); }, 150); });
+    document.addEventListener("mousedown", function (e) {
+      var option = e.target.closest("#" + list.id + " [role=option]");
+      if (option) { e.preventDefault(); choose(option); }
+    });
+    document.body.addEventListener("htmx:afterSwap", function (e) {
+      if (e.target.id === list.id || (e.detail.target && e.detail.target.id === list.id)) {
+        var l = document.getElementById(list.id);
+        open(!!l && l.children.length > 0 && input.value.trim() !== "");
+      }
+    });
+  }
+
+  // Partner details only when "Ja" is chosen (without script they stay visible).
+  function setupPartner(form) {
+    var details = form.querySelector("#partner-details");
+    if (!details) { return; }
+    function sync() {
+      var yes = form.querySelector("input[name=partner][value=ja]");
+      details.hidden = !(yes && yes.checked);
+    }
+    form.addEventListener("change", function (e) { if (e.target.name === "partner") { sync(); } });
+    sync();
+  }
+
+  function setup(root) {
+    root.querySelectorAll("input[role=combobox]").forEach(setupCombobox);
+    root.querySelectorAll("#application-form").forEach(setupPartner);
+    var summary = root.querySelector("#error-summary");
+    if (summary) { summary.focus(); }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { setup(document); });
+
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var target = e.detail.target;
+    if (!target) { return; }
+    if (target.id === "application-form" || target.querySelector && target.querySelector("#application-form")) {
+      setup(document);
+    }
+    // After a step changes, move focus to its heading so screen readers follow.
+    var heading = target.querySelector && target.querySelector("[data-focus-on-swap]");
+    if (heading && e.detail.requestConfig && e.detail.requestConfig.verb !== "get") { heading.focus(); }
+  });
+
+  // The phone app re-renders its screen when the journey moved on elsewhere
+  // (the delivery finished, or the journey was stopped on the desktop).
+  document.addEventListener("htmx:sseMessage", function (e) {
+    if (!e.target || e.target.id !== "state-watch") { return; }
+    var screen = document.getElementById("screen");
+    var watcher = e.target.closest("[data-poll-url]");
+    if (screen && watcher && screen.dataset.state !== e.detail.data) {
+      htmx.ajax("GET", watcher.dataset.pollUrl, { target: "#app-screen", swap: "innerHTML" });
+    }
+  });
+
+  // When the live stream fails, poll the same fragment instead.
+  document.addEventListener("htmx:sseError", function (e) {
+    var source = e.target.closest("[data-poll-url]");
+    if (!source || source.dataset.polling) { return; }
+    source.dataset.polling = "1";
+    var target = document.getElementById(source.dataset.pollTarget);
+    setInterval(function () {
+      htmx.ajax("GET", source.dataset.pollUrl, { target: target, swap: "innerHTML" });
+    }, 2000);
+  });
+})();
