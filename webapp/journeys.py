@@ -154,12 +154,19 @@ def pairing_token(journey):
     The database holds a nonce and the token's hash, not the token: the token is derived
     from the nonce with the secret key, so every web process can show the same QR code.
     """
-    if journey.pairing_nonce is None or journey.pairing_expires_at <= utcnow():
-        journey.pairing_nonce = secrets.token_hex(16)
-        journey.pairing_token_hash = digest(_pairing_token_from(journey.pairing_nonce))
-        journey.pairing_expires_at = utcnow() + timedelta(
-            seconds=current_app.config["PAIRING_TTL_S"])
+    old = journey.pairing_nonce
+    if old is None or journey.pairing_expires_at <= utcnow():
+        nonce = secrets.token_hex(16)
+        # Two pages may render at once: only one new nonce wins, both show the winner's.
+        session.execute(
+            update(Journey)
+            .where(Journey.id == journey.id,
+                   Journey.pairing_nonce == old if old else Journey.pairing_nonce.is_(None))
+            .values(pairing_nonce=nonce, pairing_token_hash=digest(_pairing_token_from(nonce)),
+                    pairing_expires_at=utcnow() + timedelta(
+                        seconds=current_app.config["PAIRING_TTL_S"])))
         session.commit()
+        session.refresh(journey)
     return _pairing_token_from(journey.pairing_nonce)
 
 

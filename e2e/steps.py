@@ -1,0 +1,89 @@
+"""What a person does in the browser, step by step; shared by the journeys."""
+
+import re
+import uuid
+
+from playwright.sync_api import expect
+from sqlalchemy import create_engine, inspect, text
+
+from webapp.simulators import population
+
+
+def apply(page, citizen, partner=None):
+    """Step 1 on Gezondverzekerd.nl, the municipality chosen with the keyboard. Returns the e-mail."""
+    address = f"e2e-{uuid.uuid4().hex[:10]}@example.org"
+    page.goto("/")
+    gemeente = page.get_by_role("combobox", name="Uw gemeente")
+    gemeente.press_sequentially("zwo", delay=50)
+    expect(page.get_by_role("option", name=re.compile("^Zwolle"))).to_be_visible()
+    gemeente.press("ArrowDown")
+    gemeente.press("Enter")
+    expect(gemeente).to_have_value("Zwolle")
+    page.get_by_label("Uw naam").fill(citizen.name)
+    page.get_by_label("Uw e-mailadres").fill(address)
+    page.get_by_label("Uw burgerservicenummer (BSN)").fill(citizen.bsn)
+    if partner:
+        page.get_by_label("Ja", exact=True).check()
+        page.get_by_label("Naam van uw partner").fill(partner.name)
+    else:
+        page.get_by_label("Nee", exact=True).check()
+    page.get_by_role("button", name="Aanvraag versturen").click()
+    expect(page.get_by_role("heading", name="Bedankt, uw aanvraag is ontvangen")).to_be_visible()
+    return address
+
+
+def open_invitation(page, address):
+    """Step 2: find the invitation in the development outbox and follow its link."""
+    page.goto("/dev/outbox")
+    row = page.locator("#mails tr", has_text=address)
+    expect(row).to_have_count(1)
+    row.get_by_role("link").click()
+    link = page.locator("pre.mail-body a", has_text="/uitnodiging/")
+    page.goto(link.get_attribute("href"))
+    expect(page.get_by_role("heading", name="Lever uw gegevens aan met de Ockto app")).to_be_visible()
+
+
+def digid_login(page, citizen):
+    """DigiD simulator: username and password, then the sms code it shows."""
+    page.get_by_role("link", name="Inloggen met DigiD").click()
+    page.get_by_label("DigiD gebruikersnaam").fill(citizen.username)
+    page.get_by_label("Wachtwoord").fill(population.PASSWORD)
+    page.get_by_role("button", name="Inloggen").click()
+    code = page.get_by_test_id("sms-code").inner_text()
+    page.get_by_label("Sms-code").fill(code)
+    page.get_by_role("button", name="Inloggen").click()
+
+
+def fetch_sources(page, on_each=None):
+    """Tap each source and wait for its card to say fetched."""
+    cards = page.locator(".source-card")
+    expect(cards).to_have_count(5)
+    keys = [cards.nth(i).get_attribute("data-source") for i in range(5)]
+    for done, key in enumerate(keys, start=1):
+        card = page.locator(f'.source-card[data-source="{key}"]')
+        card.get_by_role("button").click()
+        expect(card).to_have_attribute("data-status", "fetched")
+        if on_each:
+            on_each(done)
+    page.get_by_role("button", name="Verder").click()
+
+
+def review_incomes(page):
+    """The income figures the review shows (digits only), to look for after the purge."""
+    values = page.locator("dt:text-is('Verzamelinkomen') + dd").all_inner_texts()
+    assert values, "the review shows no income"
+    return [re.sub(r"\D", "", value) for value in values]
+
+
+def assert_nothing_kept(database_url, secrets):
+    """Search every column of every table for the journey's personal data."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            for table in inspect(engine).get_table_names():
+                for row in connection.execute(text(f'SELECT * FROM "{table}"')):
+                    for value in row:
+                        for secret in secrets:
+                            assert secret not in str(value), f"{secret!r} still in table {table}"
+    finally:
+        engine.dispose()

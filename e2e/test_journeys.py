@@ -1,0 +1,108 @@
+"""The two journeys of the leaflet in a real browser: desktop + phone with a partner,
+and phone only without one."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from webapp.simulators import population
+
+from .steps import apply, assert_nothing_kept, digid_login, fetch_sources, open_invitation, review_incomes
+
+JAN = population.BY_USERNAME["jan.devries"]
+FATIMA = population.BY_USERNAME["fatima.devries"]
+SANNE = population.BY_USERNAME["sanne.bakker"]
+
+pytestmark = pytest.mark.e2e
+
+
+def _progress(desktop, step):
+    return desktop.locator(f'.steps li[data-step="{step}"]')
+
+
+def test_desktop_and_phone_with_partner(desktop, phone, database_url):
+    address = apply(desktop, JAN, partner=FATIMA)
+    open_invitation(desktop, address)
+    desktop.get_by_role("button", name="Start de Ocktoreis").click()
+    expect(desktop.get_by_text("Let op: u heeft een partner")).to_be_visible()
+    desktop.get_by_role("button", name="Ik heb alles bij de hand").click()
+    desktop.get_by_role("button", name="Ik heb de Ockto app").click()
+    expect(desktop.locator("#pairing-qr")).to_be_visible()
+    pairing_url = desktop.get_by_test_id("pairing-url").get_attribute("href")
+
+    # From here the desktop must follow by itself: mark the page, and check the mark
+    # is still there at the end (a reload or navigation would have wiped it).
+    desktop.evaluate("window.__stillTheSamePage = true")
+    gemeente_inbox = desktop.context.new_page()
+    gemeente_inbox.goto("/gemeente/GM0193/inbox")
+    dossiers_before = gemeente_inbox.locator("#dossiers tbody tr").count()
+
+    phone.goto(pairing_url)
+    expect(phone.get_by_role("heading", name="De app is klaar voor gebruik")).to_be_visible()
+    expect(_progress(desktop, "phone")).to_have_attribute("data-status", "done")
+
+    digid_login(phone, JAN)
+    expect(_progress(desktop, "login")).to_have_attribute("data-status", "done")
+    live = desktop.locator("#live-status")
+    fetch_sources(phone, on_each=lambda n: expect(live).to_contain_text(f"{n} van de 5 bronnen"))
+    expect(_progress(desktop, "sources")).to_have_attribute("data-status", "done")
+    expect(live).to_contain_text("Nu is uw partner aan de beurt")
+
+    expect(phone.get_by_role("heading", name="Nu uw partner")).to_be_visible()
+    digid_login(phone, FATIMA)
+    expect(live).to_contain_text("Uw partner is ingelogd")
+    fetch_sources(phone, on_each=lambda n: expect(live).to_contain_text(f"{n} van de 5 bronnen"))
+    expect(_progress(desktop, "partner")).to_have_attribute("data-status", "done")
+    expect(live).to_contain_text("Bekijk en controleer")
+
+    expect(phone.get_by_role("heading", name="Gegevens van uw partner")).to_be_visible()
+    incomes = review_incomes(phone)
+    assert len(incomes) == 2
+    phone.get_by_role("button", name="Versturen naar de gemeente").click()
+    expect(phone.get_by_role("alert")).to_contain_text("Vink aan dat u toestemming geeft")
+    phone.get_by_label(re.compile("Ik geef toestemming")).check()
+    phone.get_by_role("button", name="Versturen naar de gemeente").click()
+    expect(phone.get_by_role("heading", name="U bent klaar!")).to_be_visible()
+    expect(phone.get_by_text("Ockto heeft niets opgeslagen")).to_be_visible()
+
+    expect(desktop.get_by_role("heading", name="Klaar! Uw gegevens zijn verstuurd")).to_be_visible()
+    expect(_progress(desktop, "done")).to_have_attribute("data-status", "done")
+    assert desktop.evaluate("window.__stillTheSamePage") is True
+
+    gemeente_inbox.reload()
+    rows = gemeente_inbox.locator("#dossiers tbody tr")
+    expect(rows).to_have_count(dossiers_before + 1)
+    rows.first.get_by_role("link").click()
+    expect(gemeente_inbox.get_by_text(f"BSN {JAN.bsn}")).to_be_visible()
+    expect(gemeente_inbox.get_by_text(f"BSN {FATIMA.bsn}")).to_be_visible()
+
+    if database_url:
+        assert_nothing_kept(database_url, [JAN.bsn, FATIMA.bsn, JAN.name, FATIMA.name,
+                                           address, *incomes])
+
+
+def test_phone_only_without_partner(phone, database_url):
+    address = apply(phone, SANNE)
+    open_invitation(phone, address)
+    phone.get_by_role("button", name="Start de Ocktoreis").click()
+    expect(phone.get_by_text("Let op: u heeft een partner")).to_have_count(0)
+    phone.get_by_role("button", name="Ik heb alles bij de hand").click()
+    phone.get_by_role("button", name="Ik heb de Ockto app").click()
+    # Steps 6 and 7 are skipped: no QR code, the app starts by itself.
+    expect(phone.get_by_role("heading", name="De app is klaar voor gebruik")).to_be_visible()
+    expect(phone.locator("#pairing-qr")).to_have_count(0)
+
+    digid_login(phone, SANNE)
+    fetch_sources(phone)
+    expect(phone.get_by_role("heading", name="Bekijk uw gegevens")).to_be_visible()
+    expect(phone.get_by_text("Gegevens van uw partner")).to_have_count(0)
+    incomes = review_incomes(phone)
+    phone.get_by_label(re.compile("Ik geef toestemming")).check()
+    phone.get_by_role("button", name="Versturen naar de gemeente").click()
+    expect(phone.get_by_role("heading", name="U bent klaar!")).to_be_visible()
+    phone.get_by_role("button", name="App afsluiten").click()
+    expect(phone.get_by_role("heading", name="De app is afgesloten")).to_be_visible()
+
+    if database_url:
+        assert_nothing_kept(database_url, [SANNE.bsn, SANNE.name, address, *incomes])
