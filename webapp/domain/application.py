@@ -36,7 +36,7 @@ def _name_error(value, missing):
 def _bsn_error(value):
     if not value:
         return "Vul uw burgerservicenummer (BSN) in."
-    if len(value) != 9 or not value.isdigit():
+    if len(value) != 9 or not (value.isascii() and value.isdigit()):
         return "Een BSN bestaat uit 9 cijfers."
     if not is_valid_bsn(value):
         return "Dit is geen geldig BSN. Controleer de cijfers."
@@ -45,7 +45,8 @@ def _bsn_error(value):
 
 def validate_application(form):
     """Return (ApplicationInput, {}) or (None, {field: Dutch message})."""
-    values = {field: (form.get(field) or "").strip() for field in FIELDS}
+    # A pasted name may hold non-breaking spaces; they are spaces.
+    values = {field: (form.get(field) or "").replace("\u00a0", " ").strip() for field in FIELDS}
     errors = {}
 
     gemeente = gemeenten.by_name(values["gemeente"])
