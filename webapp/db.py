@@ -2,10 +2,19 @@
 
 from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import create_engine, event
-from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 
-session = scoped_session(sessionmaker())
+
+class _AppSession(Session):
+    """A session bound to the engine of the current Flask app."""
+
+    def get_bind(self, mapper=None, clause=None, **kwargs):
+        return current_app.extensions["db_engine"]
+
+
+session = scoped_session(sessionmaker(class_=_AppSession))
 
 
 class Base(DeclarativeBase):
@@ -30,7 +39,6 @@ def make_engine(url):
 
 def init_app(app):
     engine = make_engine(app.config["DATABASE_URL"])
-    session.configure(bind=engine)
     app.extensions["db_engine"] = engine
     from . import models  # noqa: F401  (registers the tables)
     Base.metadata.create_all(engine)

@@ -32,7 +32,8 @@ def pair(token):
     try:
         journey, secret = journeys.pair_phone(token)
     except JourneyError as error:
-        return problem("Koppelen is niet gelukt", str(error), 410)
+        return problem("Koppelen is niet gelukt", str(error), 410,
+                       url_for("application.form"), "Naar Gezondverzekerd.nl")
     binding.bind_phone(journey.id, secret)
     return redirect(url_for(".home"), 303)  # the token leaves the address bar and history
 

@@ -10,6 +10,7 @@ from werkzeug.serving import make_server
 import workers  # noqa: F401  (sets the broker, registers the actors)
 from messaging.broker import broker as stub_broker
 from webapp import create_app
+from webapp.db import session
 
 PHONE_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 "
             "(KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36")
@@ -31,7 +32,9 @@ def app(tmp_path):
     app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield app
+    with app.app_context():
+        yield app
+        session.remove()
     server.shutdown()
     app.extensions["db_engine"].dispose()
 

@@ -14,10 +14,10 @@ FATIMA = population.BY_USERNAME["fatima.devries"]
 SANNE = population.BY_USERNAME["sanne.bakker"]
 
 
-def application_form(citizen, partner=None, **overrides):
+def application_form(citizen, partner_citizen=None, **overrides):
     form = {"gemeente": "Zwolle", "naam": citizen.name, "email": "aanvrager@example.org",
-            "bsn": citizen.bsn, "partner": "ja" if partner else "nee",
-            "partner_naam": partner.name if partner else "", "partner_bsn": ""}
+            "bsn": citizen.bsn, "partner": "ja" if partner_citizen else "nee",
+            "partner_naam": partner_citizen.name if partner_citizen else "", "partner_bsn": ""}
     form.update(overrides)
     return form
 
