@@ -1,0 +1,68 @@
+"""The real services for integration tests: a fresh PostgreSQL database, a fresh RabbitMQ
+virtual host and a Redis database, each thrown away afterwards.
+
+Where a service is missing the test is skipped on a developer's machine, and fails in CI
+(CI=true), where every service must run.
+"""
+
+import os
+import subprocess
+import uuid
+
+import pytest
+
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+RABBITMQ_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1:5672")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def unavailable(what, error):
+    """Fail in CI, skip elsewhere."""
+    message = f"{what} is not available: {error}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def fresh_postgres_database():
+    """Create an empty database; returns (its URL, a function that drops it)."""
+    from sqlalchemy import create_engine, text
+    name = f"ocktoreis_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001  (any connection failure means: not available)
+        admin.dispose()
+        unavailable("PostgreSQL", exc)
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+    def drop():
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return url, drop
+
+
+def fresh_rabbitmq_vhost():
+    """Create an empty virtual host; returns (its AMQP URL, a function that deletes it)."""
+    vhost = f"ocktoreis-test-{uuid.uuid4().hex[:12]}"
+    try:
+        for command in (["add_vhost", vhost], ["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"]):
+            subprocess.run(["rabbitmqctl", "-q", *command], check=True, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        unavailable("RabbitMQ", exc)
+
+    def delete():
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True, timeout=60)
+    return f"amqp://guest:guest@{RABBITMQ_HOST}/{vhost}", delete
+
+
+def redis_or_skip():
+    """The test Redis URL, once it answers a PING."""
+    import redis
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        unavailable("Redis", exc)
+    return REDIS_URL
