@@ -39,11 +39,42 @@ class AppContext(dramatiq.Middleware):
 app_context = AppContext()
 
 
+class _Shared:
+    """A plain attribute holder: Dramatiq keeps its connection in a thread-local."""
+
+
+def _rabbitmq_broker(url):
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    class SharedConnectionRabbitmqBroker(RabbitmqBroker):
+        """Enqueues over one connection per process.
+
+        Dramatiq opens a publishing connection per thread; under gevent every request
+        is a greenlet with its own 'thread', so that would be a connection per request,
+        never closed. Consumers still have their own connections.
+        """
+
+        def __init__(self, **options):
+            super().__init__(**options)
+            self.state = _Shared()
+            self._publish_lock = threading.RLock()
+
+        def enqueue(self, message, *, delay=None):
+            with self._publish_lock:
+                return super().enqueue(message, delay=delay)
+
+        def declare_queue(self, queue_name, *, ensure=False):
+            with self._publish_lock:
+                return super().declare_queue(queue_name, ensure=ensure)
+
+    # Publisher confirms: send() returns once RabbitMQ holds the persistent message.
+    return SharedConnectionRabbitmqBroker(url=url, confirm_delivery=True)
+
+
 def make_broker(url):
     """RabbitMQ when a URL is given, otherwise the in-process StubBroker."""
     if url:
-        from dramatiq.brokers.rabbitmq import RabbitmqBroker
-        broker = RabbitmqBroker(url=url)
+        broker = _rabbitmq_broker(url)
     else:
         broker = StubBroker()
         broker.emit_after("process_boot")

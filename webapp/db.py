@@ -40,8 +40,8 @@ def make_engine(url):
 def init_app(app):
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["db_engine"] = engine
-    from . import models  # noqa: F401  (registers the tables)
-    Base.metadata.create_all(engine)
+    from .migrate import upgrade
+    upgrade(engine)
 
     @app.teardown_appcontext
     def _remove_session(_exc):

@@ -1,8 +1,10 @@
 """Every error a person can meet gets a Dutch page with a way back, never a bare 500."""
 
 from flask import request, url_for
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from .db import session
 from .domain.journey import IllegalTransition
 from .pages import problem
 
@@ -28,6 +30,14 @@ def init_app(app):
                        "Deze stap past niet bij waar u nu bent in de Ocktoreis. "
                        "Misschien is hij al gedaan, in een ander venster of op uw telefoon.",
                        409, *_way_back())
+
+    @app.errorhandler(OperationalError)
+    def _database_unreachable(exc):
+        app.logger.error("database unreachable: %s", type(exc.orig).__name__)
+        session.remove()  # drop the broken connection; the pool opens a new one next time
+        return problem("Even niet bereikbaar",
+                       "We kunnen uw gegevens nu even niet ophalen. Er is niets verloren gegaan. "
+                       "Probeer het over een minuut opnieuw.", 503, request.url, "Opnieuw proberen")
 
     @app.errorhandler(Exception)
     def _unexpected(exc):

@@ -17,7 +17,10 @@ HEARTBEAT_S = 15
 def stream(journey_id, render):
     """An event-stream response; `render()` returns the [(event, data)] to send now."""
     app = current_app._get_current_object()
-    subscription = events.bus(app).subscribe(events.channel_for(journey_id))
+    try:
+        subscription = events.bus(app).subscribe(events.channel_for(journey_id))
+    except events.EventsUnavailable:
+        return "Live updates are unavailable; poll instead.", 503
 
     @stream_with_context
     def generate():
@@ -28,8 +31,16 @@ def stream(journey_id, render):
                 for name, data in render():
                     yield str(Message(data, type=name))
                 session.remove()
-                while subscription.get(timeout=HEARTBEAT_S) is None:
+                message = subscription.get(timeout=HEARTBEAT_S)
+                while message is None:
                     yield ": heartbeat\n\n"
+                    message = subscription.get(timeout=HEARTBEAT_S)
+                # Several changes at once: one render shows them all.
+                while message is not events.DISCONNECTED and (
+                        more := subscription.get(timeout=0)) is not None:
+                    message = more
+                if message is events.DISCONNECTED:
+                    return  # the browser reconnects, or polls while we cannot stream
         finally:
             subscription.close()
 
