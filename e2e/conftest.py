@@ -45,9 +45,9 @@ def _wait_until_up(url, process, timeout_s=30):
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    """(base URL, database URL or None) of the system under test."""
+    """(base URL, database URL or None, whether it is ours alone) of the system under test."""
     if base_url := os.environ.get("OCKTOREIS_BASE_URL"):
-        yield base_url.rstrip("/"), os.environ.get("OCKTOREIS_E2E_DATABASE_URL")
+        yield base_url.rstrip("/"), os.environ.get("OCKTOREIS_E2E_DATABASE_URL"), False
         return
     instance = tmp_path_factory.mktemp("instance")
     port = _free_port()
@@ -60,7 +60,7 @@ def server(tmp_path_factory):
                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_until_up(f"http://127.0.0.1:{port}", process)
-        yield f"http://127.0.0.1:{port}", f"sqlite:///{instance / 'ocktoreis.db'}"
+        yield f"http://127.0.0.1:{port}", f"sqlite:///{instance / 'ocktoreis.db'}", True
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -75,6 +75,12 @@ def base_url(server):
 @pytest.fixture(scope="session")
 def database_url(server):
     return server[1]
+
+
+@pytest.fixture(scope="session")
+def whole_database_is_ours(server):
+    """True for the self-started server: then every row of every table is searched."""
+    return server[2]
 
 
 @pytest.fixture(scope="session")

@@ -75,15 +75,31 @@ def review_incomes(page):
     return [re.sub(r"\D", "", value) for value in values]
 
 
-def assert_nothing_kept(database_url, secrets):
-    """Search every column of every table for the journey's personal data."""
+def journey_id_of(page):
+    """The journey id in a desktop page's address (/reis/<id>)."""
+    return re.search(r"/reis/([^/?#]+)", page.url).group(1)
+
+
+def assert_nothing_kept(database_url, secrets, journey_id=None):
+    """Search every column of every table for the journey's personal data.
+
+    With `journey_id`, only rows of that journey and its application are searched: a shared
+    deployment may hold other, unfinished journeys of the same test citizens.
+    """
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
+            linked = {journey_id}
+            if journey_id:
+                linked.add(connection.scalar(text("SELECT application_id FROM journey WHERE id = :id"),
+                                             {"id": journey_id}))
             for table in inspect(engine).get_table_names():
                 for row in connection.execute(text(f'SELECT * FROM "{table}"')):
-                    for value in row:
+                    values = [str(value) for value in row]
+                    if journey_id and not linked.intersection(values):
+                        continue
+                    for value in values:
                         for secret in secrets:
-                            assert secret not in str(value), f"{secret!r} still in table {table}"
+                            assert secret not in value, f"{secret!r} still in table {table}"
     finally:
         engine.dispose()
