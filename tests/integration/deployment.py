@@ -1,0 +1,186 @@
+"""A real deployment on this machine for the backbone tests: gunicorn (gevent) web processes
+and Dramatiq worker processes on PostgreSQL, RabbitMQ and Redis, driven over HTTP."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pika
+import requests
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout_s=30, what="condition"):
+    """Poll `condition` until it returns something truthy; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+class HttpClient:
+    """A browser's cookies over real HTTP, with the Flask test client's call style."""
+
+    def __init__(self, base_url, user_agent=None):
+        self.base_url = base_url
+        self.http = requests.Session()
+        if user_agent:
+            self.http.headers["User-Agent"] = user_agent
+
+    def get(self, path, follow_redirects=False, **kwargs):
+        return self.http.get(self.base_url + path, allow_redirects=follow_redirects, timeout=15, **kwargs)
+
+    def post(self, path, follow_redirects=False, **kwargs):
+        return self.http.post(self.base_url + path, allow_redirects=follow_redirects, timeout=15, **kwargs)
+
+
+class EventStream:
+    """Reads a journey's server-sent events in the background, as the desktop page does."""
+
+    def __init__(self, client, path):
+        self.events = []
+        self._changed = threading.Condition()
+        self._response = client.http.get(client.base_url + path, stream=True, timeout=(5, 60))
+        self.status_code = self._response.status_code
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        name, data = None, []
+        try:
+            for line in self._response.iter_lines(decode_unicode=True):
+                if line.startswith("event:"):
+                    name = line[6:]
+                elif line.startswith("data:"):
+                    data.append(line[5:])
+                elif line == "" and data:
+                    with self._changed:
+                        self.events.append((name, "\n".join(data)))
+                        self._changed.notify_all()
+                    name, data = None, []
+        except (requests.RequestException, AttributeError):
+            pass  # closed
+
+    def wait_for(self, text_, timeout_s=20):
+        """Wait until an event's data contains `text_`."""
+        with self._changed:
+            found = self._changed.wait_for(lambda: any(text_ in d for _, d in self.events),
+                                           timeout=timeout_s)
+        assert found, f"the stream never said {text_!r}; last: {self.events[-1:]}"
+
+    def close(self):
+        self._response.close()
+
+
+class Deployment:
+    def __init__(self, tmp_path, database_url, rabbitmq_url, redis_url, **settings):
+        self.tmp_path = tmp_path
+        self.outbox = tmp_path / "outbox"
+        self.database_url = database_url
+        self.engine = create_engine(database_url)
+        self.webs, self.workers, self.logs = [], [], []
+        self.env = {
+            **os.environ, "PATH": f"{BIN}:{os.environ['PATH']}",
+            "DATABASE_URL": database_url, "RABBITMQ_URL": rabbitmq_url, "REDIS_URL": redis_url,
+            "SECRET_KEY": "backbone-test-secret", "OCKTOREIS_INSTANCE": str(tmp_path),
+            "OUTBOX_DIR": str(self.outbox), "DEV_PAGES": "1",
+            "INBOX_DATABASE_URL": f"sqlite:///{tmp_path / 'inbox.db'}",
+            "SOURCE_SIM_LATENCY_MS": "0", **{k: str(v) for k, v in settings.items()}}
+        self.env.pop("MAIL_SERVER", None)
+        self.env.pop("CI", None)  # not read by the app; keeps child output plain
+
+    # The config object Walk and the helpers read the outbox from.
+    @property
+    def app(self):
+        return SimpleNamespace(config={"OUTBOX_DIR": str(self.outbox)})
+
+    def _spawn(self, name, command):
+        log = open(self.tmp_path / f"{name}.log", "a")
+        self.logs.append(log)
+        return subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start_web(self):
+        """One gunicorn process with a gevent worker; returns its base URL."""
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        self.env.setdefault("PUBLIC_URL", url)  # the first web answers the back channel
+        process = self._spawn(f"web-{port}", [
+            str(BIN / "gunicorn"), "--worker-class", "gevent", "--workers", "1",
+            "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "3", "--access-logfile", "-",
+            "wsgi:app"])
+        self.webs.append(process)
+        wait_for(lambda: self._healthy(url, process), 60, f"web process on {url}")
+        return url
+
+    def _healthy(self, url, process):
+        assert process.poll() is None, f"web process exited; see {self.tmp_path}"
+        try:
+            return requests.get(f"{url}/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def start_worker(self):
+        process = self._spawn(f"worker-{len(self.workers)}", [
+            str(BIN / "dramatiq"), "workers", "--processes", "1", "--threads", "4"])
+        self.workers.append(process)
+        return process
+
+    def kill_workers(self):
+        for process in self.workers:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        self.workers = []
+
+    def ready_messages(self, queue="default"):
+        """Messages waiting in a RabbitMQ queue that no worker has taken yet."""
+        connection = pika.BlockingConnection(pika.URLParameters(self.env["RABBITMQ_URL"]))
+        try:
+            return connection.channel().queue_declare(queue, passive=True).method.message_count
+        finally:
+            connection.close()
+
+    def scalar(self, sql, **params):
+        with self.engine.connect() as connection:
+            return connection.execute(text(sql), params).scalar()
+
+    def quiet(self):
+        """No job left to do: nothing fetching, sending or waiting for its invitation."""
+        return not self.scalar(
+            "SELECT (SELECT count(*) FROM source_fetch WHERE status = 'fetching')"
+            " + (SELECT count(*) FROM journey WHERE state IN ('sending', 'delivered'))"
+            " + (SELECT count(*) FROM application WHERE invitation_sent_at IS NULL"
+            "    AND status = 'invited')")
+
+    def run_jobs(self):
+        wait_for(self.quiet, 60, "the workers to finish their jobs")
+
+    def stop(self):
+        for process in self.webs + self.workers:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.webs + self.workers:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        for log in self.logs:
+            log.close()
+        self.engine.dispose()

@@ -1,0 +1,227 @@
+"""The same code as a real deployment: several gunicorn (gevent) and Dramatiq processes
+on PostgreSQL, RabbitMQ and Redis, and what happens when one of them fails.
+
+These tests need the real services; in CI a missing service fails the test.
+"""
+
+import shutil
+import subprocess
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+from sqlalchemy import create_engine, text
+
+from tests.services import fresh_postgres_database, fresh_rabbitmq_vhost, unavailable
+
+from .conftest import PHONE_UA
+from .deployment import Deployment, EventStream, HttpClient, free_port, wait_for
+from .helpers import SANNE, Walk, outbox_messages
+
+
+@pytest.fixture
+def postgres():
+    url, drop = fresh_postgres_database()
+    yield url
+    drop()
+
+
+@pytest.fixture
+def rabbitmq():
+    url, delete = fresh_rabbitmq_vhost()
+    yield url
+    delete()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A Redis of this test's own, so stopping it disturbs nobody else."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        unavailable("redis-server", "not installed")
+    port = free_port()
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", str(tmp_path)],
+                               stdout=subprocess.DEVNULL)
+    import redis
+    client = redis.Redis(port=port)
+    wait_for(lambda: _pings(client), 10, "redis-server")
+    yield SimpleRedis(process, f"redis://127.0.0.1:{port}/0")
+    process.kill()
+    process.wait()
+
+
+class SimpleRedis:
+    def __init__(self, process, url):
+        self.process, self.url = process, url
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
+
+
+def _pings(client):
+    import redis
+    try:
+        return client.ping()
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def deployment(tmp_path, postgres, rabbitmq, redis_server):
+    created = []
+
+    def make(**settings):
+        d = Deployment(tmp_path, postgres, rabbitmq, redis_server.url, **settings)
+        created.append(d)
+        return d
+    yield make
+    for d in created:
+        d.stop()
+
+
+def _journey_of(walk):
+    return walk.journey_url.rsplit("/", 1)[1]
+
+
+def test_two_web_and_two_worker_processes_follow_live_and_do_each_job_once(deployment):
+    system = deployment()
+    web_a, web_b = system.start_web(), system.start_web()
+    system.start_worker()
+    system.start_worker()
+    desktop, phone = HttpClient(web_a), HttpClient(web_b, PHONE_UA)
+    walk = Walk(system.app, desktop, phone, system.run_jobs)
+    walk.start(walk.apply(SANNE))
+    stream = EventStream(desktop, f"{walk.journey_url}/events")  # on web A
+    assert stream.status_code == 200
+    stream.wait_for('data-step="checklist"')
+    pairing = walk.to_qr()
+    stream.wait_for('id="pairing-qr"')
+
+    assert phone.get(pairing).status_code == 303  # everything the phone does goes to web B
+    stream.wait_for('data-step="phone" data-status="done"')
+    walk.login(SANNE)
+    stream.wait_for('data-step="login" data-status="done"')
+    walk.fetch_all()
+    stream.wait_for("Bekijk en controleer de gegevens")
+    assert phone.post("/app/versturen", data={"toestemming": "ja"}).status_code == 200
+    stream.wait_for('data-state="done"')
+    stream.close()
+
+    assert len(outbox_messages(system.app)) == 1
+    journey_id = _journey_of(walk)
+    assert system.scalar("SELECT state FROM journey WHERE id = :id", id=journey_id) == "done"
+    assert system.scalar("SELECT count(*) FROM source_fetch WHERE journey_id = :id", id=journey_id) == 5
+    inbox = HttpClient(web_a).get("/gemeente/GM0193/inbox").text
+    assert inbox.count("Bekijk ") == 1
+
+
+def test_a_worker_killed_in_the_middle_of_a_fetch_loses_nothing(deployment):
+    system = deployment(SOURCE_SIM_LATENCY_MS=3000)
+    web = system.start_web()
+    system.start_worker()
+    desktop, phone = HttpClient(web), HttpClient(web, PHONE_UA)
+    walk = Walk(system.app, desktop, phone, system.run_jobs)
+    walk.start(walk.apply(SANNE))
+    phone.get(walk.to_qr())
+    walk.login(SANNE)
+    phone.post("/app/bronnen/belastingdienst")
+    # The worker takes the job at once and the source takes 3 s to answer: kill it meanwhile.
+    wait_for(lambda: system.ready_messages() == 0, 20, "the worker to take the fetch")
+    system.kill_workers()
+    journey_id = _journey_of(walk)
+    status = "SELECT status FROM source_fetch WHERE journey_id = :id AND source = 'belastingdienst'"
+    assert system.scalar(status, id=journey_id) == "fetching"
+
+    system.start_worker()
+    wait_for(lambda: system.scalar(status, id=journey_id) == "fetched", 60, "the fetch to complete")
+    walk.fetch_all()
+    phone.post("/app/versturen", data={"toestemming": "ja"})
+    system.run_jobs()
+    assert system.scalar("SELECT state FROM journey WHERE id = :id", id=journey_id) == "done"
+    assert HttpClient(web).get("/gemeente/GM0193/inbox").text.count("Bekijk ") == 1
+
+
+def test_jobs_queued_while_rabbitmq_restarts_are_not_lost(deployment):
+    system = deployment()
+    web = system.start_web()
+    client = HttpClient(web)
+    walk = Walk(system.app, client, client, system.run_jobs)
+    from .helpers import application_form
+    for n in range(3):
+        response = client.post("/aanvraag", data=application_form(SANNE, email=f"r{n}@example.org"))
+        assert response.status_code == 303
+    _rabbitmqctl("stop_app")
+    _rabbitmqctl("start_app")
+    _rabbitmqctl("await_startup")
+    # The web process reconnects by itself: a new application is queued as well.
+    assert client.post("/aanvraag", data=application_form(SANNE, email="after@example.org")).status_code == 303
+    system.start_worker()
+    walk.run_jobs()
+    assert sorted(m["To"] for m in outbox_messages(system.app)) == [
+        "after@example.org", "r0@example.org", "r1@example.org", "r2@example.org"]
+
+
+def _rabbitmqctl(*args):
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
+
+
+def test_with_redis_down_the_desktop_polls_and_the_journey_completes(deployment, redis_server):
+    system = deployment(SOURCE_SIM_LATENCY_MS=200)
+    web_a, web_b = system.start_web(), system.start_web()
+    system.start_worker()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_context(base_url=web_a).new_page()
+            page.set_default_timeout(20_000)
+            phone = HttpClient(web_b, PHONE_UA)
+            desktop = HttpClient(web_a)
+            walk = Walk(system.app, desktop, phone, system.run_jobs)
+            invitation = walk.apply(SANNE)
+            page.goto(invitation)
+            page.get_by_role("button", name="Start de Ocktoreis").click()
+            page.get_by_role("button", name="Ik heb alles bij de hand").click()
+            page.get_by_role("button", name="Ik heb de Ockto app").click()
+            pairing = page.get_by_test_id("pairing-url").get_attribute("href")
+            phone.get(pairing[len(web_a):])
+            expect(page.locator('[data-step="phone"]')).to_have_attribute("data-status", "done")
+
+            redis_server.stop()
+            walk.login(SANNE)
+            expect(page.locator('[data-step="login"]')).to_have_attribute("data-status", "done")
+            walk.fetch_all()
+            expect(page.locator("#live-status")).to_contain_text("Bekijk en controleer")
+            phone.post("/app/versturen", data={"toestemming": "ja"})
+            expect(page.get_by_role("heading", name="Klaar! Uw gegevens zijn verstuurd")).to_be_visible()
+        finally:
+            browser.close()
+
+
+def test_a_dropped_database_connection_gives_a_clear_page_and_the_app_recovers(deployment, postgres):
+    system = deployment()
+    web = system.start_web()
+    desktop = HttpClient(web)
+    walk = Walk(system.app, desktop, desktop, system.run_jobs)
+    system.start_worker()
+    walk.start(walk.apply(SANNE))
+    assert desktop.get(walk.journey_url).status_code == 200
+
+    database = postgres.rsplit("/", 1)[1]
+    admin = create_engine(postgres.rsplit("/", 1)[0] + "/test", isolation_level="AUTOCOMMIT")
+    allow = f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS '
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(allow + "false"))
+            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                    "WHERE datname = :db"), {"db": database})
+        failed = desktop.get(walk.journey_url)
+        assert failed.status_code == 503
+        assert "Even niet bereikbaar" in failed.text and "Opnieuw proberen" in failed.text
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(allow + "true"))
+        admin.dispose()
+    recovered = desktop.get(walk.journey_url)
+    assert recovered.status_code == 200 and 'data-step="checklist"' in recovered.text
