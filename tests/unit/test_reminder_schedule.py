@@ -77,10 +77,12 @@ def test_a_reminder_after_the_expiry_is_never_scheduled():
     assert short.mail_due("invited", INVITED, expires, 2, INVITED.replace(day=16)) is None
 
 
-def test_days_left_counts_whole_days(clock):
+def test_days_left_counts_a_day_begun_as_a_day(clock):
     assert SCHEDULE.days_left(EXPIRES, clock.now()) == 28
     clock.advance(days=14, hours=3)
-    assert SCHEDULE.days_left(EXPIRES, clock.now()) == 13
+    assert SCHEDULE.days_left(EXPIRES, clock.now()) == 14
+    clock.advance(days=13, hours=20)
+    assert SCHEDULE.days_left(EXPIRES, clock.now()) == 1
     clock.advance(days=30)
     assert SCHEDULE.days_left(EXPIRES, clock.now()) == 0
 

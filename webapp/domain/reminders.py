@@ -6,6 +6,7 @@ still valid. After downtime only the latest due reminder is sent: the earlier on
 skipped, never sent late.
 """
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -47,5 +48,5 @@ class Schedule:
         return at if at < expires_at else None
 
     def days_left(self, expires_at, now):
-        """Whole days the link still works (the day it expires counts as 0)."""
-        return max(0, (expires_at - now).days)
+        """Days the link still works, a day begun counting as a day."""
+        return max(0, math.ceil((expires_at - now) / timedelta(days=1)))
