@@ -1,4 +1,4 @@
-"""Benchmark one clock tick: `python -m bench.reminders [--n 1000000] [--overdue-hours 24]`.
+"""Benchmark one clock tick: `python -m bench.reminders [--n 1000000] [--overdue-hours 1]`.
 
 Loads N pending invitations into PostgreSQL (DATABASE_URL, or a local database
 `ocktoreis_bench` that it creates) whose next mail falls due spread evenly over 14 days,
@@ -49,7 +49,7 @@ def ensure_database(url):
 def main():
     parser = argparse.ArgumentParser(prog="python -m bench.reminders")
     parser.add_argument("--n", type=int, default=1_000_000, help="pending invitations")
-    parser.add_argument("--overdue-hours", type=float, default=24,
+    parser.add_argument("--overdue-hours", type=float, default=1,
                         help="how long the clock was down: the due share of the spread")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL") or DEFAULT_URL

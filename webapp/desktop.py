@@ -53,10 +53,10 @@ def start(token):
 @bp.get("/uitnodiging/<token>/intrekken")
 def confirm_withdrawal(token):
     try:
-        application = journeys.application_from_token(token)
+        journeys.application_from_token(token)
     except JourneyError as error:
         return _expired_or_wrong(error)
-    return render_template("desktop/withdraw.html", token=token, application=application)
+    return render_template("desktop/withdraw.html", token=token)
 
 
 @bp.post("/uitnodiging/<token>/intrekken")
