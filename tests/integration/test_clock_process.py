@@ -11,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
 
 from tests.services import fresh_postgres_database, fresh_rabbitmq_vhost
 from tests.smtp import LoopbackSMTP
