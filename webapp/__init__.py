@@ -44,5 +44,6 @@ def create_app(test_config=None):
         app.register_blueprint(dev.bp)
     if app.config["ACCEPTANCE_MODE"]:
         from . import acceptance
+        app.logger.warning("ACCEPTANCE_MODE is on: anyone with a personal link can move its time")
         app.register_blueprint(acceptance.bp)
     return app
