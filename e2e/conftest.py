@@ -1,6 +1,7 @@
 """Playwright journeys in Debian's Chromium against a real server.
 
-OCKTOREIS_BASE_URL set: run against that deployment (it needs SIMULATORS and DEV_PAGES on).
+OCKTOREIS_BASE_URL set: run against that deployment (it needs SIMULATORS and DEV_PAGES on,
+and ACCEPTANCE_MODE for the reminder journey).
 Unset: start `python -m webapp` on a free port with a fresh instance folder.
 OCKTOREIS_E2E_DATABASE_URL: the deployment's database, for the "nothing kept" check
 (known automatically for the self-started server).
@@ -52,7 +53,7 @@ def server(tmp_path_factory):
     instance = tmp_path_factory.mktemp("instance")
     port = _free_port()
     env = {**os.environ, "OCKTOREIS_INSTANCE": str(instance), "SOURCE_SIM_LATENCY_MS": "300",
-           "DEV_PAGES": "1", "PUBLIC_URL": f"http://127.0.0.1:{port}"}
+           "DEV_PAGES": "1", "ACCEPTANCE_MODE": "1", "PUBLIC_URL": f"http://127.0.0.1:{port}"}
     for name in ("DATABASE_URL", "RABBITMQ_URL", "REDIS_URL", "MAIL_SERVER"):
         env.pop(name, None)  # the self-started server runs on the embedded defaults
     log = open(instance / "server.log", "w")

@@ -1,8 +1,11 @@
 """What a person does in the browser, step by step; shared by the journeys."""
 
+import os
 import re
+import time
 import uuid
 
+import pytest
 from playwright.sync_api import expect
 from sqlalchemy import create_engine, inspect, text
 
@@ -34,13 +37,43 @@ def apply(page, citizen, partner=None):
 
 def open_invitation(page, address):
     """Step 2: find the invitation in the development outbox and follow its link."""
+    follow_mail(page, address, "Lever uw gegevens aan met de Ockto app")
+
+
+def outbox_rows(page, address, subject=None):
+    """The development outbox's mails to `address` (with `subject`, if given), newest first."""
     page.goto("/dev/outbox")
-    row = page.locator("#mails tr", has_text=address)
-    expect(row).to_have_count(1)
-    row.get_by_role("link").click()
-    link = page.locator("pre.mail-body a", has_text="/uitnodiging/")
-    page.goto(link.get_attribute("href"))
+    rows = page.locator("#mails tr", has_text=address)
+    return rows.filter(has_text=subject) if subject else rows
+
+
+def open_mail(page, address, subject, timeout_s=15):
+    """Open the newest mail to `address` with `subject`, waiting for it to arrive."""
+    deadline = time.monotonic() + timeout_s
+    while not (rows := outbox_rows(page, address, subject)).count():
+        assert time.monotonic() < deadline, f"no mail {subject!r} to {address}"
+        page.wait_for_timeout(250)
+    rows.first.get_by_role("link").click()
+    return page.locator("pre.mail-body").inner_text()
+
+
+def follow_mail(page, address, subject):
+    """Open the mail and follow its personal link to the invitation page; returns the link."""
+    open_mail(page, address, subject)
+    link = page.locator("pre.mail-body a", has_text="/uitnodiging/").get_attribute("href")
+    page.goto(link)
     expect(page.get_by_role("heading", name="Lever uw gegevens aan met de Ockto app")).to_be_visible()
+    return link
+
+
+def move_time(page, invitation_link, days):
+    """Acceptance mode: let `days` pass for this one application; returns what was enqueued."""
+    token = invitation_link.rsplit("/", 1)[1]
+    response = page.request.post(f"/acceptatie/uitnodiging/{token}/tijd", form={"dagen": str(days)})
+    if response.status == 404 and os.environ.get("OCKTOREIS_BASE_URL"):
+        pytest.skip("the deployment under test does not run in ACCEPTANCE_MODE")
+    assert response.ok, response.text()
+    return response.json()["enqueued"]
 
 
 def digid_login(page, citizen):

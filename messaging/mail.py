@@ -14,10 +14,12 @@ def init_app(app):
     mail.init_app(app)
 
 
-def send(subject, recipient, text, html):
+def send(subject, recipient, text, html, message_id=None):
     """Send one message in Dutch with a plain-text and an HTML part."""
     message = Message(subject=subject, recipients=[recipient], body=text, html=html,
                       sender=current_app.config["MAIL_DEFAULT_SENDER"])
+    if message_id:
+        message.msgId = message_id
     if current_app.config["MAIL_SERVER"]:
         mail.send(message)
     else:

@@ -4,6 +4,7 @@ from flask import Flask
 from flask_htmx import HTMX
 
 from .config import Config
+from .domain.clock import SystemClock
 
 htmx = HTMX()
 
@@ -14,6 +15,8 @@ def create_app(test_config=None):
     app.config.from_object(Config(test_config))
     if test_config:
         app.config.update(test_config)
+    # The one clock every use case reads; tests pass a FrozenClock as CLOCK.
+    app.extensions["clock"] = app.config.get("CLOCK") or SystemClock()
 
     from messaging import broker, events, mail
     from . import db, errors, pages
@@ -39,4 +42,8 @@ def create_app(test_config=None):
     if app.config["DEV_PAGES"]:
         from . import dev
         app.register_blueprint(dev.bp)
+    if app.config["ACCEPTANCE_MODE"]:
+        from . import acceptance
+        app.logger.warning("ACCEPTANCE_MODE is on: anyone with a personal link can move its time")
+        app.register_blueprint(acceptance.bp)
     return app

@@ -1,7 +1,8 @@
 """Everything in one process on the embedded defaults: `python -m webapp [--host H] [--port P]`.
 
-Web server, Dramatiq worker threads on the StubBroker, live events in memory, SQLite,
-mail into the outbox folder, and the simulators of DigiD, the sources and the municipality.
+Web server, Dramatiq worker threads on the StubBroker, the clock in a thread, live events
+in memory, SQLite, mail into the outbox folder, and the simulators of DigiD, the sources and
+the municipality.
 """
 
 import argparse
@@ -24,12 +25,14 @@ def main():
     import workers  # noqa: F401  (sets the broker, registers the actors)
     from messaging.broker import broker
     from webapp import create_app
+    from workers import clock
 
     app = create_app()
-    worker = None
+    worker = clock_stop = None
     if isinstance(broker, StubBroker):
         worker = dramatiq.Worker(broker, worker_threads=args.worker_threads)
         worker.start()
+        clock_stop = clock.start_thread(app)
     print(f"Ocktoreis is running: open {os.environ['PUBLIC_URL']}/", flush=True)
     if app.config["DEV_PAGES"]:
         print(f"Mail outbox (development): {os.environ['PUBLIC_URL']}/dev/outbox", flush=True)
@@ -37,6 +40,7 @@ def main():
         app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
     finally:
         if worker:
+            clock_stop.set()
             worker.stop()
 
 

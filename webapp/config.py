@@ -63,6 +63,10 @@ class Config:
 
         # Journey.
         self.INVITATION_TTL_DAYS = int(env("INVITATION_TTL_DAYS", "28"))
+        self.REMINDER_DAYS = tuple(sorted(int(day) for day in env("REMINDER_DAYS", "5,10,14").split(",")))
+        # Mail the clock enqueued but no worker sent is enqueued again after this long.
+        self.MAIL_RETRY_AFTER_MIN = int(env("MAIL_RETRY_AFTER_MIN", "60"))
+        self.CLOCK_INTERVAL_S = float(env("CLOCK_INTERVAL_S", "60"))
         self.PAIRING_TTL_S = int(env("PAIRING_TTL_S", "600"))
         self.REQUIRED_SOURCES = json.loads(env("REQUIRED_SOURCES", "{}"))  # {"GM0193": [...]}
         self.STORE_URL_APPLE = env("STORE_URL_APPLE", "https://apps.apple.com/nl/search?term=ockto")
@@ -71,6 +75,8 @@ class Config:
 
         # Development-only pages (the mail outbox); never on in production.
         self.DEV_PAGES = _flag("DEV_PAGES")
+        # QA only: an endpoint that moves one application's time forward; never in production.
+        self.ACCEPTANCE_MODE = _flag("ACCEPTANCE_MODE")
 
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"

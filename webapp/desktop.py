@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, render_template, url_for
 from . import binding, journeys, live
 from .db import session
 from .domain.journey import JourneyEvent, JourneyState, PROGRESS_STEPS, reached
-from .journeys import JourneyError
+from .journeys import InvitationClosed, JourneyError
 from .models import Journey
 from .pages import go_to, is_phone, problem, render_page
 
@@ -18,6 +18,8 @@ bp = Blueprint("desktop", __name__)
 
 
 def _expired_or_wrong(error):
+    if isinstance(error, InvitationClosed):  # expired or withdrawn: say what to do now
+        return render_template("desktop/invitation_closed.html", reason=error.reason), 410
     return problem("Deze link werkt niet (meer)",
                    f"{error} Heeft u vragen? Neem contact op met Gezondverzekerd.nl.",
                    404, url_for("application.form"), "Naar Gezondverzekerd.nl")
@@ -46,6 +48,25 @@ def start(token):
         return _expired_or_wrong(error)
     binding.bind_desktop(journey.id, secret)
     return go_to(url_for(".journey", journey_id=journey.id))
+
+
+@bp.get("/uitnodiging/<token>/intrekken")
+def confirm_withdrawal(token):
+    try:
+        journeys.application_from_token(token)
+    except JourneyError as error:
+        return _expired_or_wrong(error)
+    return render_template("desktop/withdraw.html", token=token)
+
+
+@bp.post("/uitnodiging/<token>/intrekken")
+def withdraw(token):
+    """The applicant withdraws: then the link shows that it was withdrawn."""
+    try:
+        journeys.withdraw_application(journeys.application_from_token(token))
+    except JourneyError as error:
+        return _expired_or_wrong(error)
+    return go_to(url_for(".info", token=token))
 
 
 @bp.get("/reis/<journey_id>")

@@ -9,11 +9,11 @@ import hashlib
 import hmac
 import json
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from cryptography.fernet import Fernet
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -31,8 +31,17 @@ class JourneyError(Exception):
     """Something the customer can put right or should know; the message is Dutch."""
 
 
+class InvitationClosed(JourneyError):
+    """The personal link no longer works: `reason` is "expired" or "withdrawn"."""
+
+    def __init__(self, reason, message):
+        super().__init__(message)
+        self.reason = reason
+
+
 def utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    """Now, as naive UTC, from the app's one injected clock (webapp.domain.clock)."""
+    return current_app.extensions["clock"].now()
 
 
 def new_id():
@@ -51,15 +60,20 @@ def secret_matches(secret, hashed):
 # Step 1 and 2: application and invitation.
 
 def create_application(form):
-    """Save a validated application and queue its invitation e-mail."""
-    from workers.mail import send_invitation
+    """Save a validated application and queue its invitation e-mail.
+
+    The clock enqueues the invitation again should this message never be sent.
+    """
+    from webapp.invitations import retry_at
+    from workers.mail import send_mail
+    now = utcnow()
     application = Application(
-        id=new_id(), created_at=utcnow(), gemeente_code=form.gemeente_code,
+        id=new_id(), created_at=now, gemeente_code=form.gemeente_code,
         has_partner=form.has_partner, name=form.name, email=form.email, bsn=form.bsn,
-        partner_name=form.partner_name, partner_bsn=form.partner_bsn)
+        partner_name=form.partner_name, partner_bsn=form.partner_bsn, next_mail_at=retry_at(now))
     session.add(application)
     session.commit()
-    send_invitation.send(application.id)
+    send_mail.send(application.id)
     return application
 
 
@@ -75,19 +89,46 @@ def invitation_url(application_id):
     return f"{current_app.config['PUBLIC_URL']}/uitnodiging/{invitation_token(application_id)}"
 
 
-def application_from_token(token):
-    """The application behind a personal link, or JourneyError with what to do now."""
-    max_age = current_app.config["INVITATION_TTL_DAYS"] * 86400
+def application_id_from_token(token):
+    """The application id a personal link carries, or None when the link was tampered with."""
     try:
-        application_id = _invitation_signer().loads(token, max_age=max_age)
-    except SignatureExpired:
-        raise JourneyError("Deze uitnodiging is verlopen.") from None
+        return _invitation_signer().loads(token)
     except BadSignature:
-        raise JourneyError("Deze link klopt niet. Gebruik de link uit uw e-mail.") from None
-    application = session.get(Application, application_id)
+        return None
+
+
+def application_from_token(token):
+    """The application behind a personal link, or JourneyError with what to do now.
+
+    The link expires with the application (`expires_at`), not with the token: every
+    reminder carries a new token, and the expiry stays the one the invitation promised.
+    """
+    application_id = application_id_from_token(token)
+    application = session.get(Application, application_id) if application_id else None
     if application is None:
         raise JourneyError("Deze link klopt niet. Gebruik de link uit uw e-mail.")
+    if application.status == "withdrawn":
+        raise InvitationClosed("withdrawn", "U heeft deze aanvraag ingetrokken.")
+    if (application.status == "invited" and application.expires_at
+            and application.expires_at <= utcnow()):
+        raise InvitationClosed("expired", "Deze uitnodiging is verlopen.")
     return application
+
+
+def withdraw_application(application):
+    """The applicant stops: open journeys end, no more reminders, personal data goes."""
+    ended = _end_open_journeys(application, "withdrawn")
+    withdrawn = session.execute(update(Application)
+                                .where(Application.id == application.id,
+                                       Application.status == "invited")
+                                .values(status="withdrawn", next_mail_at=None))
+    if withdrawn.rowcount != 1:
+        session.rollback()
+        raise JourneyError("Deze aanvraag is niet meer actief.")
+    _purge_application(application)
+    session.commit()
+    for journey in ended:
+        publish(journey.id)
 
 
 # Steps 3 to 7: start, desktop steps and pairing.
@@ -99,12 +140,7 @@ def start_journey(application, phone_only):
     if application.status != "invited":
         raise JourneyError("Deze aanvraag is niet meer actief.")
     # An earlier journey of this application that another browser started ends here.
-    for earlier in application.journeys:
-        if JourneyState(earlier.state).is_final:
-            continue
-        if not can(earlier.state, JourneyEvent.CANCELLED):
-            raise JourneyError("Uw gegevens worden op dit moment naar de gemeente verstuurd.")
-        _cancel(earlier)
+    _end_open_journeys(application)
     secret = secrets.token_urlsafe(32)
     now = utcnow()
     journey = Journey(id=new_id(), application=application, state=JourneyState.CHECKLIST,
@@ -114,6 +150,19 @@ def start_journey(application, phone_only):
     session.add(Receipt(journey_id=journey.id, gemeente_code=application.gemeente_code))
     session.commit()
     return journey, secret
+
+
+def _end_open_journeys(application, outcome="cancelled"):
+    """Cancel the application's journeys still under way; returns them."""
+    ended = []
+    for journey in application.journeys:
+        if JourneyState(journey.state).is_final:
+            continue
+        if not can(journey.state, JourneyEvent.CANCELLED):
+            raise JourneyError("Uw gegevens worden op dit moment naar de gemeente verstuurd.")
+        _cancel(journey, outcome)
+        ended.append(journey)
+    return ended
 
 
 def _transition(journey, event):
@@ -351,6 +400,7 @@ def deliver(journey_id):
     receipt.delivered_at = utcnow()
     receipt.outcome = "delivered"
     application.status = "delivered"
+    application.next_mail_at = None  # no more reminders
     session.commit()
     publish(journey.id)
     purge_journey.send(journey.id)

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base
@@ -12,13 +12,21 @@ class Application(Base):
     """Step 1: the application at Gezondverzekerd.nl."""
 
     __tablename__ = "application"
+    # The clock's sweep reads only the rows with mail to come: a small partial index.
+    __table_args__ = (Index("ix_application_next_mail_at", "next_mail_at",
+                            postgresql_where=text("next_mail_at IS NOT NULL"),
+                            sqlite_where=text("next_mail_at IS NOT NULL")),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     created_at: Mapped[datetime]
     gemeente_code: Mapped[str] = mapped_column(String(6))
-    status: Mapped[str] = mapped_column(String(16), default="invited")
+    status: Mapped[str] = mapped_column(String(16), default="invited")  # delivered, withdrawn
     has_partner: Mapped[bool]
-    invitation_sent_at: Mapped[datetime | None]
+    invitation_sent_at: Mapped[datetime | None]  # the reminders count from here
+    expires_at: Mapped[datetime | None]  # the personal link works until then
+    reminders_sent: Mapped[int] = mapped_column(default=0)  # number of the last one sent
+    next_mail_at: Mapped[datetime | None]  # when the clock enqueues this application's mail
+    mail_claimed_until: Mapped[datetime | None]  # a worker is sending it until then
     purged_at: Mapped[datetime | None]
     # personal
     name: Mapped[str | None] = mapped_column(String(100))

@@ -11,13 +11,26 @@ import workers  # noqa: F401  (sets the broker, registers the actors)
 from messaging.broker import broker as stub_broker
 from webapp import create_app
 from webapp.db import session
+from webapp.domain.clock import FrozenClock
 
 PHONE_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 "
             "(KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36")
 
 
 @pytest.fixture
-def app(tmp_path):
+def clock():
+    """The app's clock: it stands still until a test moves it."""
+    return FrozenClock()
+
+
+@pytest.fixture
+def app_config():
+    """Settings on top of the test defaults; a test module redefines this to change them."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path, clock, app_config):
     app = create_app({
         "TESTING": True,
         "INSTANCE_DIR": str(tmp_path),
@@ -27,6 +40,8 @@ def app(tmp_path):
         "OUTBOX_DIR": str(tmp_path / "outbox"),
         "SOURCE_SIM_LATENCY_MS": 0,
         "DEV_PAGES": True,
+        "CLOCK": clock,
+        **app_config,
     })
     server = make_server("127.0.0.1", 0, app, threaded=True)
     app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"

@@ -23,12 +23,32 @@ def test_tampered_or_unknown_personal_link_gives_a_clear_page(walk, desktop):
         assert 'href="/"' in response.text
 
 
-def test_expired_personal_link_says_what_to_do(app, walk, desktop):
+def test_expired_personal_link_says_what_to_do(walk, desktop, clock):
     invitation = walk.apply(SANNE)
-    app.config["INVITATION_TTL_DAYS"] = -1
+    clock.advance(days=27, hours=23)
+    assert desktop.get(invitation).status_code == 200
+    clock.advance(hours=1)
     response = desktop.get(invitation)
+    assert response.status_code == 410
     assert "Deze uitnodiging is verlopen." in response.text
-    assert "support@gezondverzekerd.nl" in response.text
+    assert "Opnieuw aanvragen" in response.text and 'href="/"' in response.text
+    assert "support@gezondverzekerd.nl" in response.text and "038 - 455 29 20" in response.text
+    assert desktop.post(f"{invitation}/start").status_code == 410
+
+
+def test_a_withdrawn_application_ends_its_journey_and_its_link_says_so(walk, desktop):
+    invitation = walk.apply(SANNE)
+    walk.start(invitation)
+    assert "Trek uw aanvraag in" in desktop.get(invitation).text
+    assert "Wilt u uw aanvraag intrekken?" in desktop.get(f"{invitation}/intrekken").text
+    assert desktop.post(f"{invitation}/intrekken").status_code == 303
+    response = desktop.get(invitation)
+    assert response.status_code == 410
+    assert "U heeft uw aanvraag ingetrokken" in response.text
+    assert "038 - 455 29 20" in response.text
+    journey = session.get(Journey, walk.journey_url.rsplit("/", 1)[1])
+    assert journey.state == "cancelled" and journey.application.email is None
+    assert desktop.post(f"{invitation}/intrekken").status_code == 410
 
 
 def test_another_browser_cannot_open_the_journey_or_its_stream(app, walk):

@@ -1,0 +1,229 @@
+"""Invitation and reminders against real PostgreSQL and a real SMTP server on loopback:
+what arrives, when, and that several clocks, lost messages, restarts and SMTP downtime
+neither duplicate nor lose a mail."""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from messaging.broker import broker as stub_broker
+from tests.services import fresh_postgres_database
+from tests.smtp import LoopbackSMTP, html_of, personal_link, text_of
+from webapp import invitations
+from webapp.db import session
+from webapp.models import Application
+from workers import clock as clock_process
+from workers.mail import queue_mail, send_mail
+
+from .helpers import SANNE, application_form
+
+
+@pytest.fixture
+def smtp():
+    server = LoopbackSMTP()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url():
+    url, drop = fresh_postgres_database()
+    yield url
+    drop()
+
+
+@pytest.fixture
+def app_config(postgres_url, smtp):
+    return {"DATABASE_URL": postgres_url, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port,
+            "MAIL_SUPPRESS_SEND": False}  # Flask-Mail sends nothing under TESTING otherwise
+
+
+def apply(desktop, email="aanvrager@example.org"):
+    response = desktop.post("/aanvraag", data=application_form(SANNE, email=email))
+    assert response.status_code == 303, response.text
+
+
+def tick(app):
+    return clock_process.tick(app)["enqueue_due_mail"]
+
+
+def reminder_number(message):
+    return int(message["Message-ID"].split("@")[0].rsplit(".", 1)[1])
+
+
+def test_invitation_and_three_reminders_arrive_in_dutch_with_the_link_and_days_left(
+        app, desktop, run_jobs, smtp, clock):
+    apply(desktop)
+    run_jobs()
+    invitation = smtp.wait_for(1)[0]
+    assert invitation["To"] == "aanvrager@example.org"
+    assert invitation["Subject"] == "Lever uw gegevens aan met de Ockto app"
+    assert "De link is 28 dagen geldig." in text_of(invitation)
+    link = personal_link(invitation)
+    assert link in html_of(invitation) and "Beste Sanne Bakker" in html_of(invitation)
+
+    for number, days, expected_days_left in ((1, 5, 23), (2, 5, 18), (3, 4, 14)):
+        clock.advance(days=days, minutes=-1)
+        assert tick(app) == 0
+        clock.advance(minutes=1)
+        assert tick(app) == 1
+        run_jobs()
+        reminder = smtp.wait_for(number + 1)[-1]
+        assert reminder["Subject"] == "Herinnering: lever uw gegevens aan met de Ockto app"
+        assert f"U heeft nog {expected_days_left} dagen." in text_of(reminder)
+        assert f"nog {expected_days_left} dagen" in html_of(reminder)
+        assert desktop.get(personal_link(reminder)).status_code == 200
+    assert [reminder_number(m) for m in smtp.messages] == [0, 1, 2, 3]
+
+    clock.advance(days=20)
+    assert tick(app) == 0
+    assert desktop.get(link).status_code == 410  # expired after 28 days
+    assert len(smtp.messages) == 4
+
+
+def test_after_downtime_only_the_latest_due_reminder_is_sent_once(app, desktop, run_jobs, smtp, clock):
+    apply(desktop)
+    run_jobs()
+    clock.advance(days=11)
+    assert tick(app) == 1
+    assert tick(app) == 0
+    run_jobs()
+    messages = smtp.wait_for(2)
+    assert [reminder_number(m) for m in messages] == [0, 2]
+    assert "U heeft nog 17 dagen." in text_of(messages[1])
+    application = session.scalars(select(Application)).one()
+    assert application.reminders_sent == 2
+    assert application.next_mail_at == application.invitation_sent_at + timedelta(days=14)
+
+
+def test_two_clocks_at_once_send_each_reminder_once(app, desktop, run_jobs, smtp, clock, monkeypatch):
+    for n in range(30):
+        apply(desktop, email=f"aanvrager{n}@example.org")
+    run_jobs()
+    smtp.wait_for(30)
+    monkeypatch.setattr(invitations, "SWEEP_BATCH", 2)  # many small claims, interleaved
+    clock.advance(days=5)
+    start = threading.Barrier(2)
+    counts = []
+
+    def one_clock():
+        start.wait()
+        counts.append(tick(app))
+
+    clocks = [threading.Thread(target=one_clock) for _ in range(2)]
+    for thread in clocks:
+        thread.start()
+    for thread in clocks:
+        thread.join()
+    assert sum(counts) == 30
+    run_jobs()
+    reminders = smtp.wait_for(60)[30:]
+    time.sleep(0.3)
+    assert len(smtp.messages) == 60
+    assert len({m["Message-ID"] for m in reminders}) == 30
+    assert sorted(m["To"] for m in reminders) == sorted(f"aanvrager{n}@example.org" for n in range(30))
+
+
+def test_a_reminder_lost_after_the_claim_comes_round_again_once(app, desktop, run_jobs, smtp, clock):
+    """The clock or a worker stopped between the claim and the send: the message is gone."""
+    apply(desktop)
+    run_jobs()
+    clock.advance(days=5)
+    assert tick(app) == 1
+    stub_broker.flush_all()  # the queued batch is lost with the process that held it
+    clock.advance(minutes=app.config["MAIL_RETRY_AFTER_MIN"] - 1)
+    assert tick(app) == 0
+    clock.advance(minutes=1)
+    assert tick(app) == 1
+    run_jobs()
+    assert tick(app) == 0
+    run_jobs()
+    assert [reminder_number(m) for m in smtp.wait_for(2)] == [0, 1]
+
+
+def test_a_clock_that_fails_to_enqueue_loses_nothing(app, desktop, run_jobs, smtp, clock, monkeypatch):
+    apply(desktop)
+    run_jobs()
+    clock.advance(days=5)
+
+    def broker_down(*args):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(queue_mail, "send", broker_down)
+    assert clock_process.tick(app) == {}  # the sweep failed, the clock goes on
+    monkeypatch.undo()
+    clock.advance(minutes=app.config["MAIL_RETRY_AFTER_MIN"])
+    assert tick(app) == 1
+    run_jobs()
+    assert [reminder_number(m) for m in smtp.wait_for(2)] == [0, 1]
+
+
+def test_a_second_message_for_the_same_mail_sends_nothing(app, desktop, run_jobs, smtp, clock):
+    apply(desktop)
+    run_jobs()
+    application_id = session.scalars(select(Application.id)).one()
+    clock.advance(days=5)
+    for _ in range(3):
+        send_mail.send(application_id)
+    run_jobs()
+    time.sleep(0.3)
+    assert [reminder_number(m) for m in smtp.messages] == [0, 1]
+
+
+def test_smtp_down_retries_with_backoff_and_the_journey_keeps_working(
+        app, desktop, run_jobs, smtp, clock, monkeypatch):
+    apply(desktop, email="eerste@example.org")
+    run_jobs()
+    link = personal_link(smtp.wait_for(1)[0])
+    smtp.stop()
+    monkeypatch.setitem(send_mail.options, "min_backoff", 100)
+    monkeypatch.setitem(send_mail.options, "max_backoff", 400)
+
+    apply(desktop, email="tweede@example.org")  # applying works while mail is down
+    assert desktop.post(f"{link}/start").status_code == 303  # so does the journey
+    time.sleep(1)  # a few attempts fail
+    assert len(smtp.messages) == 1
+    smtp.start()
+    messages = smtp.wait_for(2)
+    run_jobs()
+    assert [m["To"] for m in messages] == ["eerste@example.org", "tweede@example.org"]
+    assert len(smtp.messages) == 2
+
+
+def test_mail_that_failed_every_retry_is_sent_by_the_clock(app, desktop, worker, smtp, clock, monkeypatch):
+    smtp.stop()
+    monkeypatch.setitem(send_mail.options, "max_retries", 0)
+    apply(desktop)
+    time.sleep(0.5)  # the one attempt fails; the message is dead
+    application = session.scalars(select(Application)).one()
+    assert application.invitation_sent_at is None and application.mail_claimed_until is None
+    smtp.start()
+    clock.advance(minutes=app.config["MAIL_RETRY_AFTER_MIN"])
+    assert tick(app) == 1
+    assert reminder_number(smtp.wait_for(1)[0]) == 0
+
+
+@pytest.mark.parametrize("ending", ["deliver", "withdraw"])
+def test_delivered_or_withdrawn_applications_get_no_reminder(app, desktop, run_jobs, smtp, clock, ending):
+    from webapp import journeys
+    apply(desktop)
+    run_jobs()
+    application = session.scalars(select(Application)).one()
+    clock.advance(days=3)
+    if ending == "withdraw":
+        journeys.withdraw_application(application)
+    else:  # what journeys.deliver and purge leave behind
+        application.status, application.next_mail_at = "delivered", None
+        application.name = application.email = None
+        session.commit()
+    application_id = application.id
+    for _ in range(4):
+        clock.advance(days=4)
+        assert tick(app) == 0
+    send_mail.send(application_id)  # a message queued before the ending
+    run_jobs()
+    assert len(smtp.messages) == 1

@@ -1,0 +1,42 @@
+"""Acceptance mode (ACCEPTANCE_MODE=1, QA only, never in production): move one
+application's time forward, so a journey test can wait five days in a second.
+
+Moving forward is done by back-dating that application's own timestamps (the invitation,
+the expiry, the schedule): to that application the days have passed; nothing else changes.
+Then the clock's sweep runs at once, as the clock process would within a minute.
+"""
+
+from datetime import timedelta
+
+from flask import Blueprint, abort, request
+
+from . import invitations, journeys
+from .db import session
+from .models import Application
+
+bp = Blueprint("acceptance", __name__, url_prefix="/acceptatie")
+
+SHIFTED = ("created_at", "invitation_sent_at", "expires_at", "next_mail_at", "mail_claimed_until")
+
+
+def move_time(application, days):
+    """Let `days` pass for this application only."""
+    for name in SHIFTED:
+        if (value := getattr(application, name)) is not None:
+            setattr(application, name, value - timedelta(days=days))
+    session.commit()
+
+
+@bp.post("/uitnodiging/<token>/tijd")
+def advance_time(token):
+    """Move the application of this personal link `dagen` days on, then run the sweep."""
+    days = request.form.get("dagen", type=float)
+    application_id = journeys.application_id_from_token(token)
+    application = session.get(Application, application_id) if application_id else None
+    if application is None:
+        abort(404)
+    if days is None or not 0 < days <= 60:
+        abort(400)
+    move_time(application, days)
+    return {"application": application.id, "moved_days": days,
+            "enqueued": invitations.enqueue_due_mail()}
