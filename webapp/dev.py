@@ -4,7 +4,7 @@ import email
 import email.policy
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, current_app, make_response, render_template
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
 
@@ -28,9 +28,23 @@ def outbox():
     return render_template("dev/outbox.html", mails=[_read(p) for p in paths[:100]])
 
 
-@bp.get("/outbox/<mail_id>")
-def mail(mail_id):
+def _mail_path(mail_id):
     path = _outbox() / f"{mail_id}.eml"
     if "/" in mail_id or not path.is_file():
         abort(404)
-    return render_template("dev/mail.html", mail=_read(path))
+    return path
+
+
+@bp.get("/outbox/<mail_id>")
+def mail(mail_id):
+    return render_template("dev/mail.html", mail=_read(_mail_path(mail_id)))
+
+
+@bp.get("/outbox/<mail_id>/html")
+def mail_html(mail_id):
+    """The mail's HTML part alone, for the iframe: its inline styles, but never a script."""
+    response = make_response(_read(_mail_path(mail_id))["html"])
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'")
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
