@@ -16,7 +16,7 @@ def create_app(test_config=None):
         app.config.update(test_config)
 
     from messaging import broker, events, mail
-    from . import db, errors, pages, ratelimit, security
+    from . import db, errors, pages, privacy, ratelimit, security
 
     db.init_app(app)
     events.init_app(app)
@@ -26,6 +26,7 @@ def create_app(test_config=None):
     errors.init_app(app)
     security.init_app(app)
     ratelimit.init_app(app)
+    privacy.init_app(app)
     broker.bind_app(app)
 
     from . import application, desktop, health, phone

@@ -63,7 +63,10 @@ class Config:
 
         # Journey.
         self.INVITATION_TTL_DAYS = int(env("INVITATION_TTL_DAYS", "28"))
-        self.PAIRING_TTL_S = int(env("PAIRING_TTL_S", "600"))
+        self.PAIRING_TTL_S = int(env("PAIRING_TTL_S", "30"))  # then the desktop shows a new QR
+        self.PAIRING_GRACE_S = int(env("PAIRING_GRACE_S", "15"))  # the previous one still works
+        self.JOURNEY_TTL_HOURS = float(env("JOURNEY_TTL_HOURS", "24"))  # then purged, at the latest
+        self.PURGE_SWEEP_S = int(env("PURGE_SWEEP_S", "60"))  # web process: sweep at most this often
         self.REQUIRED_SOURCES = json.loads(env("REQUIRED_SOURCES", "{}"))  # {"GM0193": [...]}
         self.STORE_URL_APPLE = env("STORE_URL_APPLE", "https://apps.apple.com/nl/search?term=ockto")
         self.STORE_URL_GOOGLE = env("STORE_URL_GOOGLE",

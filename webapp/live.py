@@ -4,6 +4,8 @@ The stream sends the current state first, so a reconnect never misses a step, an
 heartbeat comment every HEARTBEAT_S seconds, so a dead client is noticed and released.
 """
 
+import time
+
 from flask import current_app, stream_with_context
 from flask_sse import Message
 
@@ -14,8 +16,12 @@ from .db import session
 HEARTBEAT_S = 15
 
 
-def stream(journey_id, render):
-    """An event-stream response; `render()` returns the [(event, data)] to send now."""
+def stream(journey_id, render, refresh_after=None):
+    """An event-stream response; `render()` returns the [(event, data)] to send now.
+
+    `refresh_after()`, when given, says in how many seconds to render again even without
+    a change (the desktop's QR code is renewed on a timer), or None.
+    """
     app = current_app._get_current_object()
     subscription = events.bus(app).subscribe(events.channel_for(journey_id))
 
@@ -27,8 +33,12 @@ def stream(journey_id, render):
                 session.remove()  # read fresh state; hold no connection while waiting
                 for name, data in render():
                     yield str(Message(data, type=name))
+                due = refresh_after() if refresh_after else None
+                deadline = None if due is None else time.monotonic() + due
                 session.remove()
-                while subscription.get(timeout=HEARTBEAT_S) is None:
+                while subscription.get(timeout=_wait_s(deadline)) is None:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        break
                     yield ": heartbeat\n\n"
         finally:
             subscription.close()
@@ -37,3 +47,9 @@ def stream(journey_id, render):
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"
     return response
+
+
+def _wait_s(deadline):
+    if deadline is None:
+        return HEARTBEAT_S
+    return max(0.05, min(HEARTBEAT_S, deadline - time.monotonic()))
