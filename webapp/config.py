@@ -53,7 +53,11 @@ class Config:
         self.DIGID_URL = (env("DIGID_URL") or "").rstrip("/") or None
         self.SOURCES_URL = (env("SOURCES_URL") or "").rstrip("/") or None
         self.GEMEENTE_URL = (env("GEMEENTE_URL") or "").rstrip("/") or None
-        self.GEMEENTE_API_KEY = env("GEMEENTE_API_KEY") or self.SECRET_KEY
+        # Deliveries are signed with a per-municipality key derived from this secret.
+        self.GEMEENTE_SIGNING_SECRET = env("GEMEENTE_SIGNING_SECRET") or self.SECRET_KEY
+        # Simulator staff accounts: a password per municipality, or the one for all.
+        self.GEMEENTE_STAFF_PASSWORD = env("GEMEENTE_STAFF_PASSWORD", "Gemeente01!")
+        self.GEMEENTE_STAFF_PASSWORDS = json.loads(env("GEMEENTE_STAFF_PASSWORDS", "{}"))
         self.INBOX_DATABASE_URL = env("INBOX_DATABASE_URL",
                                       f"sqlite:///{instance / 'gemeente-inbox.db'}")
         self.SOURCE_SIM_LATENCY_MS = int(env("SOURCE_SIM_LATENCY_MS", "600"))
