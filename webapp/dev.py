@@ -2,11 +2,13 @@
 
 import email
 import email.policy
+import re
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, make_response, render_template
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
+MAIL_ID = re.compile(r"[0-9]{1,20}-[0-9a-f]{8}")
 
 
 def _outbox():
@@ -29,8 +31,10 @@ def outbox():
 
 
 def _mail_path(mail_id):
+    if not MAIL_ID.fullmatch(mail_id):  # the outbox's own names only: no path, no long name
+        abort(404)
     path = _outbox() / f"{mail_id}.eml"
-    if "/" in mail_id or not path.is_file():
+    if not path.is_file():
         abort(404)
     return path
 

@@ -88,7 +88,8 @@ SECURITY_HEADERS = {
 
 
 def init_app(app):
-    app.config.setdefault("MAX_CONTENT_LENGTH", MAX_CONTENT_LENGTH)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default: no limit
+        app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
     app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field)
     app.before_request(_csrf_refused)
     policy = content_security_policy(app.config)

@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 from itsdangerous import BadSignature
 
-from . import population
+from . import json_object, population
 
 bp = Blueprint("digid_sim", __name__, url_prefix="/digid-sim")
 STEP_MAX_AGE_S = 600
@@ -107,7 +107,7 @@ def sms():
 @bp.post("/api/artifact")
 def resolve_artifact():
     """The back channel: the service exchanges the artifact for the BSN."""
-    artifact = (request.get_json(silent=True) or {}).get("artifact", "")
+    artifact = json_object().get("artifact", "")
     try:
         data = _Sealer("artifact").loads(artifact, max_age=ARTIFACT_MAX_AGE_S)
     except BadSignature:
