@@ -1,5 +1,6 @@
 """What a person does in the browser, step by step; shared by the journeys."""
 
+import os
 import re
 import uuid
 
@@ -73,6 +74,15 @@ def review_incomes(page):
     values = page.locator("dt:text-is('Verzamelinkomen') + dd").all_inner_texts()
     assert values, "the review shows no income"
     return [re.sub(r"\D", "", value) for value in values]
+
+
+def gemeente_sign_in(page, code):
+    """Municipality staff sign in to their own inbox (the simulator's staff account)."""
+    page.goto(f"/gemeente/{code}/inbox")
+    page.get_by_label("Wachtwoord").fill(os.environ.get("OCKTOREIS_E2E_GEMEENTE_PASSWORD",
+                                                        "Gemeente01!"))
+    page.get_by_role("button", name="Inloggen").click()
+    expect(page.get_by_role("heading", name="Ontvangen dossiers")).to_be_visible()
 
 
 def assert_nothing_kept(database_url, secrets):
