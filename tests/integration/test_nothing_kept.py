@@ -244,3 +244,21 @@ def test_a_delivered_but_unpurged_journey_is_purged_by_the_sweep(app, walk, phon
     privacy.purge_overdue(later)
     assert _receipt(journey_id).outcome == "delivered" and _receipt(journey_id).purged_at
     assert_nothing_kept(app, logs())
+
+
+def test_the_receipt_has_no_column_for_personal_data():
+    assert {column.name for column in Receipt.__table__.columns} == {
+        "journey_id", "gemeente_code", "outcome", "consent_at", "consent_sources",
+        "consent_roles", "delivery_reference", "delivered_at", "purged_at"}
+
+
+def test_nothing_leaves_without_consent(app, walk, run_jobs):
+    from webapp import journeys
+    from webapp.simulators.gemeente import Dossier
+    from sqlalchemy.orm import Session
+    journey_id = to_review(walk)
+    journeys.deliver(journey_id)  # a delivery job that arrives before the consent
+    run_jobs()
+    with Session(app.extensions["gemeente_inbox"]) as inbox:
+        assert inbox.scalars(select(Dossier)).all() == []
+    assert session.get(Journey, journey_id).state == "reviewing"
