@@ -72,11 +72,7 @@ def test_a_replayed_delivery_is_refused(app):
 
 
 def test_staff_must_sign_in_and_see_only_their_own_municipality(app, desktop, phone, run_jobs):
-    walk = Walk(app, desktop, phone, run_jobs)
-    walk.start(walk.apply(SANNE))
-    phone.get(walk.to_qr())
-    walk.login(SANNE)
-    walk.fetch_all()
+    Walk(app, desktop, phone, run_jobs).to_review(SANNE)
     phone.post("/app/versturen", data={"toestemming": "ja"})
     run_jobs()
 
