@@ -71,7 +71,9 @@ def fetch_sources(page, on_each=None):
 
 def review_incomes(page):
     """The income figures the review shows (digits only), to look for after the purge."""
-    values = page.locator("dt:text-is('Verzamelinkomen') + dd").all_inner_texts()
+    incomes = page.locator("dt:text-is('Verzamelinkomen') + dd")
+    expect(incomes.first).to_be_visible()  # the screen may be re-rendered by a live update
+    values = incomes.all_inner_texts()
     assert values, "the review shows no income"
     return [re.sub(r"\D", "", value) for value in values]
 
