@@ -1,5 +1,6 @@
 """What a person does in the browser, step by step; shared by the journeys."""
 
+import json
 import os
 import re
 import time
@@ -69,7 +70,9 @@ def follow_mail(page, address, subject):
 def move_time(page, invitation_link, days):
     """Acceptance mode: let `days` pass for this one application; returns what was enqueued."""
     token = invitation_link.rsplit("/", 1)[1]
-    response = page.request.post(f"/acceptatie/uitnodiging/{token}/tijd", form={"dagen": str(days)})
+    csrf = json.loads(page.locator("body").get_attribute("hx-headers"))["X-CSRF-Token"]
+    response = page.request.post(f"/acceptatie/uitnodiging/{token}/tijd", form={"dagen": str(days)},
+                                 headers={"X-CSRF-Token": csrf})
     if response.status == 404 and os.environ.get("OCKTOREIS_BASE_URL"):
         pytest.skip("the deployment under test does not run in ACCEPTANCE_MODE")
     assert response.ok, response.text()
@@ -103,9 +106,20 @@ def fetch_sources(page, on_each=None):
 
 def review_incomes(page):
     """The income figures the review shows (digits only), to look for after the purge."""
-    values = page.locator("dt:text-is('Verzamelinkomen') + dd").all_inner_texts()
+    incomes = page.locator("dt:text-is('Verzamelinkomen') + dd")
+    expect(incomes.first).to_be_visible()  # the screen may be re-rendered by a live update
+    values = incomes.all_inner_texts()
     assert values, "the review shows no income"
     return [re.sub(r"\D", "", value) for value in values]
+
+
+def gemeente_sign_in(page, code):
+    """Municipality staff sign in to their own inbox (the simulator's staff account)."""
+    page.goto(f"/gemeente/{code}/inbox")
+    page.get_by_label("Wachtwoord").fill(os.environ.get("OCKTOREIS_E2E_GEMEENTE_PASSWORD",
+                                                        "Gemeente01!"))
+    page.get_by_role("button", name="Inloggen").click()
+    expect(page.get_by_role("heading", name="Ontvangen dossiers")).to_be_visible()
 
 
 def journey_id_of(page):

@@ -8,8 +8,8 @@ from playwright.sync_api import expect
 
 from webapp.simulators import population
 
-from .steps import (apply, assert_nothing_kept, digid_login, fetch_sources, journey_id_of,
-                    open_invitation, review_incomes)
+from .steps import (apply, assert_nothing_kept, digid_login, fetch_sources, gemeente_sign_in,
+                    journey_id_of, open_invitation, review_incomes)
 
 JAN = population.BY_USERNAME["jan.devries"]
 FATIMA = population.BY_USERNAME["fatima.devries"]
@@ -37,7 +37,7 @@ def test_desktop_and_phone_with_partner(desktop, phone, database_url, whole_data
     # is still there at the end (a reload or navigation would have wiped it).
     desktop.evaluate("window.__stillTheSamePage = true")
     gemeente_inbox = desktop.context.new_page()
-    gemeente_inbox.goto("/gemeente/GM0193/inbox")
+    gemeente_sign_in(gemeente_inbox, "GM0193")
     dossiers_before = gemeente_inbox.locator("#dossiers tbody tr").count()
 
     phone.goto(pairing_url)

@@ -19,7 +19,7 @@ def create_app(test_config=None):
     app.extensions["clock"] = app.config.get("CLOCK") or SystemClock()
 
     from messaging import broker, events, mail
-    from . import db, errors, pages
+    from . import db, errors, pages, privacy, ratelimit, security
 
     db.init_app(app)
     events.init_app(app)
@@ -27,6 +27,9 @@ def create_app(test_config=None):
     htmx.init_app(app)
     pages.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
+    ratelimit.init_app(app)
+    privacy.init_app(app)
     broker.bind_app(app)
 
     from . import application, desktop, health, phone

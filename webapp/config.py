@@ -53,7 +53,11 @@ class Config:
         self.DIGID_URL = (env("DIGID_URL") or "").rstrip("/") or None
         self.SOURCES_URL = (env("SOURCES_URL") or "").rstrip("/") or None
         self.GEMEENTE_URL = (env("GEMEENTE_URL") or "").rstrip("/") or None
-        self.GEMEENTE_API_KEY = env("GEMEENTE_API_KEY") or self.SECRET_KEY
+        # Deliveries are signed with a per-municipality key derived from this secret.
+        self.GEMEENTE_SIGNING_SECRET = env("GEMEENTE_SIGNING_SECRET") or self.SECRET_KEY
+        # Simulator staff accounts: a password per municipality, or the one for all.
+        self.GEMEENTE_STAFF_PASSWORD = env("GEMEENTE_STAFF_PASSWORD", "Gemeente01!")
+        self.GEMEENTE_STAFF_PASSWORDS = json.loads(env("GEMEENTE_STAFF_PASSWORDS", "{}"))
         self.INBOX_DATABASE_URL = env("INBOX_DATABASE_URL",
                                       f"sqlite:///{instance / 'gemeente-inbox.db'}")
         self.SOURCE_SIM_LATENCY_MS = int(env("SOURCE_SIM_LATENCY_MS", "600"))
@@ -67,7 +71,10 @@ class Config:
         # Mail the clock enqueued but no worker sent is enqueued again after this long.
         self.MAIL_RETRY_AFTER_MIN = int(env("MAIL_RETRY_AFTER_MIN", "60"))
         self.CLOCK_INTERVAL_S = float(env("CLOCK_INTERVAL_S", "60"))
-        self.PAIRING_TTL_S = int(env("PAIRING_TTL_S", "600"))
+        self.PAIRING_TTL_S = int(env("PAIRING_TTL_S", "30"))  # then the desktop shows a new QR
+        self.PAIRING_GRACE_S = int(env("PAIRING_GRACE_S", "15"))  # the previous one still works
+        self.JOURNEY_TTL_HOURS = float(env("JOURNEY_TTL_HOURS", "24"))  # then purged, at the latest
+        self.PURGE_SWEEP_S = int(env("PURGE_SWEEP_S", "60"))  # web process: sweep at most this often
         self.REQUIRED_SOURCES = json.loads(env("REQUIRED_SOURCES", "{}"))  # {"GM0193": [...]}
         self.STORE_URL_APPLE = env("STORE_URL_APPLE", "https://apps.apple.com/nl/search?term=ockto")
         self.STORE_URL_GOOGLE = env("STORE_URL_GOOGLE",

@@ -27,14 +27,16 @@ def make_engine(url):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False},
+                               hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record):
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA foreign_keys=ON")
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # hide_parameters: an error message or log line never shows the values (BSNs, names).
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def init_app(app):

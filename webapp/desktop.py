@@ -116,7 +116,10 @@ def events(journey_id):
         current = session.get(Journey, journey.id)
         return [("step", render_template("desktop/_step.html", **_step_context(current)))]
 
-    return live.stream(journey.id, render)
+    def new_qr_due():  # the QR code changes every PAIRING_TTL_S: push the new one
+        return journeys.seconds_until_new_qr(session.get(Journey, journey.id))
+
+    return live.stream(journey.id, render, refresh_after=new_qr_due)
 
 
 def _move(journey_id, event):
@@ -137,6 +140,7 @@ def _step_context(journey):
              for key, label, milestone in PROGRESS_STEPS
              if key != "partner" or journey.application.has_partner]
     context["progress"] = steps
+    context["second_device"] = journeys.second_device_tried(journey)
     return context
 
 

@@ -2,11 +2,13 @@
 
 import email
 import email.policy
+import re
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, current_app, make_response, render_template
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
+MAIL_ID = re.compile(r"[0-9]{1,20}-[0-9a-f]{8}")
 
 
 def _outbox():
@@ -28,9 +30,25 @@ def outbox():
     return render_template("dev/outbox.html", mails=[_read(p) for p in paths[:100]])
 
 
+def _mail_path(mail_id):
+    if not MAIL_ID.fullmatch(mail_id):  # the outbox's own names only: no path, no long name
+        abort(404)
+    path = _outbox() / f"{mail_id}.eml"
+    if not path.is_file():
+        abort(404)
+    return path
+
+
 @bp.get("/outbox/<mail_id>")
 def mail(mail_id):
-    path = _outbox() / f"{mail_id}.eml"
-    if "/" in mail_id or not path.is_file():
-        abort(404)
-    return render_template("dev/mail.html", mail=_read(path))
+    return render_template("dev/mail.html", mail=_read(_mail_path(mail_id)))
+
+
+@bp.get("/outbox/<mail_id>/html")
+def mail_html(mail_id):
+    """The mail's HTML part alone, for the iframe: its inline styles, but never a script."""
+    response = make_response(_read(_mail_path(mail_id))["html"])
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'")
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response

@@ -14,7 +14,7 @@ from datetime import timedelta
 from cryptography.fernet import Fernet
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from messaging import events
@@ -22,7 +22,7 @@ from webapp import outside
 from webapp.db import session
 from webapp.domain import sources as catalogue
 from webapp.domain.journey import IllegalTransition, JourneyEvent, JourneyState, advance, can
-from webapp.models import Application, Journey, Person, Receipt, SourceFetch
+from webapp.models import Application, Journey, PairingToken, Person, Receipt, SourceFetch
 
 APPLICANT, PARTNER = "applicant", "partner"
 
@@ -109,8 +109,8 @@ def application_from_token(token):
         raise JourneyError("Deze link klopt niet. Gebruik de link uit uw e-mail.")
     if application.status == "withdrawn":
         raise InvitationClosed("withdrawn", "U heeft deze aanvraag ingetrokken.")
-    if (application.status == "invited" and application.expires_at
-            and application.expires_at <= utcnow()):
+    if application.status == "expired" or (application.status == "invited" and application.expires_at
+                                           and application.expires_at <= utcnow()):
         raise InvitationClosed("expired", "Deze uitnodiging is verlopen.")
     return application
 
@@ -137,6 +137,9 @@ def start_journey(application, phone_only):
     """Create a journey for the application; returns it with the desktop's secret."""
     if application.status == "delivered":
         raise JourneyError("Uw gegevens zijn al naar de gemeente verstuurd. U hoeft niets meer te doen.")
+    if application.status in ("withdrawn", "expired"):
+        raise JourneyError("U bent met deze aanvraag gestopt en Ockto heeft de gegevens verwijderd. "
+                           "Wilt u toch gegevens aanleveren? Vraag de gemeentepolis dan opnieuw aan.")
     if application.status != "invited":
         raise JourneyError("Deze aanvraag is niet meer actief.")
     # An earlier journey of this application that another browser started ends here.
@@ -198,36 +201,67 @@ def _pairing_token_from(nonce):
 
 
 def pairing_token(journey):
-    """The token the QR code shows: 256 bits, single use, renewed once it has expired.
+    """The token the QR code shows now: 256 bits, single use, renewed every PAIRING_TTL_S.
 
     The database holds a nonce and the token's hash, not the token: the token is derived
     from the nonce with the secret key, so every web process can show the same QR code.
+    The previous token keeps working for PAIRING_GRACE_S, for a phone that scanned just
+    before the code changed.
     """
     old = journey.pairing_nonce
-    if old is None or journey.pairing_expires_at <= utcnow():
+    now = utcnow()
+    if old is None or journey.pairing_expires_at <= now:
         nonce = secrets.token_hex(16)
+        token_hash = digest(_pairing_token_from(nonce))
+        rotates_at = now + timedelta(seconds=current_app.config["PAIRING_TTL_S"])
         # Two pages may render at once: only one new nonce wins, both show the winner's.
-        session.execute(
+        result = session.execute(
             update(Journey)
             .where(Journey.id == journey.id,
                    Journey.pairing_nonce == old if old else Journey.pairing_nonce.is_(None))
-            .values(pairing_nonce=nonce, pairing_token_hash=digest(_pairing_token_from(nonce)),
-                    pairing_expires_at=utcnow() + timedelta(
-                        seconds=current_app.config["PAIRING_TTL_S"])))
+            .values(pairing_nonce=nonce, pairing_token_hash=token_hash,
+                    pairing_expires_at=rotates_at))
+        if result.rowcount == 1:
+            grace = timedelta(seconds=current_app.config["PAIRING_GRACE_S"])
+            session.add(PairingToken(token_hash=token_hash, journey_id=journey.id,
+                                     valid_until=rotates_at + grace))
         session.commit()
         session.refresh(journey)
     return _pairing_token_from(journey.pairing_nonce)
 
 
+def seconds_until_new_qr(journey):
+    """How long the QR code on the desktop still stands, or None when none is shown."""
+    if journey.state != JourneyState.AWAITING_PHONE or journey.pairing_expires_at is None:
+        return None
+    return max((journey.pairing_expires_at - utcnow()).total_seconds(), 0) + 0.2
+
+
 def pair_phone(token):
-    """Bind the phone that opened the QR code's URL; returns (journey, phone secret)."""
-    journey = session.scalar(select(Journey).where(Journey.pairing_token_hash == digest(token)))
-    if journey is None:
-        raise JourneyError("Deze QR-code is al gebruikt of klopt niet. "
-                           "Scan de QR-code die nu op uw computer staat.")
-    if journey.pairing_expires_at <= utcnow():
+    """Bind the phone that opened the QR code's URL; returns (journey, phone secret).
+
+    A used or expired code is refused, and the desktop hears that another device tried.
+    """
+    found = session.get(PairingToken, digest(token))
+    if found is None:
+        raise JourneyError("Deze QR-code klopt niet. Scan de QR-code die nu op uw computer staat.")
+    journey = session.get(Journey, found.journey_id)
+    if journey.state == JourneyState.AWAITING_PHONE and found.valid_until > utcnow():
+        return journey, _bind_phone(journey)
+    found.refused_at = utcnow()
+    session.commit()
+    publish(journey.id, "second_device")
+    if journey.state == JourneyState.AWAITING_PHONE:
         raise JourneyError("Deze QR-code is verlopen. Scan de nieuwe QR-code op uw computer.")
-    return journey, _bind_phone(journey)
+    raise JourneyError("Deze QR-code is al gebruikt. Een QR-code koppelt maar één telefoon. "
+                       "Scan de QR-code die nu op uw computer staat.")
+
+
+def second_device_tried(journey):
+    """True when a device scanned one of this journey's QR codes after it stopped working."""
+    return session.scalar(select(PairingToken.token_hash)
+                          .where(PairingToken.journey_id == journey.id,
+                                 PairingToken.refused_at.is_not(None)).limit(1)) is not None
 
 
 def start_on_this_phone(journey):
@@ -424,18 +458,42 @@ def _purge_journey_data(journey):
     for person in journey.persons:
         person.bsn = None
     journey.data_key = None
+    session.execute(delete(PairingToken).where(PairingToken.journey_id == journey.id))
     session.get(Receipt, journey.id).purged_at = utcnow()
 
 
-def _purge_application(application):
+def _purge_application(application, status=None):
+    """The applicant's own data goes; without an address no reminder can follow."""
     application.name = application.email = application.bsn = None
+    application.next_mail_at = None
     application.partner_name = application.partner_bsn = None
     application.purged_at = utcnow()
+    if status:
+        application.status = status
 
 
 def cancel(journey, outcome="cancelled"):
-    """The customer stops (or refuses consent): the journey's data goes at once."""
+    """The customer stops (or refuses consent): the journey's and the application's data go at once."""
     _cancel(journey, outcome)
+    _purge_application(journey.application, "withdrawn")
+    session.commit()
+    publish(journey.id)
+
+
+def close_app(journey):
+    """The customer closes the app: a journey that is still under way stops and is purged."""
+    if can(journey.state, JourneyEvent.CANCELLED):
+        cancel(journey, outcome="app_closed")
+
+
+def expire(journey):
+    """The time to live has passed: purge whatever the step; a delivered one as after delivery."""
+    if journey.state == JourneyState.DELIVERED:
+        return purge(journey.id)
+    _transition(journey, JourneyEvent.EXPIRED)
+    _purge_journey_data(journey)
+    _purge_application(journey.application, "expired")
+    session.get(Receipt, journey.id).outcome = "expired"
     session.commit()
     publish(journey.id)
 

@@ -4,6 +4,8 @@ The stream sends the current state first, so a reconnect never misses a step, an
 heartbeat comment every HEARTBEAT_S seconds, so a dead client is noticed and released.
 """
 
+import time
+
 from flask import current_app, stream_with_context
 from flask_sse import Message
 
@@ -14,8 +16,12 @@ from .db import session
 HEARTBEAT_S = 15
 
 
-def stream(journey_id, render):
-    """An event-stream response; `render()` returns the [(event, data)] to send now."""
+def stream(journey_id, render, refresh_after=None):
+    """An event-stream response; `render()` returns the [(event, data)] to send now.
+
+    `refresh_after()`, when given, says in how many seconds to render again even without
+    a change (the desktop's QR code is renewed on a timer), or None.
+    """
     app = current_app._get_current_object()
     try:
         subscription = events.bus(app).subscribe(events.channel_for(journey_id))
@@ -30,13 +36,17 @@ def stream(journey_id, render):
                 session.remove()  # read fresh state; hold no connection while waiting
                 for name, data in render():
                     yield str(Message(data, type=name))
+                due = refresh_after() if refresh_after else None
+                deadline = None if due is None else time.monotonic() + due
                 session.remove()
-                message = subscription.get(timeout=HEARTBEAT_S)
+                message = subscription.get(timeout=_wait_s(deadline))
                 while message is None:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        break  # render again: the QR code is due for renewal
                     yield ": heartbeat\n\n"
-                    message = subscription.get(timeout=HEARTBEAT_S)
+                    message = subscription.get(timeout=_wait_s(deadline))
                 # Several changes at once: one render shows them all.
-                while message is not events.DISCONNECTED and (
+                while message not in (None, events.DISCONNECTED) and (
                         more := subscription.get(timeout=0)) is not None:
                     message = more
                 if message is events.DISCONNECTED:
@@ -48,3 +58,9 @@ def stream(journey_id, render):
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"
     return response
+
+
+def _wait_s(deadline):
+    if deadline is None:
+        return HEARTBEAT_S
+    return max(0.05, min(HEARTBEAT_S, deadline - time.monotonic()))

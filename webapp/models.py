@@ -109,3 +109,14 @@ class Receipt(Base):
     delivery_reference: Mapped[str | None] = mapped_column(String(64))
     delivered_at: Mapped[datetime | None]
     purged_at: Mapped[datetime | None]
+
+
+class PairingToken(Base):
+    """A QR code's token, as a hash: valid for a short while, then kept to recognise a late scan."""
+
+    __tablename__ = "pairing_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    journey_id: Mapped[str] = mapped_column(ForeignKey("journey.id"), index=True)
+    valid_until: Mapped[datetime]
+    refused_at: Mapped[datetime | None]  # another device scanned it when it no longer worked

@@ -3,18 +3,22 @@
 Each is an HTTP boundary; by default the simulators in this app answer (see README).
 """
 
+import json
+
 import requests
 from flask import current_app
+
+from webapp import signing
 
 
 class OutsideSystemError(Exception):
     """An outside system did not answer as it should; the work can be tried again."""
 
 
-def _post(base_url_key, path, payload, headers=None):
+def _post(base_url_key, path, payload, headers=None, data=None):
     url = (current_app.config[base_url_key] or current_app.config["PUBLIC_URL"]) + path
     try:
-        response = requests.post(url, json=payload, headers=headers,
+        response = requests.post(url, json=payload, data=data, headers=headers,
                                  timeout=current_app.config["OUTSIDE_TIMEOUT_S"])
     except requests.RequestException as exc:
         raise OutsideSystemError(f"{url}: {type(exc).__name__}") from None
@@ -35,7 +39,9 @@ def fetch_from_source(source, bsn):
 
 def deliver_to_gemeente(gemeente_code, dossier, delivery_id):
     """Deliver a dossier; `delivery_id` makes a repeated delivery harmless. Returns a reference."""
-    headers = {"Idempotency-Key": delivery_id,
-               "Authorization": f"Bearer {current_app.config['GEMEENTE_API_KEY']}"}
-    answer = _post("GEMEENTE_URL", f"/gemeente/api/{gemeente_code}/dossiers", dossier, headers)
+    body = json.dumps(dossier).encode()
+    headers = signing.signed_headers(current_app.config["GEMEENTE_SIGNING_SECRET"], gemeente_code,
+                                     delivery_id, body)
+    headers["Content-Type"] = "application/json"
+    answer = _post("GEMEENTE_URL", f"/gemeente/api/{gemeente_code}/dossiers", None, headers, body)
     return answer["reference"]

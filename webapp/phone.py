@@ -146,7 +146,10 @@ def cancel():
 
 @bp.post("/afsluiten")
 def close():
-    """The customer closes the app at the end: this phone forgets the journey."""
+    """The customer closes the app: a journey still under way stops, and this phone forgets it."""
+    journey = binding.phone_journey()
+    if journey is not None:
+        journeys.close_app(journey)
     binding.unbind_phone()
     return go_to(url_for(".closed"))
 

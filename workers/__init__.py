@@ -5,4 +5,4 @@
 
 from messaging import broker  # noqa: F401  (sets the broker before any actor exists)
 
-from . import delivery, mail, sources  # noqa: F401,E402
+from . import delivery, mail, privacy, sources  # noqa: F401,E402

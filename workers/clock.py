@@ -12,13 +12,14 @@ import sys
 import threading
 import time
 
-from webapp import invitations
+from webapp import invitations, privacy
 from webapp.db import session
 
 log = logging.getLogger("ocktoreis.clock")
 
 SWEEPS = [
     invitations.enqueue_due_mail,  # invitations and reminders
+    privacy.purge_overdue,  # journeys past their time to live: here, so no worker is needed
 ]
 
 

@@ -1,10 +1,12 @@
 """The app on a real loopback HTTP server (the simulators answer the back channel over
 HTTP), a Flask test client per browser, and Dramatiq worker threads on the StubBroker."""
 
+import secrets
 import threading
 
 import dramatiq
 import pytest
+from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 import workers  # noqa: F401  (sets the broker, registers the actors)
@@ -15,6 +17,19 @@ from webapp.domain.clock import FrozenClock
 
 PHONE_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 "
             "(KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36")
+
+
+class BrowserClient(FlaskClient):
+    """A test client that sends its session's CSRF token with every POST, as the pages do
+    (hx-headers on <body>, the hidden field in plain forms). Tests of the CSRF check
+    itself use a plain FlaskClient."""
+
+    def open(self, *args, **kwargs):
+        if kwargs.get("method", "GET").upper() not in ("GET", "HEAD", "OPTIONS"):
+            with self.session_transaction() as cookie:
+                token = cookie.setdefault("csrf", secrets.token_urlsafe(32))
+            kwargs["headers"] = {"X-CSRF-Token": token, **dict(kwargs.get("headers") or {})}
+        return super().open(*args, **kwargs)
 
 
 @pytest.fixture
@@ -41,8 +56,10 @@ def app(tmp_path, clock, app_config):
         "SOURCE_SIM_LATENCY_MS": 0,
         "DEV_PAGES": True,
         "CLOCK": clock,
+        "RATE_LIMITS": {},  # test_rate_limits.py turns them on
         **app_config,
     })
+    app.test_client_class = BrowserClient
     server = make_server("127.0.0.1", 0, app, threaded=True)
     app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sqlalchemy import inspect, text
+
 from webapp.domain.sources import SOURCES
 from webapp.simulators import population
 
@@ -32,6 +34,17 @@ def invitation_path(app):
     """The path of the personal link in the newest invitation e-mail."""
     text = outbox_messages(app)[-1].get_body(("plain",)).get_content()
     return urlsplit(re.search(r"https?://\S+/uitnodiging/\S+", text).group(0)).path
+
+
+def all_database_text(app):
+    """Every value in every column of every table of Ockto's database, as text."""
+    engine = app.extensions["db_engine"]
+    values = []
+    with engine.connect() as connection:
+        for table in inspect(engine).get_table_names():
+            for row in connection.execute(text(f'SELECT * FROM "{table}"')):
+                values.extend(str(value) for value in row if value is not None)
+    return "\n".join(values)
 
 
 def local(url):
@@ -80,6 +93,13 @@ class Walk:
         back = client.post("/digid-sim/sms", data={"t": token, "code": code})
         assert back.status_code == 303, back.text
         return client.get(local(back.headers["Location"]), follow_redirects=True)
+
+    def to_review(self, citizen):
+        """One citizen without a partner, from the application to the review on the phone."""
+        self.start(self.apply(citizen))
+        self.phone.get(self.to_qr())
+        self.login(citizen)
+        return self.fetch_all()
 
     def fetch_all(self, client=None):
         client = client or self.phone

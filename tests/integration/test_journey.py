@@ -3,29 +3,18 @@ Dramatiq actors on worker threads."""
 
 import json
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import select
 
 from webapp.db import session
 from webapp.models import Application, Journey, Receipt
 from webapp.simulators import population
 from webapp.simulators.gemeente import Dossier
 
-from .helpers import FATIMA, JAN, SANNE, Walk, outbox_messages
+from .helpers import FATIMA, JAN, SANNE, Walk, all_database_text, outbox_messages
 
 
 def _state(journey_url):
     return session.get(Journey, journey_url.rsplit("/", 1)[1]).state
-
-
-def _all_database_text(app):
-    """Every value in every column of every table of Ockto's database, as text."""
-    engine = app.extensions["db_engine"]
-    values = []
-    with engine.connect() as connection:
-        for table in inspect(engine).get_table_names():
-            for row in connection.execute(text(f'SELECT * FROM "{table}"')):
-                values.extend(str(value) for value in row if value is not None)
-    return "\n".join(values)
 
 
 def test_invitation_mail_has_text_and_html_parts_with_the_personal_link(app, desktop, phone, run_jobs):
@@ -75,7 +64,7 @@ def test_desktop_and_phone_with_partner_deliver_and_purge(app, desktop, phone, r
         assert [p["bsn"] for p in body["personen"]] == [JAN.bsn, FATIMA.bsn]
         incomes = [str(p["bronnen"]["belastingdienst"]["verzamelinkomen"]) for p in body["personen"]]
 
-        everything = _all_database_text(app)
+        everything = all_database_text(app)
         for secret in (JAN.bsn, FATIMA.bsn, JAN.name, FATIMA.name, "aanvrager@example.org", *incomes):
             assert secret not in everything
         receipt = session.scalars(select(Receipt)).one()
@@ -85,10 +74,7 @@ def test_desktop_and_phone_with_partner_deliver_and_purge(app, desktop, phone, r
 
 def test_consent_is_required_to_send(app, desktop, phone, run_jobs):
     walk = Walk(app, desktop, phone, run_jobs)
-    walk.start(walk.apply(SANNE))
-    phone.get(walk.to_qr())
-    walk.login(SANNE)
-    walk.fetch_all()
+    walk.to_review(SANNE)
     refused = phone.post("/app/versturen", data={})
     assert "Vink aan dat u toestemming geeft" in refused.text
     assert _state(walk.journey_url) == "reviewing"

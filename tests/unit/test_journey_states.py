@@ -14,13 +14,13 @@ BEFORE_SENDING = ORDER[:ORDER.index(S.SENDING)]
 FROM_SENDING_ON = ORDER[ORDER.index(S.SENDING):]
 
 
-def _reachable(start):
-    """Every state the table can lead to from `start`, `start` included."""
+def _reachable(start, skip=(E.EXPIRED,)):
+    """Every state the customer's events can lead to from `start`, `start` included."""
     seen, todo = {start}, [start]
     while todo:
         state = todo.pop()
-        for (source, _event), target in TRANSITIONS.items():
-            if source is state and target not in seen:
+        for (source, event), target in TRANSITIONS.items():
+            if source is state and target not in seen and event not in skip:
                 seen.add(target)
                 todo.append(target)
     return seen
@@ -213,6 +213,14 @@ def test_the_customer_can_cancel_before_sending(state):
 def test_the_customer_cannot_cancel_once_sending(state):
     assert not can(state, E.CANCELLED)
     assert S.CANCELLED not in _reachable(state)
+
+
+def test_the_time_to_live_ends_every_journey_that_is_not_yet_delivered():
+    for state in S:
+        expected = not state.is_final and state is not S.DELIVERED
+        assert can(state, E.EXPIRED) is expected, state
+        if expected:
+            assert advance(state, E.EXPIRED) is S.CANCELLED
 
 
 def test_cancellable_states_are_exactly_those_before_sending():

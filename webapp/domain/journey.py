@@ -34,6 +34,7 @@ class JourneyEvent(enum.StrEnum):
     DELIVERED = "delivered"
     PURGED = "purged"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"                      # the time to live passed: purge, whatever the step
 
 
 S, E = JourneyState, JourneyEvent
@@ -59,6 +60,8 @@ CANCELLABLE = (
     S.AWAITING_PARTNER, S.FETCHING_PARTNER, S.REVIEWING,
 )
 TRANSITIONS.update({(state, E.CANCELLED): S.CANCELLED for state in CANCELLABLE})
+# After the time to live nothing is kept, not even a delivery that never got through.
+TRANSITIONS.update({(state, E.EXPIRED): S.CANCELLED for state in (*CANCELLABLE, S.SENDING)})
 
 del S, E
 

@@ -1,26 +1,43 @@
 """DigiD simulator: username and password, then an sms code, then back with an artifact.
 
 Stateless, so any web process can serve any step: what it must remember travels in
-signed tokens. In development the sms page shows the code (DIGID_SIM_SHOW_CODE).
+sealed tokens (encrypted and authenticated: they travel in URLs, so the BSN inside must
+not be readable in a log). In development the sms page shows the code (DIGID_SIM_SHOW_CODE).
 """
 
+import base64
 import hashlib
 import hmac
+import json
 import secrets
 from urllib.parse import urlencode, urlsplit
 
+from cryptography.fernet import Fernet, InvalidToken
 from flask import Blueprint, abort, current_app, redirect, render_template, request
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature
 
-from . import population
+from . import json_object, population
 
 bp = Blueprint("digid_sim", __name__, url_prefix="/digid-sim")
 STEP_MAX_AGE_S = 600
 ARTIFACT_MAX_AGE_S = 120
 
 
-def _signer(purpose):
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"digid-sim-{purpose}")
+class _Sealer:
+    """Fernet with a key per purpose: dumps() seals a dict, loads() opens it or BadSignature."""
+
+    def __init__(self, purpose):
+        secret = f"{current_app.config['SECRET_KEY']}:digid-sim-{purpose}".encode()
+        self._fernet = Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret).digest()))
+
+    def dumps(self, data):
+        return self._fernet.encrypt(json.dumps(data).encode()).decode()
+
+    def loads(self, token, max_age):
+        try:
+            return json.loads(self._fernet.decrypt(str(token).encode(), ttl=max_age))
+        except (InvalidToken, ValueError):
+            raise BadSignature("invalid token") from None
 
 
 def _sms_code(nonce):
@@ -56,7 +73,7 @@ def login():
         password = request.form.get("password", "")
         if citizen and hmac.compare_digest(password.encode(), population.PASSWORD.encode()):
             nonce = secrets.token_hex(12)
-            token = _signer("sms").dumps({**flow, "bsn": citizen.bsn, "nonce": nonce})
+            token = _Sealer("sms").dumps({**flow, "bsn": citizen.bsn, "nonce": nonce})
             return redirect(f"{bp.url_prefix}/sms?t={token}", 303)
         error = "De combinatie van gebruikersnaam en wachtwoord is niet bekend."
         if not username or not password:
@@ -70,7 +87,7 @@ def login():
 def sms():
     token = request.values.get("t", "")
     try:
-        flow = _signer("sms").loads(token, max_age=STEP_MAX_AGE_S)
+        flow = _Sealer("sms").loads(token, max_age=STEP_MAX_AGE_S)
     except BadSignature:
         return render_template("simulators/digid_expired.html"), 400
     error = None
@@ -79,7 +96,7 @@ def sms():
             return _back(flow["return_url"], fout="geannuleerd", state=flow["state"])
         code = request.form.get("code", "").strip()
         if hmac.compare_digest(code.encode(), _sms_code(flow["nonce"]).encode()):
-            artifact = _signer("artifact").dumps({"bsn": flow["bsn"], "nonce": flow["nonce"]})
+            artifact = _Sealer("artifact").dumps({"bsn": flow["bsn"], "nonce": flow["nonce"]})
             return _back(flow["return_url"], artifact=artifact, state=flow["state"])
         error = "Deze sms-code klopt niet. Controleer de code en probeer het opnieuw."
     show_code = _sms_code(flow["nonce"]) if current_app.config["DIGID_SIM_SHOW_CODE"] else None
@@ -90,9 +107,9 @@ def sms():
 @bp.post("/api/artifact")
 def resolve_artifact():
     """The back channel: the service exchanges the artifact for the BSN."""
-    artifact = (request.get_json(silent=True) or {}).get("artifact", "")
+    artifact = json_object().get("artifact", "")
     try:
-        data = _signer("artifact").loads(artifact, max_age=ARTIFACT_MAX_AGE_S)
+        data = _Sealer("artifact").loads(artifact, max_age=ARTIFACT_MAX_AGE_S)
     except BadSignature:
         return {"error": "invalid artifact"}, 400
     return {"bsn": data["bsn"]}

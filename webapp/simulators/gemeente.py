@@ -1,19 +1,21 @@
 """Municipality simulator: the inbox where a municipality receives delivered dossiers.
 
 It keeps its own database (INBOX_DATABASE_URL): the dossier lives on the municipality's
-side, never in Ockto's. Deliveries must carry the journey service's key and an
-Idempotency-Key; the same key twice stores one dossier.
+side, never in Ockto's. A delivery must be signed by the journey service with this
+municipality's key (webapp.signing), fresh, and never seen before; the same Idempotency-Key
+twice stores one dossier. Staff sign in per municipality and see only its dossiers.
 """
 
 import hmac
 import json
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from flask import Blueprint, abort, current_app, render_template, request
-from sqlalchemy import String, Text, select
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session as cookie, url_for
+from sqlalchemy import String, Text, delete, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from webapp import signing
 from webapp.db import make_engine
 from webapp.domain import gemeenten
 from webapp.domain.sources import BY_KEY, describe
@@ -33,6 +35,22 @@ class Dossier(InboxBase):
     delivery_id: Mapped[str] = mapped_column(String(64), unique=True)
     received_at: Mapped[datetime]
     body: Mapped[str] = mapped_column(Text)
+
+
+class SeenSignature(InboxBase):
+    """Signatures of recent deliveries: the same signed request twice is a replay."""
+
+    __tablename__ = "seen_signature"
+
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime]
+
+
+STAFF = "gemeente_staff"
+
+
+def _now():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def init_app(app):
@@ -56,28 +74,72 @@ def _gemeente_or_404(code):
 @bp.post("/api/<code>/dossiers")
 def receive(code):
     _gemeente_or_404(code)
-    expected = f"Bearer {current_app.config['GEMEENTE_API_KEY']}"
-    if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), expected.encode()):
-        return {"error": "unauthorised"}, 401
-    delivery_id = request.headers.get("Idempotency-Key", "")
+    body_bytes = request.get_data()
+    refused = signing.verify(current_app.config["GEMEENTE_SIGNING_SECRET"], code,
+                             request.headers, body_bytes)
+    if refused:
+        return {"error": refused}, 401
+    delivery_id = request.headers[signing.DELIVERY_ID]
     body = request.get_json(silent=True)
-    if not delivery_id or not isinstance(body, dict) or body.get("gemeente") != code:
+    if len(delivery_id) > 64 or not isinstance(body, dict) or body.get("gemeente") != code:
         return {"error": "bad delivery"}, 400
+    now = _now()
     with _inbox() as inbox:
+        inbox.execute(delete(SeenSignature).where(
+            SeenSignature.seen_at < now - timedelta(seconds=2 * signing.WINDOW_S)))
+        signature = request.headers[signing.SIGNATURE]
+        if inbox.get(SeenSignature, signature):
+            inbox.commit()
+            return {"error": "replayed"}, 409
+        inbox.add(SeenSignature(signature=signature, seen_at=now))
         existing = inbox.scalar(select(Dossier).filter_by(delivery_id=delivery_id))
-        if existing:
+        if existing:  # the journey service tried again: nothing new is stored
+            inbox.commit()
             return {"reference": existing.id}
         dossier = Dossier(id=secrets.token_hex(8), gemeente_code=code, delivery_id=delivery_id,
-                          received_at=datetime.now(timezone.utc).replace(tzinfo=None),
-                          body=json.dumps(body))
+                          received_at=now, body=json.dumps(body))
         inbox.add(dossier)
         inbox.commit()
         return {"reference": dossier.id}, 201
 
 
+def _staff_password(code):
+    config = current_app.config
+    return config["GEMEENTE_STAFF_PASSWORDS"].get(code) or config["GEMEENTE_STAFF_PASSWORD"]
+
+
+@bp.route("/<code>/inloggen", methods=["GET", "POST"])
+def login(code):
+    """Staff sign in for one municipality; the session then opens only its inbox."""
+    gemeente = _gemeente_or_404(code)
+    error = None
+    if request.method == "POST":
+        password = request.form.get("password", "")[:128]
+        if hmac.compare_digest(password.encode(), _staff_password(code).encode()):
+            cookie[STAFF] = code
+            return redirect(url_for(".inbox", code=code), 303)
+        error = "Dit wachtwoord klopt niet."
+    return render_template("simulators/gemeente_login.html", gemeente=gemeente,
+                           error=error), (422 if error else 200)
+
+
+@bp.post("/<code>/uitloggen")
+def logout(code):
+    cookie.pop(STAFF, None)
+    return redirect(url_for(".login", code=code), 303)
+
+
+def _staff_only(code):
+    """The municipality if this browser's staff session is for it; else to its sign-in page."""
+    gemeente = _gemeente_or_404(code)
+    if cookie.get(STAFF) != code:
+        abort(redirect(url_for(".login", code=code), 303))
+    return gemeente
+
+
 @bp.get("/<code>/inbox")
 def inbox(code):
-    gemeente = _gemeente_or_404(code)
+    gemeente = _staff_only(code)
     with _inbox() as inbox:
         dossiers = inbox.scalars(select(Dossier).filter_by(gemeente_code=code)
                                  .order_by(Dossier.received_at.desc())).all()
@@ -87,7 +149,7 @@ def inbox(code):
 
 @bp.get("/<code>/inbox/<dossier_id>")
 def dossier(code, dossier_id):
-    gemeente = _gemeente_or_404(code)
+    gemeente = _staff_only(code)
     with _inbox() as inbox:
         found = inbox.get(Dossier, dossier_id)
         if found is None or found.gemeente_code != code:

@@ -9,12 +9,12 @@ import random
 import threading
 import time
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 
 from webapp.domain.bsn import is_valid_bsn
 from webapp.domain.sources import BY_KEY
 
-from . import population
+from . import json_object, population
 
 bp = Blueprint("sources_sim", __name__, url_prefix="/bronnen-sim")
 
@@ -26,7 +26,7 @@ _down_lock = threading.Lock()
 def fetch(source):
     if source not in BY_KEY:
         return {"error": "unknown source"}, 404
-    bsn = str((request.get_json(silent=True) or {}).get("bsn", ""))
+    bsn = str(json_object().get("bsn", ""))
     if not is_valid_bsn(bsn):
         return {"error": "invalid bsn"}, 400
     time.sleep(current_app.config["SOURCE_SIM_LATENCY_MS"] / 1000)
@@ -40,9 +40,9 @@ def fetch(source):
 @bp.post("/storing")
 def outage():
     """Take a source down or bring it back (simulator control for tests and QA)."""
-    body = request.get_json(silent=True) or {}
+    body = json_object()
     source = body.get("source")
-    if source not in BY_KEY:
+    if not isinstance(source, str) or source not in BY_KEY:
         return {"error": "unknown source"}, 404
     with _down_lock:
         (_down.add if body.get("down") else _down.discard)(source)

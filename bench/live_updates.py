@@ -1,0 +1,300 @@
+"""Benchmark the desktop's live updates: `python -m bench.live_updates [--streams 2000]`.
+
+Starts the web processes (gunicorn, gevent workers) against Redis and PostgreSQL
+(DATABASE_URL, or a local database `ocktoreis_bench_live` it creates afresh), opens N
+desktop event streams, each for its own journey and with its own browser cookie, and
+publishes the journeys' events at one per stream per second: each event is a real change
+(a source's status in the database, committed) followed by the publish on Redis, as the
+workers do. It measures the time from publish to the re-rendered step arriving at the
+client. In the same run a few clients poll their journey's step every 500 ms (what
+comparable systems do) as the baseline: the time from the change to the poll that shows it.
+The last line is
+`live_updates streams=N p50_ms=X p99_ms=Y polling_p50_ms=Z rss_mb_per_1000_streams=W`.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/ocktoreis_bench_live"
+SECRET_KEY = "bench-live-updates"
+POLL_INTERVAL_S = 0.5
+
+
+def fresh_database(url):
+    url = make_url(url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{url.database}"'))
+    admin.dispose()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pids):
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def worker_pids(master_pid):
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+def make_journeys(app, count):
+    """`count` journeys fetching the applicant's sources, with each desktop's cookie."""
+    from cryptography.fernet import Fernet
+
+    from webapp import journeys as use_cases
+    from webapp.db import session
+    from webapp.domain.sources import SOURCES
+    from webapp.models import Application, Journey, Person, Receipt, SourceFetch
+
+    serializer = app.session_interface.get_signing_serializer(app)
+    now = use_cases.utcnow()
+    cookies = {}
+    with app.app_context():
+        for n in range(count):
+            secret = secrets.token_urlsafe(32)
+            application = Application(id=use_cases.new_id(), created_at=now, gemeente_code="GM0193",
+                                      has_partner=False, name=f"Bench {n}", email="b@example.org",
+                                      bsn="999900031")
+            journey = Journey(id=use_cases.new_id(), application=application,
+                              state="fetching_applicant", created_at=now, updated_at=now,
+                              desktop_secret_hash=use_cases.digest(secret),
+                              data_key=Fernet.generate_key())
+            journey.persons.append(Person(role="applicant", bsn="999900031", logged_in_at=now))
+            journey.fetches.extend(SourceFetch(role="applicant", source=s.key, status="waiting",
+                                               updated_at=now) for s in SOURCES)
+            session.add_all([application, journey,
+                             Receipt(journey_id=journey.id, gemeente_code="GM0193")])
+            cookies[journey.id] = serializer.dumps({"desktop": {journey.id: secret}})
+            if n % 500 == 499:
+                session.commit()
+        session.commit()
+        session.remove()
+    return cookies
+
+
+class Client:
+    """Raw HTTP over asyncio: thousands of open streams from one process."""
+
+    def __init__(self, port, cookie_name):
+        self.port, self.cookie_name = port, cookie_name
+
+    async def open(self, path, cookie):
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port, limit=2 ** 20)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+                     f"Cookie: {self.cookie_name}={cookie}\r\n\r\n".encode())
+        await writer.drain()
+        status = await reader.readline()
+        if b" 200 " not in status:
+            raise RuntimeError(f"{path}: {status!r}")
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass
+        return reader, writer
+
+    async def get(self, path, cookie):
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                     f"Cookie: {self.cookie_name}={cookie}\r\n\r\n".encode())
+        await writer.drain()
+        body = await reader.read()
+        writer.close()
+        return body
+
+
+async def read_stream(reader, journey_id, published, latencies, ready):
+    """Record, for every step event after the first, the time since its publish."""
+    first = True
+    async for line in reader:
+        if line.startswith(b"event: step") or line.startswith(b"event:step"):
+            received = time.perf_counter()
+            if first:
+                first = False
+                ready.add(journey_id)
+            elif (sent := published.pop(journey_id, None)) is not None:
+                latencies.append(received - sent)
+
+
+async def poll(client, journey_id, cookie, changed_at, latencies, stop):
+    """Poll the step every 500 ms; when it shows a change, record how long ago it was made."""
+    last = None
+    await asyncio.sleep(random.random() * POLL_INTERVAL_S)
+    while not stop.is_set():
+        body = await client.get(f"/reis/{journey_id}/stap", cookie)
+        seen = time.perf_counter()
+        if last is not None and body != last and (made := changed_at.pop(journey_id, None)):
+            latencies.append(seen - made)
+        last = body
+        await asyncio.sleep(POLL_INTERVAL_S)
+
+
+async def publish_events(engine, redis_client, streamed, polled, rate_per_s, duration_s,
+                         published, changed_at):
+    """One real change + publish per journey per second, spread over the second."""
+    journeys = streamed + polled
+    polled_set = set(polled)
+    tick_s = 0.05
+    per_tick = max(1, round(len(journeys) * rate_per_s * tick_s))
+    status = {journey_id: "waiting" for journey_id in journeys}
+    position = 0
+    deadline = time.perf_counter() + duration_s
+    next_tick = time.perf_counter()
+    while time.perf_counter() < deadline:
+        batch = [journeys[(position + i) % len(journeys)] for i in range(per_tick)]
+        position += per_tick
+        flips = {j: "fetched" if status[j] == "waiting" else "waiting" for j in batch}
+        status.update(flips)
+        await asyncio.to_thread(_change, engine, flips)
+        pipe = redis_client.pipeline(transaction=False)
+        for journey_id in batch:
+            pipe.publish(f"journey:{journey_id}",
+                         json.dumps({"data": {"journey": journey_id, "what": "source"}}))
+        now = time.perf_counter()
+        for journey_id in batch:
+            (changed_at if journey_id in polled_set else published)[journey_id] = now
+        await asyncio.to_thread(pipe.execute)
+        next_tick += tick_s
+        await asyncio.sleep(max(0.0, next_tick - time.perf_counter()))
+
+
+def _change(engine, flips):
+    with engine.begin() as connection:
+        for new_status in ("fetched", "waiting"):
+            ids = [j for j, s in flips.items() if s == new_status]
+            if ids:
+                connection.execute(text(
+                    "UPDATE source_fetch SET status = :s WHERE source = 'mijnoverheid' "
+                    "AND role = 'applicant' AND journey_id = ANY(:ids)"), {"s": new_status, "ids": ids})
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+async def run(args, port, cookie_name, cookies, engine, master_pid):
+    import redis
+    redis_client = redis.Redis.from_url(args.redis_url)
+    ids = list(cookies)
+    streamed, polled = ids[:args.streams], ids[args.streams:]
+    client = Client(port, cookie_name)
+    published, changed_at, latencies, poll_latencies, ready = {}, {}, [], [], set()
+
+    before_mb = rss_mb(worker_pids(master_pid))
+    readers = []
+    for index, journey_id in enumerate(streamed):
+        reader, writer = await client.open(f"/reis/{journey_id}/events", cookies[journey_id])
+        readers.append(writer)
+        asyncio.create_task(read_stream(reader, journey_id, published, latencies, ready))
+        if index % 200 == 199:
+            await asyncio.sleep(0.05)  # let the server keep up with the connects
+    deadline = time.monotonic() + 120
+    while len(ready) < len(streamed) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    print(f"{len(ready)} of {len(streamed)} streams open", flush=True)
+    after_mb = rss_mb(worker_pids(master_pid))
+
+    stop = asyncio.Event()
+    pollers = [asyncio.create_task(poll(client, j, cookies[j], changed_at, poll_latencies, stop))
+               for j in polled]
+    await publish_events(engine, redis_client, streamed, polled, args.rate, args.duration,
+                         published, changed_at)
+    await asyncio.sleep(1)
+    stop.set()
+    await asyncio.gather(*pollers, return_exceptions=True)
+    for writer in readers:
+        writer.close()
+    expected = int(args.duration * args.rate * len(streamed))
+    return latencies, poll_latencies, expected, (after_mb - before_mb)
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="python -m bench.live_updates")
+    parser.add_argument("--streams", type=int, default=2000)
+    parser.add_argument("--pollers", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=30, help="seconds of publishing")
+    parser.add_argument("--rate", type=float, default=1.0, help="events per stream per second")
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn gevent workers")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    args = parser.parse_args()
+
+    url = os.environ.get("DATABASE_URL") or DEFAULT_URL
+    if url == DEFAULT_URL:
+        fresh_database(url)
+    instance = tempfile.mkdtemp(prefix="ocktoreis-bench-")
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": args.redis_url, "SECRET_KEY": SECRET_KEY,
+           "OCKTOREIS_INSTANCE": instance, "PURGE_SWEEP_S": "0", "JOURNEY_TTL_HOURS": "1000"}
+    env.pop("RABBITMQ_URL", None)  # no jobs run in this benchmark
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "OCKTOREIS_INSTANCE")})
+    os.environ.pop("REDIS_URL", None)
+
+    from webapp import create_app
+    app = create_app({"SIMULATORS": False})  # builds the schema; makes the cookies
+    cookies = make_journeys(app, args.streams + args.pollers)
+    engine = create_engine(url, pool_size=4)
+
+    port = free_port()
+    web = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "--worker-class", "gevent",
+         "--workers", str(args.web_workers), "--worker-connections", str(args.streams + 500),
+         "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "2", "--log-level", "warning",
+         "wsgi:app"], cwd=ROOT, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or web.poll() is not None:
+                    raise SystemExit("the web processes did not start")
+                time.sleep(0.2)
+        latencies, poll_latencies, expected, grown_mb = asyncio.run(
+            run(args, port, app.config["SESSION_COOKIE_NAME"], cookies, engine, web.pid))
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        web.wait(timeout=30)
+        engine.dispose()
+
+    ms = [1000 * v for v in latencies]
+    poll_ms = [1000 * v for v in poll_latencies]
+    print(f"events published to streams: {expected}, received: {len(ms)}")
+    print(f"stream latency ms: p50 {statistics.median(ms):.1f}, p90 {percentile(ms, 90):.1f}, "
+          f"p99 {percentile(ms, 99):.1f}, max {max(ms):.1f}")
+    print(f"polling every {POLL_INTERVAL_S * 1000:.0f} ms, {len(poll_ms)} changes seen: "
+          f"p50 {statistics.median(poll_ms):.1f} ms, p99 {percentile(poll_ms, 99):.1f} ms")
+    print(f"web processes grew by {grown_mb:.0f} MB for {args.streams} open streams")
+    print(f"live_updates streams={args.streams} p50_ms={statistics.median(ms):.1f} "
+          f"p99_ms={percentile(ms, 99):.1f} polling_p50_ms={statistics.median(poll_ms):.1f} "
+          f"rss_mb_per_1000_streams={grown_mb / (args.streams / 1000):.1f}")
+
+
+if __name__ == "__main__":
+    main()

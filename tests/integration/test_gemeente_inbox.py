@@ -1,0 +1,105 @@
+"""The municipality inbox: only signed, fresh, unseen deliveries; staff see only their own."""
+
+import json
+import time
+
+import pytest
+import requests
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from webapp import signing
+from webapp.simulators.gemeente import Dossier
+
+from .helpers import SANNE, Walk
+
+BODY = {"gemeente": "GM0193", "aanvraag": "a1", "personen": [
+    {"rol": "applicant", "naam": "Sanne Bakker", "bsn": SANNE.bsn, "bronnen": {}}]}
+
+
+def _post(app, code, body, headers):
+    return requests.post(f"{app.config['PUBLIC_URL']}/gemeente/api/{code}/dossiers", data=body,
+                         headers={"Content-Type": "application/json", **headers}, timeout=10)
+
+
+def _signed(app, code="GM0193", delivery_id="delivery-1", body=None, now=None, secret=None):
+    raw = json.dumps(body or BODY).encode()
+    headers = signing.signed_headers(secret or app.config["GEMEENTE_SIGNING_SECRET"], code,
+                                     delivery_id, raw, now)
+    return raw, headers
+
+
+def _dossiers(app):
+    with Session(app.extensions["gemeente_inbox"]) as inbox:
+        return inbox.scalar(select(func.count()).select_from(Dossier))
+
+
+def test_a_signed_delivery_is_stored_once(app):
+    raw, headers = _signed(app)
+    assert _post(app, "GM0193", raw, headers).status_code == 201
+    raw, headers = _signed(app, now=time.time() + 1)  # a retry of the same delivery, signed anew
+    assert _post(app, "GM0193", raw, headers).status_code == 200
+    assert _dossiers(app) == 1
+
+
+@pytest.mark.parametrize("forge", ["unsigned", "wrong secret", "other municipality's key",
+                                   "body changed", "delivery id changed", "stale", "future"])
+def test_a_forged_or_stale_delivery_is_refused(app, forge):
+    raw, headers = _signed(app)
+    if forge == "unsigned":
+        headers = {"Idempotency-Key": "delivery-1"}
+    elif forge == "wrong secret":
+        raw, headers = _signed(app, secret="guessed")
+    elif forge == "other municipality's key":
+        raw, headers = _signed(app, code="GM0363")
+    elif forge == "body changed":
+        raw = raw.replace(SANNE.bsn.encode(), b"999900043")
+    elif forge == "delivery id changed":
+        headers["Idempotency-Key"] = "delivery-2"
+    elif forge == "stale":
+        raw, headers = _signed(app, now=time.time() - signing.WINDOW_S - 5)
+    elif forge == "future":
+        raw, headers = _signed(app, now=time.time() + signing.WINDOW_S + 5)
+    assert _post(app, "GM0193", raw, headers).status_code == 401
+    assert _dossiers(app) == 0
+
+
+def test_a_replayed_delivery_is_refused(app):
+    raw, headers = _signed(app)
+    assert _post(app, "GM0193", raw, headers).status_code == 201
+    assert _post(app, "GM0193", raw, headers).status_code == 409
+    assert _dossiers(app) == 1
+
+
+def test_staff_must_sign_in_and_see_only_their_own_municipality(app, desktop, phone, run_jobs):
+    Walk(app, desktop, phone, run_jobs).to_review(SANNE)
+    phone.post("/app/versturen", data={"toestemming": "ja"})
+    run_jobs()
+
+    staff = app.test_client()
+    assert staff.get("/gemeente/GM0193/inbox").headers["Location"] == "/gemeente/GM0193/inloggen"
+    wrong = staff.post("/gemeente/GM0193/inloggen", data={"password": "geraden"})
+    assert wrong.status_code == 422 and "Dit wachtwoord klopt niet" in wrong.text
+    assert staff.post("/gemeente/GM0193/inloggen",
+                      data={"password": app.config["GEMEENTE_STAFF_PASSWORD"]}).status_code == 303
+    inbox = staff.get("/gemeente/GM0193/inbox").text
+    assert "Sanne Bakker" in inbox
+    dossier_url = inbox.split('href="/gemeente/GM0193/inbox/')[1].split('"')[0]
+
+    other = app.test_client()  # staff of Amsterdam
+    other.post("/gemeente/GM0363/inloggen", data={"password": app.config["GEMEENTE_STAFF_PASSWORD"]})
+    assert "Nog geen dossiers" in other.get("/gemeente/GM0363/inbox").text
+    for path in ("/gemeente/GM0193/inbox", f"/gemeente/GM0193/inbox/{dossier_url}",
+                 f"/gemeente/GM0363/inbox/{dossier_url}"):
+        response = other.get(path)
+        assert response.status_code in (303, 404), path
+        assert "Sanne Bakker" not in response.text
+
+
+def test_a_password_per_municipality_from_the_configuration(app):
+    app.config["GEMEENTE_STAFF_PASSWORDS"] = {"GM0193": "zwolle-geheim"}
+    staff = app.test_client()
+    assert staff.post("/gemeente/GM0193/inloggen",
+                      data={"password": app.config["GEMEENTE_STAFF_PASSWORD"]}).status_code == 422
+    assert staff.post("/gemeente/GM0193/inloggen",
+                      data={"password": "zwolle-geheim"}).status_code == 303

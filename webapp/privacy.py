@@ -1,0 +1,81 @@
+"""Purge rules: nothing personal outlives JOURNEY_TTL_HOURS, even if no worker ran when due.
+
+`purge_overdue(now)` is the sweep: the `clock` process (or the `purge_overdue_journeys`
+actor) calls it every minute. Until the clock runs everywhere, every web process also
+sweeps on a request at most once per PURGE_SWEEP_S, so a deployment without workers
+still keeps its promise.
+"""
+
+import threading
+import time
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from .db import session
+from .domain.journey import IllegalTransition, JourneyState
+from .journeys import _purge_application, expire, utcnow
+from .models import Application, Journey
+
+FINAL = (JourneyState.DONE, JourneyState.CANCELLED)
+
+
+def overdue_journey_ids(now):
+    cutoff = now - timedelta(hours=current_app.config["JOURNEY_TTL_HOURS"])
+    return session.scalars(select(Journey.id).where(Journey.state.not_in(FINAL),
+                                                    Journey.created_at <= cutoff)).all()
+
+
+def purge_overdue(now=None):
+    """Purge every unfinished journey past its time to live, and every application whose
+    invitation ran out; returns how many journeys and applications were purged."""
+    now = now or utcnow()
+    journeys = 0
+    for journey_id in overdue_journey_ids(now):
+        try:
+            expire(session.get(Journey, journey_id))
+            journeys += 1
+        except IllegalTransition:  # it moved on meanwhile (another sweep, a delivery)
+            session.rollback()
+    # An invitation that ran out: any journey it started has passed its time to live too.
+    cutoff = now - timedelta(days=current_app.config["INVITATION_TTL_DAYS"],
+                             hours=current_app.config["JOURNEY_TTL_HOURS"])
+    applications = session.scalars(select(Application).where(Application.purged_at.is_(None),
+                                                             Application.created_at <= cutoff)).all()
+    for application in applications:
+        _purge_application(application, "expired" if application.status == "invited" else None)
+    session.commit()
+    if journeys or applications:
+        current_app.logger.info("purge sweep: %d journeys, %d applications", journeys,
+                                len(applications))
+    return journeys, len(applications)
+
+
+class _Sweeper:
+    """The opportunistic sweep in the web process: at most once per PURGE_SWEEP_S."""
+
+    def __init__(self):
+        self.last = None
+        self._lock = threading.Lock()
+
+    def __call__(self):
+        interval = current_app.config["PURGE_SWEEP_S"]
+        with self._lock:
+            if self.last is not None and time.monotonic() - self.last < interval:
+                return
+            self.last = time.monotonic()
+        try:
+            purge_overdue()
+        except Exception:  # noqa: BLE001  (the request goes on; the next sweep tries again)
+            session.rollback()
+            current_app.logger.exception("purge sweep failed")
+
+
+def init_app(app):
+    sweeper = app.extensions["purge_sweeper"] = _Sweeper()
+
+    @app.before_request
+    def _sweep_when_due():
+        if app.config["PURGE_SWEEP_S"] > 0:
+            sweeper()

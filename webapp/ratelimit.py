@@ -1,0 +1,125 @@
+"""Rate limits: a fixed-window counter per rule, per client and per journey (or login).
+
+Counters live in Redis when REDIS_URL is set, so every web process shares them, and in
+this process's memory otherwise. A refused request gets a Dutch page and Retry-After.
+"""
+
+import hashlib
+import math
+import threading
+import time
+
+from flask import current_app, make_response, request
+
+from . import binding, htmx
+from .pages import problem
+
+TRY_AGAIN = {
+    "aanvraag": "U heeft in korte tijd te vaak een aanvraag verstuurd.",
+    "koppelen": "Er is te vaak geprobeerd om een telefoon te koppelen. Scan daarna de QR-code "
+                "die op dat moment op uw computer staat.",
+    "digid": "Er is te vaak geprobeerd in te loggen.",
+    "sms": "Er is te vaak een sms-code ingevuld. Begin daarna opnieuw met inloggen.",
+    "gemeente": "Er is te vaak geprobeerd in te loggen.",
+}
+
+# endpoint: (methods, message key, [(scope, most requests, per seconds)])
+DEFAULT_RULES = {
+    "application.submit": (("POST",), "aanvraag", [("client", 10, 600)]),
+    "app.pair": (("GET",), "koppelen", [("client", 10, 60)]),
+    "app.digid_login": (("GET",), "digid", [("client", 20, 300), ("journey", 10, 600)]),
+    "app.digid_return": (("GET",), "digid", [("journey", 10, 600)]),
+    "digid_sim.login": (("POST",), "digid", [("client", 10, 60), ("username", 5, 300)]),
+    "digid_sim.sms": (("POST",), "sms", [("client", 10, 60), ("sms", 5, 600)]),
+    "gemeente.login": (("POST",), "gemeente", [("client", 10, 60)]),
+}
+
+
+def _digest(value):
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def _scope_value(scope):
+    """Whom a rule counts: this client, this journey, this username or this sms flow."""
+    if scope == "client":
+        return request.remote_addr or "unknown"
+    if scope == "journey":
+        journey = binding.phone_journey()
+        return journey.id if journey else None
+    if scope == "username":
+        return _digest(request.form.get("username", "").strip().lower()[:64])
+    if scope == "sms":
+        return _digest(request.values.get("t", ""))
+    raise ValueError(scope)
+
+
+class MemoryCounter:
+    """Fixed windows in this process's memory: the embedded default."""
+
+    def __init__(self):
+        self._counts = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key, window_s, now):
+        start = int(now // window_s)
+        with self._lock:
+            if len(self._counts) > 10_000:  # forget windows that ended
+                self._counts = {k: v for k, v in self._counts.items() if v[0] >= start - 1}
+            window, count = self._counts.get(key, (start, 0))
+            count = count + 1 if window == start else 1
+            self._counts[key] = (start, count)
+        return count
+
+
+class RedisCounter:
+    """Fixed windows in Redis, shared by every web process."""
+
+    def __init__(self, url):
+        import redis
+        self._redis = redis.Redis.from_url(url)
+
+    def hit(self, key, window_s, now):
+        name = f"ocktoreis:rate:{key}:{int(now // window_s)}"
+        with self._redis.pipeline() as pipe:
+            count, _ = pipe.incr(name).expire(name, window_s).execute()
+        return count
+
+
+def _wait_text(seconds):
+    minutes = max(1, round(seconds / 60))
+    return "een minuut" if minutes == 1 else f"{minutes} minuten"
+
+
+def too_many(message_key, retry_after_s):
+    """The Dutch 429 page; an htmx request gets it swapped into the page's main area."""
+    body, status = problem("Even geduld",
+                           f"{TRY_AGAIN[message_key]} Wacht {_wait_text(retry_after_s)} "
+                           "en probeer het dan opnieuw.", 429, "/", "Naar de startpagina")
+    response = make_response(body, status)
+    response.headers["Retry-After"] = str(math.ceil(retry_after_s))  # never "0"
+    if htmx:
+        response.headers.update({"HX-Retarget": "#main", "HX-Reswap": "innerHTML",
+                                 "HX-Reselect": "#problem"})
+    return response
+
+
+def _check():
+    rule = current_app.config["RATE_LIMITS"].get(request.endpoint)
+    if rule is None or request.method not in rule[0]:
+        return None
+    counter = current_app.extensions["rate_counter"]
+    now = time.time()
+    for scope, limit, window_s in rule[2]:
+        value = _scope_value(scope)
+        if value is None:
+            continue
+        if counter.hit(f"{request.endpoint}:{scope}:{value}", window_s, now) > limit:
+            return too_many(rule[1], window_s - now % window_s)
+    return None
+
+
+def init_app(app):
+    app.config.setdefault("RATE_LIMITS", DEFAULT_RULES)
+    redis_url = app.config.get("REDIS_URL")
+    app.extensions["rate_counter"] = RedisCounter(redis_url) if redis_url else MemoryCounter()
+    app.before_request(_check)
