@@ -40,7 +40,7 @@
       return loadScript(root.dataset.jsqr).then(function () {
         var canvas = document.createElement("canvas");
         var context = canvas.getContext("2d", { willReadFrequently: true });
-        return function () {
+        function detect() {
           var width = video.videoWidth, height = video.videoHeight;
           if (!width) { return Promise.resolve(null); }
           canvas.width = width;
@@ -49,7 +49,9 @@
           var code = window.jsQR(context.getImageData(0, 0, width, height).data, width, height,
                                  { inversionAttempts: "dontInvert" });
           return Promise.resolve(code ? code.data : null);
-        };
+        }
+        detect.decoder = "jsQR";
+        return detect;
       });
     }
 
@@ -58,9 +60,11 @@
       return window.BarcodeDetector.getSupportedFormats().then(function (formats) {
         if (formats.indexOf("qr_code") < 0) { return withJsQR(); }
         var barcodes = new window.BarcodeDetector({ formats: ["qr_code"] });
-        return function () {
+        function detect() {
           return barcodes.detect(video).then(function (codes) { return codes.length ? codes[0].rawValue : null; });
-        };
+        }
+        detect.decoder = "BarcodeDetector";
+        return detect;
       }, withJsQR);
     }
 
@@ -105,6 +109,7 @@
         })
         .then(detector)
         .then(function (detect) {
+          root.dataset.decoder = detect.decoder;
           say("Richt de camera op de QR-code op uw computer.");
           scan(detect);
         })

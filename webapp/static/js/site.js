@@ -74,15 +74,22 @@
     if (target.id === "application-form" || target.querySelector && target.querySelector("#application-form")) {
       setup(document);
     }
-    if (!target.querySelector) { return; }
-    // After a step changes, move focus to its heading so screen readers follow: always after
-    // the customer's own action, and after a live update only when the focus was swapped away.
-    var heading = target.querySelector("[data-focus-on-swap]");
-    var byCustomer = e.detail.requestConfig && e.detail.requestConfig.verb !== "get";
+    if (target.querySelector) {
+      updated(target, Boolean(e.detail.requestConfig && e.detail.requestConfig.verb !== "get"));
+    }
+  });
+
+  // A live update from the event stream (its swap carries no request details).
+  document.addEventListener("htmx:sseMessage", function (e) { updated(e.target, false); });
+
+  // After a step changes, move focus to its heading so screen readers follow: always after
+  // the customer's own action, and after a live update only when the focus was swapped away.
+  function updated(region, byCustomer) {
+    var heading = region.querySelector("[data-focus-on-swap]");
     var focusLost = !document.activeElement || document.activeElement === document.body;
     if (heading && (byCustomer || focusLost)) { heading.focus(); }
-    if (!byCustomer) { announce(target); }
-  });
+    if (!byCustomer) { announce(region); }
+  }
 
   // Live updates are read out through one live region that is on the page from the start
   // (a region that is itself swapped in is not announced reliably).
