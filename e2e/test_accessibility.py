@@ -159,6 +159,14 @@ def _tab_to(page, name, limit=40):
     raise AssertionError(f"the Tab key never reached {name!r}")
 
 
+def _press_to_next_step(page, button, heading):
+    """Tab to the button, press Enter: the focus is on the new step's heading after the swap."""
+    _tab_to(page, button)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=heading)).to_be_focused()
+    assert_no_horizontal_scroll(page, heading)
+
+
 def _follow_invitation(page, address):
     """Open the invitation link from the development outbox (reading links, no clicks)."""
     page.goto("/dev/outbox")
@@ -205,15 +213,8 @@ def test_the_desktop_steps_work_with_the_keyboard_alone_at_200_percent_zoom(zoom
     keyboard.press("Enter")
     expect(page.locator("#step-checklist")).to_be_visible()
     assert_no_horizontal_scroll(page, "checklist")
-    _tab_to(page, "Ik heb alles bij de hand")
-    keyboard.press("Enter")
-    # After each step swap the focus is on the new step's heading.
-    expect(page.get_by_role("heading", name="Download de Ockto app")).to_be_focused()
-    assert_no_horizontal_scroll(page, "download")
-    _tab_to(page, "Ik heb de Ockto app")
-    keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="Scan de QR-code met de Ockto app")).to_be_focused()
-    assert_no_horizontal_scroll(page, "QR-code")
+    _press_to_next_step(page, "Ik heb alles bij de hand", "Download de Ockto app")
+    _press_to_next_step(page, "Ik heb de Ockto app", "Scan de QR-code met de Ockto app")
 
     # The live region is on the page before the update and gets the new text.
     announcer = page.locator("#announcer")
@@ -226,7 +227,4 @@ def test_the_desktop_steps_work_with_the_keyboard_alone_at_200_percent_zoom(zoom
     expect(page.get_by_role("heading", name="Ga verder op uw telefoon")).to_be_focused()
     assert_no_horizontal_scroll(page, "voortgang")
 
-    _tab_to(page, "Stoppen met de Ocktoreis")
-    keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="De Ocktoreis is gestopt")).to_be_focused()
-    assert_no_horizontal_scroll(page, "gestopt")
+    _press_to_next_step(page, "Stoppen met de Ocktoreis", "De Ocktoreis is gestopt")
