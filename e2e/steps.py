@@ -90,6 +90,9 @@ def assert_nothing_kept(database_url, secrets):
         engine.dispose()
 
 
+# The journeys of test_journeys.py search the whole database for Jan's, Fatima's and Sanne's
+# data after their purge: a test that leaves an application unfinished applies as Henk.
+
 def to_qr_code(page, citizen, partner=None):
     """Steps 1 to 6 on the desktop: apply, open the invitation, start, on to the QR code."""
     open_invitation(page, apply(page, citizen, partner))

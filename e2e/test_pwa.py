@@ -12,7 +12,7 @@ from webapp.simulators import population
 
 from .steps import digid_login, to_qr_code
 
-SANNE = population.BY_USERNAME["sanne.bakker"]
+HENK = population.BY_USERNAME["henk.mulder"]
 
 pytestmark = pytest.mark.e2e
 
@@ -72,13 +72,13 @@ def test_chromium_finds_the_app_installable(phone):
 
 
 def test_the_service_worker_controls_the_app_and_caches_nothing_personal(desktop, phone):
-    pairing_url = to_qr_code(desktop, SANNE)
+    pairing_url = to_qr_code(desktop, HENK)
     phone.goto(pairing_url)
     expect(phone.get_by_role("heading", name="De app is klaar voor gebruik")).to_be_visible()
     _wait_for_service_worker(phone)
     phone.reload()  # a page loaded through the service worker
     assert phone.evaluate("() => navigator.serviceWorker.controller.scriptURL").endswith("/app/sw.js")
-    digid_login(phone, SANNE)
+    digid_login(phone, HENK)
     card = phone.locator('.source-card[data-source="mijnoverheid"]')
     card.get_by_role("button").click()
     expect(card).to_have_attribute("data-status", "fetched")
@@ -87,7 +87,7 @@ def test_the_service_worker_controls_the_app_and_caches_nothing_personal(desktop
     assert "/app/offline" in cached
     assert set(cached) <= SHELL_PATHS, set(cached) - SHELL_PATHS
     for path, body in cached.items():
-        for personal in (SANNE.name, SANNE.bsn, "Verzamelinkomen"):
+        for personal in (HENK.name, HENK.bsn, "Verzamelinkomen"):
             assert personal not in body, f"{personal!r} cached in {path}"
 
 

@@ -11,7 +11,6 @@ from .camera import write_y4m
 from .conftest import phone_device
 from .steps import phone_step_done, to_qr_code
 
-SANNE = population.BY_USERNAME["sanne.bakker"]
 HENK = population.BY_USERNAME["henk.mulder"]
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +31,7 @@ def phone_with_camera(launch_chromium, playwright, base_url, tmp_path):
 
 
 def test_the_app_scans_the_desktops_qr_code_and_the_desktop_follows(desktop, phone_with_camera, tmp_path):
-    to_qr_code(desktop, SANNE)
+    to_qr_code(desktop, HENK)
     desktop.locator("#pairing-qr").screenshot(path=str(tmp_path / "qr.png"))
     phone = phone_with_camera(tmp_path / "qr.png")
     phone.goto("/app/scan")
