@@ -67,6 +67,7 @@ def test_chromium_finds_the_app_installable(phone):
     _wait_for_service_worker(phone)
     cdp = phone.context.new_cdp_session(phone)
     errors = [e["errorId"] for e in cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]]
+    print("Chromium installability errors:", errors or "none")
     assert not [e for e in errors if e != "in-incognito"], errors  # Playwright's contexts are incognito
     expect(phone.get_by_text("Op een iPhone of iPad: zet de app op uw beginscherm")).to_be_visible()
 

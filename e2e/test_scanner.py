@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from webapp.simulators import population
 
+from .a11y import check_axe
 from .camera import write_y4m
 from .conftest import phone_device
 from .steps import phone_step_done, to_qr_code
@@ -50,6 +51,8 @@ def test_a_qr_code_of_another_site_is_not_followed(phone_with_camera, base_url, 
     phone.goto("/app/scan")
     expect(phone.locator("#scan-status")).to_contain_text("Dit is geen QR-code van Ockto")
     assert phone.url == f"{base_url}/app/scan"
+    expect(phone.locator("#scanner-video")).to_be_visible()
+    check_axe(phone, "7 app: scannen, camera aan")
 
 
 def test_without_a_camera_the_app_explains_and_pairs_with_the_code(desktop, phone):
