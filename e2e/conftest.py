@@ -53,7 +53,7 @@ def server(tmp_path_factory):
     instance = tmp_path_factory.mktemp("instance")
     port = _free_port()
     env = {**os.environ, "OCKTOREIS_INSTANCE": str(instance), "SOURCE_SIM_LATENCY_MS": "300",
-           "DEV_PAGES": "1", "ACCEPTANCE_MODE": "1", "PUBLIC_URL": f"http://127.0.0.1:{port}"}
+           "DEV_PAGES": "1", "RATE_LIMITS_OFF": "1", "ACCEPTANCE_MODE": "1", "PUBLIC_URL": f"http://127.0.0.1:{port}"}
     for name in ("DATABASE_URL", "RABBITMQ_URL", "REDIS_URL", "MAIL_SERVER"):
         env.pop(name, None)  # the self-started server runs on the embedded defaults
     log = open(instance / "server.log", "w")
@@ -90,10 +90,13 @@ def playwright():
         yield p
 
 
+def _chromium_executable():
+    return os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
 @pytest.fixture(scope="session")
 def browser(playwright):
-    executable = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    browser = playwright.chromium.launch(executable_path=executable, headless=True,
+    browser = playwright.chromium.launch(executable_path=_chromium_executable(), headless=True,
                                          args=CHROMIUM_ARGS)
     yield browser
     browser.close()
@@ -115,3 +118,36 @@ def phone(browser, base_url, playwright):
     context.set_default_timeout(15_000)
     yield context.new_page()
     context.close()
+
+
+def phone_device(playwright, name):
+    """Playwright's device settings for Chromium (WebKit's iPhones are emulated in Chromium)."""
+    if name == "Android 360x640":
+        pixel = playwright.devices["Pixel 5"]
+        return {**pixel, "viewport": {"width": 360, "height": 640},
+                "screen": {"width": 360, "height": 640}}
+    device = dict(playwright.devices[name])
+    device.pop("default_browser_type", None)
+    return device
+
+
+@pytest.fixture
+def launch_chromium(playwright):
+    """Start an extra Chromium with more arguments (e.g. a fake camera); closed afterwards."""
+    browsers = []
+
+    def launch(*args):
+        browsers.append(playwright.chromium.launch(executable_path=_chromium_executable(), headless=True,
+                                                   args=[*CHROMIUM_ARGS, *args]))
+        return browsers[-1]
+
+    yield launch
+    for browser in browsers:
+        browser.close()
+
+
+def pytest_terminal_summary(terminalreporter):
+    from .a11y import RESULTS, results_table
+    if RESULTS:
+        terminalreporter.write_sep("-", "axe-core results per page")
+        terminalreporter.write_line(results_table())

@@ -32,10 +32,11 @@ def create_app(test_config=None):
     privacy.init_app(app)
     broker.bind_app(app)
 
-    from . import application, desktop, health, phone
+    from . import application, desktop, health, phone, pwa
     app.register_blueprint(application.bp)
     app.register_blueprint(desktop.bp)
     app.register_blueprint(phone.bp)
+    app.register_blueprint(pwa.bp)
     app.register_blueprint(health.bp)
     if app.config["SIMULATORS"]:
         from .simulators import digid, gemeente, sources

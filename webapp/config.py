@@ -80,6 +80,9 @@ class Config:
         self.STORE_URL_GOOGLE = env("STORE_URL_GOOGLE",
                                     "https://play.google.com/store/search?q=ockto&c=apps")
 
+        # QA only: a test deployment that runs many journeys from one address.
+        self.RATE_LIMITS_OFF = _flag("RATE_LIMITS_OFF")
+
         # Development-only pages (the mail outbox); never on in production.
         self.DEV_PAGES = _flag("DEV_PAGES")
         # QA only: an endpoint that moves one application's time forward; never in production.

@@ -131,11 +131,13 @@ def _move(journey_id, event):
 def _step_context(journey):
     context = {"journey": journey, "state": JourneyState(journey.state),
                "application": journey.application, "S": JourneyState,
-               "config": current_app.config}
+               "config": current_app.config,
+               "install_url": url_for("pwa.install", _external=True)}
     if journey.state == JourneyState.AWAITING_PHONE:
         url = url_for("app.pair", token=journeys.pairing_token(journey), _external=True)
         context["pairing_url"] = url
         context["qr_svg"] = _qr_data_uri(url)
+        context["pairing_code"] = journeys.pairing_code(journey)
     steps = [(key, label, reached(journey.state, milestone))
              for key, label, milestone in PROGRESS_STEPS
              if key != "partner" or journey.application.has_partner]

@@ -237,6 +237,49 @@ def seconds_until_new_qr(journey):
     return max((journey.pairing_expires_at - utcnow()).total_seconds(), 0) + 0.2
 
 
+PAIRING_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
+PAIRING_CODE_LENGTH = 8
+
+
+def _pairing_code_from(nonce):
+    key = current_app.config["SECRET_KEY"].encode()
+    number = int.from_bytes(hmac.new(key, b"pairing-code:" + nonce.encode(), hashlib.sha256).digest())
+    code = ""
+    for _ in range(PAIRING_CODE_LENGTH):
+        number, index = divmod(number, len(PAIRING_CODE_ALPHABET))
+        code += PAIRING_CODE_ALPHABET[index]
+    return code
+
+
+def pairing_code(journey):
+    """The short code shown under the QR code, for a phone that cannot scan: 'ABCD-EFGH'.
+
+    Derived from the same nonce as the QR token, so it expires and rotates with it.
+    """
+    pairing_token(journey)
+    code = _pairing_code_from(journey.pairing_nonce)
+    return f"{code[:4]}-{code[4:]}"
+
+
+def normalise_pairing_code(typed):
+    """What the customer typed, in upper case without spaces and dashes."""
+    return "".join(ch for ch in typed.upper() if ch.isalnum())
+
+
+def pair_phone_by_code(typed):
+    """Bind the phone that typed the code shown under the QR code; returns (journey, secret)."""
+    code = normalise_pairing_code(typed)
+    if len(code) == PAIRING_CODE_LENGTH:
+        waiting = session.scalars(select(Journey).where(
+            Journey.state == JourneyState.AWAITING_PHONE, Journey.pairing_nonce.is_not(None),
+            Journey.pairing_expires_at > utcnow()))
+        for journey in waiting:
+            if hmac.compare_digest(_pairing_code_from(journey.pairing_nonce), code):
+                return pair_phone(_pairing_token_from(journey.pairing_nonce))
+    raise JourneyError("Deze code klopt niet of is verlopen. Kijk goed naar de code onder de "
+                       "QR-code op uw computer en probeer het opnieuw.")
+
+
 def pair_phone(token):
     """Bind the phone that opened the QR code's URL; returns (journey, phone secret).
 

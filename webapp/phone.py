@@ -22,7 +22,7 @@ def _journey_or_problem():
         return None, problem("Deze telefoon is niet gekoppeld",
                              "Scan de QR-code op uw computer met de Ockto app, of open de link "
                              "uit de uitnodigingsmail op deze telefoon.", 403,
-                             url_for("application.form"), "Naar Gezondverzekerd.nl")
+                             url_for(".scan"), "QR-code scannen")
     return journey, None
 
 
@@ -36,6 +36,24 @@ def pair(token):
                        url_for("application.form"), "Naar Gezondverzekerd.nl")
     binding.bind_phone(journey.id, secret)
     return redirect(url_for(".home"), 303)  # the token leaves the address bar and history
+
+
+@bp.get("/scan")
+def scan():
+    """Step 7 in the app: the camera scans the QR code; or the customer types its code."""
+    return render_template("app/scan.html", code="", error=None)
+
+
+@bp.post("/code")
+def pair_by_code():
+    """Step 7 without a camera: the short code shown under the QR code."""
+    typed = request.form.get("code", "")
+    try:
+        journey, secret = journeys.pair_phone_by_code(typed)
+    except JourneyError as error:
+        return render_template("app/scan.html", code=typed[:20], error=str(error)), 422
+    binding.bind_phone(journey.id, secret)
+    return redirect(url_for(".home"), 303)
 
 
 @bp.get("/")

@@ -27,6 +27,7 @@ TRY_AGAIN = {
 DEFAULT_RULES = {
     "application.submit": (("POST",), "aanvraag", [("client", 10, 600)]),
     "app.pair": (("GET",), "koppelen", [("client", 10, 60)]),
+    "app.pair_by_code": (("POST",), "koppelen", [("client", 10, 60)]),
     "app.digid_login": (("GET",), "digid", [("client", 20, 300), ("journey", 10, 600)]),
     "app.digid_return": (("GET",), "digid", [("journey", 10, 600)]),
     "digid_sim.login": (("POST",), "digid", [("client", 10, 60), ("username", 5, 300)]),
@@ -119,7 +120,7 @@ def _check():
 
 
 def init_app(app):
-    app.config.setdefault("RATE_LIMITS", DEFAULT_RULES)
+    app.config.setdefault("RATE_LIMITS", {} if app.config["RATE_LIMITS_OFF"] else DEFAULT_RULES)
     redis_url = app.config.get("REDIS_URL")
     app.extensions["rate_counter"] = RedisCounter(redis_url) if redis_url else MemoryCounter()
     app.before_request(_check)

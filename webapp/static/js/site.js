@@ -1,5 +1,6 @@
 // Small behaviours on top of htmx: the municipality combobox, the partner fields,
-// focus after a swap, and polling when the live stream cannot connect.
+// focus and announcements after a swap, polling when the live stream cannot connect,
+// and the installable app (service worker, install offer).
 (function () {
   "use strict";
 
@@ -73,10 +74,60 @@
     if (target.id === "application-form" || target.querySelector && target.querySelector("#application-form")) {
       setup(document);
     }
-    // After a step changes, move focus to its heading so screen readers follow.
-    var heading = target.querySelector && target.querySelector("[data-focus-on-swap]");
-    if (heading && e.detail.requestConfig && e.detail.requestConfig.verb !== "get") { heading.focus(); }
+    if (target.querySelector) {
+      updated(target, Boolean(e.detail.requestConfig && e.detail.requestConfig.verb !== "get"));
+    }
   });
+
+  // A live update from the event stream (its swap carries no request details).
+  document.addEventListener("htmx:sseMessage", function (e) { updated(e.target, false); });
+
+  // After a step changes, move focus to its heading so screen readers follow: always after
+  // the customer's own action, and after a live update only when the focus was swapped away.
+  function updated(region, byCustomer) {
+    var heading = region.querySelector("[data-focus-on-swap]");
+    var focusLost = !document.activeElement || document.activeElement === document.body;
+    if (heading && (byCustomer || focusLost)) { heading.focus(); }
+    if (!byCustomer) { announce(region); }
+  }
+
+  // Live updates are read out through one live region that is on the page from the start
+  // (a region that is itself swapped in is not announced reliably).
+  function announce(region) {
+    var announcer = document.getElementById("announcer");
+    if (!announcer) { return; }
+    var parts = Array.from(region.querySelectorAll("[data-announce]"));
+    if (!parts.length) { parts = Array.from(region.querySelectorAll("h1")); }
+    var text = parts.map(function (el) { return el.textContent.trim(); }).join(" ");
+    if (text && text !== announcer.textContent) { announcer.textContent = text; }
+  }
+
+  // The installable app: its service worker, and the browser's install offer (Chromium).
+  var manifest = document.querySelector("link[rel=manifest][data-service-worker]");
+  if (manifest && "serviceWorker" in navigator) {
+    navigator.serviceWorker.register(manifest.dataset.serviceWorker, { scope: manifest.dataset.scope })
+      .catch(function () { /* the app works without it, only not offline */ });
+  }
+  var installOffer = null;
+  function showInstallOffer() {
+    document.querySelectorAll("[data-install-offer]").forEach(function (el) { el.hidden = !installOffer; });
+  }
+  window.addEventListener("beforeinstallprompt", function (e) {
+    e.preventDefault();
+    installOffer = e;
+    showInstallOffer();
+  });
+  window.addEventListener("appinstalled", function () {
+    installOffer = null;
+    showInstallOffer();
+    document.querySelectorAll("[data-install-done]").forEach(function (el) { el.hidden = false; });
+  });
+  document.addEventListener("click", function (e) {
+    if (!installOffer || !e.target.closest("[data-install-button]")) { return; }
+    installOffer.prompt();
+    installOffer.userChoice.finally(function () { installOffer = null; showInstallOffer(); });
+  });
+  document.addEventListener("htmx:afterSettle", showInstallOffer);
 
   // The phone app re-renders its screen when the journey moved on elsewhere
   // (the delivery finished, or the journey was stopped on the desktop).

@@ -1,0 +1,128 @@
+// The in-app QR scanner (step 7): the camera, BarcodeDetector where the browser has it,
+// otherwise the vendored jsQR. On the first good read of this site's pairing URL it goes there.
+(function () {
+  "use strict";
+
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = src;
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.appendChild(script);
+    });
+  }
+
+  function setup(root) {
+    var video = document.getElementById("scanner-video");
+    var status = document.getElementById("scan-status");
+    var button = document.getElementById("scan-start");
+    var stream = null;
+    var paired = false;
+
+    function say(text) { status.textContent = text; }
+
+    function stop() {
+      if (stream) { stream.getTracks().forEach(function (track) { track.stop(); }); }
+      stream = null;
+    }
+
+    // Only this site's pairing URL is followed; anything else in a QR code is ignored.
+    function pairingUrl(text) {
+      var url;
+      try { url = new URL(text); } catch (e) { return null; }
+      var path = root.dataset.pairPath;
+      return url.origin === location.origin && url.pathname.indexOf(path) === 0 &&
+        url.pathname.length > path.length ? url.href : null;
+    }
+
+    function withJsQR() {
+      return loadScript(root.dataset.jsqr).then(function () {
+        var canvas = document.createElement("canvas");
+        var context = canvas.getContext("2d", { willReadFrequently: true });
+        function detect() {
+          var width = video.videoWidth, height = video.videoHeight;
+          if (!width) { return Promise.resolve(null); }
+          canvas.width = width;
+          canvas.height = height;
+          context.drawImage(video, 0, 0, width, height);
+          var code = window.jsQR(context.getImageData(0, 0, width, height).data, width, height,
+                                 { inversionAttempts: "dontInvert" });
+          return Promise.resolve(code ? code.data : null);
+        }
+        detect.decoder = "jsQR";
+        return detect;
+      });
+    }
+
+    function detector() {
+      if (!("BarcodeDetector" in window)) { return withJsQR(); }
+      return window.BarcodeDetector.getSupportedFormats().then(function (formats) {
+        if (formats.indexOf("qr_code") < 0) { return withJsQR(); }
+        var barcodes = new window.BarcodeDetector({ formats: ["qr_code"] });
+        function detect() {
+          return barcodes.detect(video).then(function (codes) { return codes.length ? codes[0].rawValue : null; });
+        }
+        detect.decoder = "BarcodeDetector";
+        return detect;
+      }, withJsQR);
+    }
+
+    function scan(detect) {
+      if (paired || !stream) { return; }
+      detect().then(function (text) {
+        var url = text && pairingUrl(text);
+        if (url) {
+          paired = true;
+          stop();
+          say("QR-code gelezen. Uw telefoon wordt gekoppeld…");
+          location.assign(url);
+          return;
+        }
+        if (text) { say("Dit is geen QR-code van Ockto. Richt de camera op de QR-code op uw computer."); }
+        setTimeout(function () { scan(detect); }, 150);
+      }, function () { setTimeout(function () { scan(detect); }, 300); });
+    }
+
+    function refused(error) {
+      stop();
+      root.hidden = true;
+      button.hidden = false;
+      var why = !error ? "Deze browser kan de camera niet gebruiken."
+        : error.name === "NotAllowedError" ? "De app mag de camera niet gebruiken."
+        : error.name === "NotFoundError" ? "Er is geen camera gevonden."
+        : "De camera werkt nu niet.";
+      say(why + " Typ hieronder de koppelcode die onder de QR-code op uw computer staat. " +
+          "Of geef de app toestemming voor de camera en kies 'Camera aanzetten'.");
+    }
+
+    function start() {
+      if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { refused(null); return; }
+      button.hidden = true;
+      say("De app vraagt toestemming om uw camera te gebruiken.");
+      navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false })
+        .then(function (camera) {
+          stream = camera;
+          video.srcObject = camera;
+          root.hidden = false;
+          return video.play();
+        })
+        .then(detector)
+        .then(function (detect) {
+          root.dataset.decoder = detect.decoder;
+          say("Richt de camera op de QR-code op uw computer.");
+          scan(detect);
+        })
+        .catch(refused);
+    }
+
+    button.addEventListener("click", start);
+    window.addEventListener("pagehide", stop);
+    start();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var root = document.getElementById("scanner");
+    if (root) { setup(root); }
+  });
+})();
