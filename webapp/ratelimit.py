@@ -5,14 +5,18 @@ this process's memory otherwise. A refused request gets a Dutch page and Retry-A
 """
 
 import hashlib
+import logging
 import math
 import threading
 import time
 
+import redis
 from flask import current_app, make_response, request
 
 from . import binding, htmx
 from .pages import problem
+
+log = logging.getLogger(__name__)
 
 TRY_AGAIN = {
     "aanvraag": "U heeft in korte tijd te vaak een aanvraag verstuurd.",
@@ -76,13 +80,18 @@ class RedisCounter:
     """Fixed windows in Redis, shared by every web process."""
 
     def __init__(self, url):
-        import redis
-        self._redis = redis.Redis.from_url(url)
+        self._redis = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
 
     def hit(self, key, window_s, now):
+        """The count in this window; 0 while Redis is down: a journey goes on unlimited
+        rather than stopping with the event bus (the outage is logged)."""
         name = f"ocktoreis:rate:{key}:{int(now // window_s)}"
-        with self._redis.pipeline() as pipe:
-            count, _ = pipe.incr(name).expire(name, window_s).execute()
+        try:
+            with self._redis.pipeline() as pipe:
+                count, _ = pipe.incr(name).expire(name, window_s).execute()
+        except redis.RedisError as exc:
+            log.warning("rate limits not counted (%s)", type(exc).__name__)
+            return 0
         return count
 
 

@@ -1,7 +1,9 @@
 """A real deployment on this machine for the backbone tests: gunicorn (gevent) web processes
 and Dramatiq worker processes on PostgreSQL, RabbitMQ and Redis, driven over HTTP."""
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -41,14 +43,24 @@ class HttpClient:
     def __init__(self, base_url, user_agent=None):
         self.base_url = base_url
         self.http = requests.Session()
+        self._token = None
         if user_agent:
             self.http.headers["User-Agent"] = user_agent
 
     def get(self, path, follow_redirects=False, **kwargs):
         return self.http.get(self.base_url + path, allow_redirects=follow_redirects, timeout=15, **kwargs)
 
-    def post(self, path, follow_redirects=False, **kwargs):
-        return self.http.post(self.base_url + path, allow_redirects=follow_redirects, timeout=15, **kwargs)
+    def post(self, path, follow_redirects=False, headers=None, **kwargs):
+        """A POST with the session's CSRF token, as the pages send it."""
+        headers = {"X-CSRF-Token": self._csrf_token(), **(headers or {})}
+        return self.http.post(self.base_url + path, allow_redirects=follow_redirects, timeout=15,
+                              headers=headers, **kwargs)
+
+    def _csrf_token(self):
+        if self._token is None:
+            page = self.http.get(self.base_url + "/", timeout=15).text
+            self._token = json.loads(re.search(r"hx-headers='([^']+)'", page).group(1))["X-CSRF-Token"]
+        return self._token
 
 
 class EventStream:
