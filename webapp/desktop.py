@@ -2,6 +2,7 @@
 
 import base64
 import io
+from types import SimpleNamespace
 
 import qrcode
 import qrcode.image.svg
@@ -112,11 +113,18 @@ def continue_on_this_phone(journey_id):
 def events(journey_id):
     journey = binding.desktop_journey(journey_id)
 
-    def render():
-        current = session.get(Journey, journey.id)
-        return [("step", render_template("desktop/_step.html", **_step_context(current)))]
+    def render(message=None):
+        view = (message or {}).get("view")
+        if view and view["state"] != JourneyState.AWAITING_PHONE:  # the QR code needs the database
+            context = _step_context(_journey_from_view(view), view["second_device"])
+        else:
+            context = _step_context(session.get(Journey, journey.id))
+        return [("step", render_template("desktop/_step.html", **context))]
 
-    def new_qr_due():  # the QR code changes every PAIRING_TTL_S: push the new one
+    def new_qr_due(message=None):  # the QR code changes every PAIRING_TTL_S: push the new one
+        view = (message or {}).get("view")
+        if view and view["state"] != JourneyState.AWAITING_PHONE:
+            return None
         return journeys.seconds_until_new_qr(session.get(Journey, journey.id))
 
     return live.stream(journey.id, render, refresh_after=new_qr_due)
@@ -128,22 +136,49 @@ def _move(journey_id, event):
     return render_page("desktop/journey.html", "desktop/_step.html", **_step_context(journey))
 
 
-def _step_context(journey):
+def _journey_from_view(view):
+    """A stand-in for the journey with just what the progress templates read."""
+    return SimpleNamespace(
+        id=view["id"], state=view["state"], phone_only=view["phone_only"],
+        application=SimpleNamespace(has_partner=view["has_partner"],
+                                    gemeente_code=view["gemeente_code"]),
+        fetches=[SimpleNamespace(role=role, status=status) for role, status in view["fetches"]])
+
+
+def _step_context(journey, second_device=None):
     context = {"journey": journey, "state": JourneyState(journey.state),
                "application": journey.application, "S": JourneyState,
-               "config": current_app.config,
-               "install_url": url_for("pwa.install", _external=True)}
+               "config": current_app.config}
+    if journey.state == JourneyState.DOWNLOAD:
+        context["install_url"] = url_for("pwa.install", _external=True)
     if journey.state == JourneyState.AWAITING_PHONE:
         url = url_for("app.pair", token=journeys.pairing_token(journey), _external=True)
         context["pairing_url"] = url
         context["qr_svg"] = _qr_data_uri(url)
         context["pairing_code"] = journeys.pairing_code(journey)
-    steps = [(key, label, reached(journey.state, milestone))
-             for key, label, milestone in PROGRESS_STEPS
-             if key != "partner" or journey.application.has_partner]
-    context["progress"] = steps
-    context["second_device"] = journeys.second_device_tried(journey)
+    context["progress"] = _progress(journey)
+    role = "partner" if journey.state == JourneyState.FETCHING_PARTNER else "applicant"
+    mine = [f.status for f in journey.fetches if f.role == role]
+    context.update(fetched=mine.count("fetched"), fetch_total=len(mine))
+    context["second_device"] = (journeys.second_device_tried(journey) if second_device is None
+                                else second_device)
     return context
+
+
+def _progress(journey):
+    """[(step, label, 'done' | 'current' | 'todo')]: the steps the desktop shows."""
+    steps, current_seen = [], False
+    for key, label, milestone in PROGRESS_STEPS:
+        if key == "partner" and not journey.application.has_partner:
+            continue
+        if reached(journey.state, milestone):
+            status = "done"
+        elif not current_seen:
+            status, current_seen = "current", True
+        else:
+            status = "todo"
+        steps.append((key, label, status))
+    return steps
 
 
 def _qr_data_uri(url):

@@ -182,9 +182,22 @@ def _transition(journey, event):
 
 
 def publish(journey_id, what="state"):
-    """Tell the open pages of this journey that something changed."""
-    events.bus(current_app).publish(events.channel_for(journey_id),
-                                    {"journey": journey_id, "what": what})
+    """Tell the open pages of this journey that something changed, with its progress view."""
+    journey = session.get(Journey, journey_id)
+    message = {"journey": journey_id, "what": what}
+    if journey is not None:
+        message["view"] = progress_view(journey)
+    events.bus(current_app).publish(events.channel_for(journey_id), message)
+
+
+def progress_view(journey):
+    """What the desktop's progress shows, without personal data: an open page renders its
+    update from this alone, with no database query per open page."""
+    return {"id": journey.id, "state": journey.state, "phone_only": journey.phone_only,
+            "has_partner": journey.application.has_partner,
+            "gemeente_code": journey.application.gemeente_code,
+            "fetches": [[f.role, f.status] for f in journey.fetches],
+            "second_device": second_device_tried(journey)}
 
 
 def move(journey, event):

@@ -17,9 +17,10 @@ HEARTBEAT_S = 15
 
 
 def stream(journey_id, render, refresh_after=None):
-    """An event-stream response; `render()` returns the [(event, data)] to send now.
+    """An event-stream response; `render(message)` returns the [(event, data)] to send now,
+    for the newest message (None on connect and on a timed refresh).
 
-    `refresh_after()`, when given, says in how many seconds to render again even without
+    `refresh_after(message)`, when given, says in how many seconds to render again even without
     a change (the desktop's QR code is renewed on a timer), or None.
     """
     app = current_app._get_current_object()
@@ -32,11 +33,12 @@ def stream(journey_id, render, refresh_after=None):
     def generate():
         try:
             yield "retry: 2000\n\n"
+            message = None
             while True:
                 session.remove()  # read fresh state; hold no connection while waiting
-                for name, data in render():
+                for name, data in render(message):
                     yield str(Message(data, type=name))
-                due = refresh_after() if refresh_after else None
+                due = refresh_after(message) if refresh_after else None
                 deadline = None if due is None else time.monotonic() + due
                 session.remove()
                 message = subscription.get(timeout=_wait_s(deadline))

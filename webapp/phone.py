@@ -183,7 +183,7 @@ def events():
     if refused:
         return refused
 
-    def render():
+    def render(_message=None):
         current = session.get(Journey, journey.id)
         context = _screen_context(current)
         messages = [("state", current.state)]

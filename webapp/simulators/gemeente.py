@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session as cookie, url_for
 from sqlalchemy import String, Text, delete, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from webapp import signing
@@ -55,7 +56,10 @@ def _now():
 
 def init_app(app):
     engine = make_engine(app.config["INBOX_DATABASE_URL"])
-    InboxBase.metadata.create_all(engine)
+    try:
+        InboxBase.metadata.create_all(engine)
+    except OperationalError:  # another process created it at the same moment
+        InboxBase.metadata.create_all(engine)
     app.extensions["gemeente_inbox"] = engine
     app.register_blueprint(bp)
 
