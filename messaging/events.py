@@ -85,10 +85,6 @@ class Hub:
         for subscription in subscriptions:
             subscription.queue.put(DISCONNECTED)
 
-    def subscriber_count(self):
-        with self._lock:
-            return sum(len(group) for group in self._subscriptions.values())
-
 
 class RedisEvents(ServerSentEventsBlueprint):
     """flask-sse with its gaps closed for many open pages across many processes.

@@ -6,6 +6,7 @@ Where a service is missing the test is skipped on a developer's machine, and fai
 """
 
 import os
+import socket
 import subprocess
 import uuid
 
@@ -14,6 +15,12 @@ import pytest
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 RABBITMQ_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1:5672")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def unavailable(what, error):

@@ -3,17 +3,12 @@
 import email
 import email.policy
 import re
-import socket
 import threading
 import time
 
 from aiosmtpd.controller import Controller
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.services import free_port
 
 
 class LoopbackSMTP:

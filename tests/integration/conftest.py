@@ -11,6 +11,7 @@ from werkzeug.serving import make_server
 
 import workers  # noqa: F401  (sets the broker, registers the actors)
 from messaging.broker import broker as stub_broker
+from tests.services import fresh_postgres_database
 from webapp import create_app
 from webapp.db import session
 from webapp.domain.clock import FrozenClock
@@ -30,6 +31,13 @@ class BrowserClient(FlaskClient):
                 token = cookie.setdefault("csrf", secrets.token_urlsafe(32))
             kwargs["headers"] = {"X-CSRF-Token": token, **dict(kwargs.get("headers") or {})}
         return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def postgres_url():
+    url, drop = fresh_postgres_database()
+    yield url
+    drop()
 
 
 @pytest.fixture

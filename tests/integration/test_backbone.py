@@ -11,18 +11,11 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import create_engine, text
 
-from tests.services import fresh_postgres_database, fresh_rabbitmq_vhost, unavailable
+from tests.services import fresh_rabbitmq_vhost, free_port, unavailable
 
 from .conftest import PHONE_UA
-from .deployment import Deployment, EventStream, HttpClient, free_port, wait_for
+from .deployment import Deployment, EventStream, HttpClient, wait_for
 from .helpers import SANNE, Walk, outbox_messages
-
-
-@pytest.fixture
-def postgres():
-    url, drop = fresh_postgres_database()
-    yield url
-    drop()
 
 
 @pytest.fixture
@@ -68,11 +61,11 @@ def _pings(client):
 
 
 @pytest.fixture
-def deployment(tmp_path, postgres, rabbitmq, redis_server):
+def deployment(tmp_path, postgres_url, rabbitmq, redis_server):
     created = []
 
     def make(**settings):
-        d = Deployment(tmp_path, postgres, rabbitmq, redis_server.url, **settings)
+        d = Deployment(tmp_path, postgres_url, rabbitmq, redis_server.url, **settings)
         created.append(d)
         return d
     yield make
@@ -207,7 +200,7 @@ def test_with_redis_down_the_desktop_polls_and_the_journey_completes(deployment,
             browser.close()
 
 
-def test_a_dropped_database_connection_gives_a_clear_page_and_the_app_recovers(deployment, postgres):
+def test_a_dropped_database_connection_gives_a_clear_page_and_the_app_recovers(deployment, postgres_url):
     system = deployment()
     web = system.start_web()
     desktop = HttpClient(web)
@@ -216,8 +209,8 @@ def test_a_dropped_database_connection_gives_a_clear_page_and_the_app_recovers(d
     walk.start(walk.apply(SANNE))
     assert desktop.get(walk.journey_url).status_code == 200
 
-    database = postgres.rsplit("/", 1)[1]
-    admin = create_engine(postgres.rsplit("/", 1)[0] + "/test", isolation_level="AUTOCOMMIT")
+    database = postgres_url.rsplit("/", 1)[1]
+    admin = create_engine(postgres_url.rsplit("/", 1)[0] + "/test", isolation_level="AUTOCOMMIT")
     allow = f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS '
     try:
         with admin.connect() as connection:

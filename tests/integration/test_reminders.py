@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.services import fresh_postgres_database
 from tests.smtp import LoopbackSMTP, html_of, personal_link, text_of
 from webapp import invitations
 from webapp.db import session
@@ -26,13 +25,6 @@ def smtp():
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def postgres_url():
-    url, drop = fresh_postgres_database()
-    yield url
-    drop()
 
 
 @pytest.fixture
