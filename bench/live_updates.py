@@ -135,7 +135,7 @@ async def read_stream(reader, journey_id, published, latencies, ready):
     Reads raw chunks and only looks for the event names: the client must cost far less
     than the server it measures.
     """
-    marker, tail, first = b"event:step", b"", True
+    marker, tail, first = b"event:", b"", True
     while chunk := await reader.read(65536):
         received = time.perf_counter()
         events = (tail + chunk).count(marker) - tail.count(marker)

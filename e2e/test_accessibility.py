@@ -95,6 +95,7 @@ def test_every_page_and_state_of_the_journey_passes_axe(desktop, phone):
         if done == 1:
             check_axe(phone, "8 app: bronnen, één opgehaald")
             expect(desktop.locator("#live-status")).to_contain_text("1 van de 5 bronnen")
+            expect(desktop.locator("#announcer")).to_contain_text("1 van de 5 bronnen")
             check_axe(desktop, "8 voortgang: bronnen ophalen")
     fetch_sources(phone, on_each=after_first)
 

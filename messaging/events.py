@@ -1,19 +1,21 @@
 """Live events: publish a journey's changes, subscribe to them from an open page.
 
 Messages are small dicts of ids and names, never personal data and never HTML.
-Embedded default: an in-process hub. With REDIS_URL: Redis pub/sub through flask-sse,
-subscribed once per process and fanned out to the open streams in this process.
+Embedded default: an in-process hub. With REDIS_URL: Redis pub/sub through flask-sse, one
+subscriber connection per process, subscribed to the channels of the streams open in that
+process and fanned out to them.
 """
 
 import logging
-import queue
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 
 import redis
 from flask import json
 from flask_sse import ServerSentEventsBlueprint
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -30,20 +32,34 @@ class EventsUnavailable(Exception):
 
 
 class Subscription:
-    def __init__(self, hub, channel):
-        self._hub = hub
+    """The messages for one open stream, in order of arrival."""
+
+    def __init__(self, owner, channel):
+        self._owner = owner
         self.channel = channel
-        self.queue = queue.Queue()
+        self._messages = deque()
+        self._arrived = threading.Event()
+
+    def put(self, message):
+        self._messages.append(message)
+        self._arrived.set()
 
     def get(self, timeout):
-        """The next message (or DISCONNECTED), or None after `timeout` seconds without one."""
+        """The next message (or DISCONNECTED), or None after `timeout` seconds without one.
+
+        The deque holds the messages; the event only wakes the reader (it may wake it once
+        too often, which reads as a timeout: the stream then sends a heartbeat early).
+        """
+        if not self._messages:
+            self._arrived.wait(timeout)
+        self._arrived.clear()
         try:
-            return self.queue.get(timeout=timeout)
-        except queue.Empty:
+            return self._messages.popleft()
+        except IndexError:
             return None
 
     def close(self):
-        self._hub.unsubscribe(self)
+        self._owner.unsubscribe(self)
 
     def __enter__(self):
         return self
@@ -59,42 +75,66 @@ class Hub:
         self._subscriptions = defaultdict(set)
         self._lock = threading.Lock()
 
+    def listening(self, channel):
+        return channel in self._subscriptions
+
+    def channels(self):
+        with self._lock:
+            return list(self._subscriptions)
+
     def publish(self, channel, message):
         with self._lock:
             subscriptions = list(self._subscriptions.get(channel, ()))
         for subscription in subscriptions:
-            subscription.queue.put(message)
+            subscription.put(message)
 
     def subscribe(self, channel):
-        subscription = Subscription(self, channel)
-        with self._lock:
-            self._subscriptions[channel].add(subscription)
-        return subscription
+        return self.add(channel, self)[0]
 
     def unsubscribe(self, subscription):
+        self.remove(subscription)
+
+    def add(self, channel, owner):
+        """(subscription, whether it is the channel's first in this process); the owner's
+        unsubscribe() is what closing the subscription calls."""
+        subscription = Subscription(owner, channel)
+        with self._lock:
+            first = channel not in self._subscriptions
+            self._subscriptions[channel].add(subscription)
+        return subscription, first
+
+    def remove(self, subscription):
+        """Whether it was the channel's last subscription in this process."""
         with self._lock:
             subscribers = self._subscriptions.get(subscription.channel)
-            if subscribers is not None:
-                subscribers.discard(subscription)
-                if not subscribers:
-                    del self._subscriptions[subscription.channel]
+            if subscribers is None or subscription not in subscribers:
+                return False
+            subscribers.discard(subscription)
+            if subscribers:
+                return False
+            del self._subscriptions[subscription.channel]
+            return True
 
     def disconnect_all(self):
         with self._lock:
             subscriptions = [s for group in self._subscriptions.values() for s in group]
         for subscription in subscriptions:
-            subscription.queue.put(DISCONNECTED)
+            subscription.put(DISCONNECTED)
 
 
 class RedisEvents(ServerSentEventsBlueprint):
     """flask-sse with its gaps closed for many open pages across many processes.
 
     flask-sse opens a Redis client and a subscription for every open stream; here one
-    client publishes and one pattern subscription per process feeds a local Hub. Streams
-    are authorised, send the current state first and a heartbeat (webapp/live.py).
+    client publishes, and one subscriber connection per process subscribes to exactly the
+    channels of the streams open in this process (so each process receives only its own
+    pages' events, however many processes there are) and feeds a local Hub. Streams are
+    authorised, send the current state first and a heartbeat (webapp/live.py).
     """
 
     RETRY_S = (0.5, 1, 2, 5)
+    LISTENER_CHANNEL = "events:listener"  # always subscribed: the connection is up when it is
+    CONFIRM_S = 2
 
     def __init__(self, url):
         super().__init__("sse", __name__)
@@ -103,8 +143,10 @@ class RedisEvents(ServerSentEventsBlueprint):
         self._client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5,
                                             health_check_interval=30)
         self._listener = None
+        self._pubsub = None  # the listener's connection, while it is up
+        self._pending = {}  # channel: [SUBSCRIBEs not yet confirmed, confirmed Event]
         self._connected = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @property
     def redis(self):
@@ -118,10 +160,48 @@ class RedisEvents(ServerSentEventsBlueprint):
             log.warning("live event not published (%s): pages will poll", type(exc).__name__)
 
     def subscribe(self, channel):
+        """A subscription that receives every message published after this returns."""
         self._ensure_listener()
-        if not self._connected.wait(timeout=2):
+        if not self._connected.wait(timeout=self.CONFIRM_S):
             raise EventsUnavailable("Redis is not reachable")
-        return self.hub.subscribe(channel)
+        with self._lock:
+            subscription, first = self.hub.add(channel, self)
+            if first:
+                pending = self._pending.setdefault(channel, [0, threading.Event()])
+                pending[0] += 1
+                if not self._send("subscribe", channel):
+                    self.hub.remove(subscription)
+                    raise EventsUnavailable("Redis is not reachable")
+            pending = self._pending.get(channel)
+        if pending is not None and not pending[1].wait(timeout=self.CONFIRM_S):
+            self.unsubscribe(subscription)
+            raise EventsUnavailable("Redis did not confirm the subscription")
+        return subscription
+
+    def unsubscribe(self, subscription):
+        with self._lock:
+            if self.hub.remove(subscription):
+                self._send("unsubscribe", subscription.channel)
+
+    def _send(self, command, channel):
+        """SUBSCRIBE or UNSUBSCRIBE on the listener's connection; False if it is down (the
+        listener then reconnects and subscribes to the channels open at that time)."""
+        if self._pubsub is None:
+            return False
+        try:
+            getattr(self._pubsub, command)(channel)
+            return True
+        except (redis.RedisError, OSError):
+            return False
+
+    def _confirmed(self, channel):
+        with self._lock:
+            pending = self._pending.get(channel)
+            if pending is not None:
+                pending[0] -= 1
+                if pending[0] <= 0:
+                    del self._pending[channel]
+                    pending[1].set()
 
     def _ensure_listener(self):
         with self._lock:
@@ -131,24 +211,40 @@ class RedisEvents(ServerSentEventsBlueprint):
                 self._listener.start()
 
     def _listen(self):
-        """One subscription for this whole process; reconnects with a backoff."""
+        """This process's subscriber connection; reconnects with a backoff."""
         failures = 0
         while True:
+            # No retries inside redis-py: this loop reconnects, and only this thread reads.
             pubsub = redis.Redis.from_url(self.url, socket_connect_timeout=2,
-                                          health_check_interval=30).pubsub()
+                                          health_check_interval=30,
+                                          retry=Retry(NoBackoff(), 0)).pubsub()
             try:
-                pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
+                with self._lock:
+                    self._pending.clear()
+                    channels = self.hub.channels()
+                    for channel in channels:
+                        self._pending[channel] = [1, threading.Event()]
+                    pubsub.subscribe(self.LISTENER_CHANNEL, *channels)
+                    self._pubsub = pubsub
                 for item in pubsub.listen():
-                    if item["type"] == "psubscribe":
-                        self._connected.set()
-                        failures = 0
-                    elif item["type"] == "pmessage":
+                    kind = item["type"]
+                    if kind == "message":
                         channel = item["channel"].decode()
-                        self.hub.publish(channel, json.loads(item["data"])["data"])
+                        if self.hub.listening(channel):
+                            self.hub.publish(channel, json.loads(item["data"])["data"])
+                    elif kind == "subscribe":
+                        channel = item["channel"].decode()
+                        if channel == self.LISTENER_CHANNEL:
+                            self._connected.set()
+                            failures = 0
+                        else:
+                            self._confirmed(channel)
             except (redis.RedisError, OSError) as exc:
                 log.warning("live events: Redis connection lost (%s)", type(exc).__name__)
             finally:
-                self._connected.clear()
+                with self._lock:
+                    self._pubsub = None
+                    self._connected.clear()
                 self.hub.disconnect_all()
                 pubsub.close()
             time.sleep(self.RETRY_S[min(failures, len(self.RETRY_S) - 1)])

@@ -112,6 +112,7 @@ def continue_on_this_phone(journey_id):
 @bp.get("/reis/<journey_id>/events")
 def events(journey_id):
     journey = binding.desktop_journey(journey_id)
+    shown = {}  # what this page shows now: a source's progress then sends just the status line
 
     def render(message=None):
         view = (message or {}).get("view")
@@ -119,6 +120,14 @@ def events(journey_id):
             context = _step_context(_journey_from_view(view), view["second_device"])
         else:
             context = _step_context(session.get(Journey, journey.id))
+        frame = (context["state"], context["second_device"], context["progress"])
+        status = _status_line(context)
+        if message is not None and status and frame == shown.get("frame"):
+            if status == shown["status"]:
+                return []  # nothing this page shows has changed
+            shown["status"] = status
+            return [("status", status)]
+        shown.update(frame=frame, status=status)
         return [("step", render_template("desktop/_step.html", **context))]
 
     def new_qr_due(message=None):  # the QR code changes every PAIRING_TTL_S: push the new one
@@ -128,6 +137,12 @@ def events(journey_id):
         return journeys.seconds_until_new_qr(session.get(Journey, journey.id))
 
     return live.stream(journey.id, render, refresh_after=new_qr_due)
+
+
+def _status_line(context):
+    """The progress step's status line (empty in the steps before the phone is paired)."""
+    template = current_app.jinja_env.get_template("desktop/_status_text.html")
+    return template.render(context)
 
 
 def _move(journey_id, event):

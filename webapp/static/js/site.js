@@ -96,7 +96,8 @@
   function announce(region) {
     var announcer = document.getElementById("announcer");
     if (!announcer) { return; }
-    var parts = Array.from(region.querySelectorAll("[data-announce]"));
+    var parts = region.matches("[data-announce]") ? [region]
+      : Array.from(region.querySelectorAll("[data-announce]"));
     if (!parts.length) { parts = Array.from(region.querySelectorAll("h1")); }
     var text = parts.map(function (el) { return el.textContent.trim(); }).join(" ");
     if (text && text !== announcer.textContent) { announcer.textContent = text; }

@@ -1,0 +1,101 @@
+"""The live events bus on Redis: one subscriber connection per process, subscribed to just
+the channels of the streams open in that process, with nothing lost around a subscribe."""
+
+import secrets
+import threading
+import time
+
+import pytest
+import redis
+
+from messaging.events import DISCONNECTED, Hub, RedisEvents, channel_for
+from tests.services import redis_or_skip
+
+
+@pytest.fixture
+def redis_url():
+    return redis_or_skip()
+
+
+@pytest.fixture
+def bus(redis_url):
+    return RedisEvents(redis_url)
+
+
+@pytest.fixture
+def subscribers(redis_url):
+    """How many Redis connections are subscribed to a channel, once that settles at `n`."""
+    client = redis.Redis.from_url(redis_url)
+
+    def settle_at(channel, n, timeout_s=5):
+        deadline = time.monotonic() + timeout_s
+        while (count := dict(client.pubsub_numsub(channel))[channel.encode()]) != n:
+            assert time.monotonic() < deadline, f"{channel} has {count} subscribers, not {n}"
+            time.sleep(0.01)
+        return count
+    return settle_at
+
+
+def new_channel():
+    return channel_for(secrets.token_hex(8))
+
+
+def test_a_process_subscribes_to_its_open_streams_only(bus, subscribers):
+    mine, other = new_channel(), new_channel()
+    with bus.subscribe(mine) as subscription:
+        subscribers(mine, 1)
+        subscribers(other, 0)
+        bus.publish(other, {"n": 0})
+        bus.publish(mine, {"n": 1})  # straight after subscribe() returned: not lost
+        assert subscription.get(timeout=5) == {"n": 1}
+        assert subscription.get(timeout=0.2) is None
+    subscribers(mine, 0)
+
+
+def test_streams_on_one_channel_share_one_redis_subscription(bus, subscribers):
+    channel = new_channel()
+    first, second = bus.subscribe(channel), bus.subscribe(channel)
+    subscribers(channel, 1)
+    bus.publish(channel, {"n": 1})
+    assert first.get(timeout=5) == second.get(timeout=5) == {"n": 1}
+    first.close()
+    bus.publish(channel, {"n": 2})
+    assert second.get(timeout=5) == {"n": 2}
+    subscribers(channel, 1)
+    second.close()
+    subscribers(channel, 0)
+
+
+def test_a_stream_reopened_at_once_misses_nothing(bus, subscribers):
+    channel = new_channel()
+    for n in range(30):
+        with bus.subscribe(channel) as subscription:
+            bus.publish(channel, {"n": n})
+            assert subscription.get(timeout=5) == {"n": n}
+    subscribers(channel, 0)
+
+
+def test_two_processes_each_receive_their_own_streams_events(redis_url, subscribers):
+    web_a, web_b = RedisEvents(redis_url), RedisEvents(redis_url)
+    on_a, on_b = new_channel(), new_channel()
+    with web_a.subscribe(on_a) as stream_a, web_b.subscribe(on_b) as stream_b:
+        web_b.publish(on_a, {"to": "a"})  # published by one process, streamed by the other
+        web_a.publish(on_b, {"to": "b"})
+        assert stream_a.get(timeout=5) == {"to": "a"}
+        assert stream_b.get(timeout=5) == {"to": "b"}
+        assert not web_a.hub.listening(on_b) and not web_b.hub.listening(on_a)
+
+
+def test_hub_subscription_keeps_order_and_times_out():
+    hub, channel = Hub(), new_channel()
+    subscription = hub.subscribe(channel)
+    started = time.monotonic()
+    assert subscription.get(timeout=0.1) is None
+    assert time.monotonic() - started >= 0.09
+    for n in range(3):
+        hub.publish(channel, n)
+    assert [subscription.get(timeout=1) for _ in range(3)] == [0, 1, 2]
+    threading.Timer(0.05, hub.disconnect_all).start()
+    assert subscription.get(timeout=5) is DISCONNECTED
+    subscription.close()
+    assert not hub.listening(channel)
