@@ -4,9 +4,11 @@ Starts the web processes (gunicorn, gevent workers) against Redis and PostgreSQL
 (DATABASE_URL, or a local database `ocktoreis_bench_live` it creates afresh), opens N
 desktop event streams, each for its own journey and with its own browser cookie, and
 publishes the journeys' events at one per stream per second: each event is a real change
-(a source's status in the database, committed) followed by the publish on Redis, as the
-workers do. It measures the time from publish to the re-rendered step arriving at the
-client. In the same run a few clients poll their journey's step every 500 ms (what
+(a source's status in the database, committed) followed by the publish on Redis with the
+journey's progress view, as the workers do. Each journey's views go round what a desktop
+sees in a journey with a partner (8 state changes, which re-render the step, and 10 sources
+fetched, which update the status line), each journey starting at a random point. It measures
+the time from publish to the update arriving at the client. In the same run a few clients poll their journey's step every 500 ms (what
 comparable systems do) as the baseline: the time from the change to the poll that shows it.
 The last line is
 `live_updates streams=N p50_ms=X p99_ms=Y polling_p50_ms=Z rss_mb_per_1000_streams=W`.
@@ -166,6 +168,8 @@ async def publish_events(engine, redis_client, streamed, polled, rate_per_s, dur
     """One real change + publish per journey per second, spread over the second."""
     journeys = streamed + polled
     polled_set = set(polled)
+    views = journey_views()
+    step = {journey_id: random.randrange(len(views)) for journey_id in journeys}
     tick_s = 0.05
     per_tick = max(1, round(len(journeys) * rate_per_s * tick_s))
     status = {journey_id: "waiting" for journey_id in journeys}
@@ -180,8 +184,10 @@ async def publish_events(engine, redis_client, streamed, polled, rate_per_s, dur
         await asyncio.to_thread(_change, engine, flips)
         pipe = redis_client.pipeline(transaction=False)
         for journey_id in batch:
+            step[journey_id] += 1
+            view = {**views[step[journey_id] % len(views)], "id": journey_id}
             pipe.publish(f"journey:{journey_id}", json.dumps({"data": {
-                "journey": journey_id, "what": "source", "view": _view(journey_id, flips[journey_id])}}))
+                "journey": journey_id, "what": "source", "view": view}}))
         now = time.perf_counter()
         for journey_id in batch:
             (changed_at if journey_id in polled_set else published)[journey_id] = now
@@ -190,12 +196,29 @@ async def publish_events(engine, redis_client, streamed, polled, rate_per_s, dur
         await asyncio.sleep(max(0.0, next_tick - time.perf_counter()))
 
 
-def _view(journey_id, first_status):
-    """The progress view the app publishes with each change (journeys.progress_view)."""
-    statuses = [first_status] + ["waiting"] * 4
-    return {"id": journey_id, "state": "fetching_applicant", "phone_only": False,
-            "has_partner": False, "gemeente_code": "GM0193",
-            "fetches": [["applicant", status] for status in statuses], "second_device": False}
+def journey_views():
+    """The progress views (journeys.progress_view) a desktop receives, in order, in a journey
+    with a partner: every state change and every source fetched."""
+    from webapp.domain.sources import SOURCES
+
+    views = []
+
+    def add(state, applicant_fetched, partner_fetched):
+        fetches = [[role, "fetched" if n < done else "waiting"]
+                   for role, done in (("applicant", applicant_fetched), ("partner", partner_fetched))
+                   for n in range(len(SOURCES))]
+        views.append({"state": state, "phone_only": False, "has_partner": True,
+                      "gemeente_code": "GM0193", "fetches": fetches, "second_device": False})
+
+    add("phone_connected", 0, 0)
+    for fetched in range(len(SOURCES) + 1):
+        add("fetching_applicant", fetched, 0)
+    add("awaiting_partner", len(SOURCES), 0)
+    for fetched in range(len(SOURCES) + 1):
+        add("fetching_partner", len(SOURCES), fetched)
+    for state in ("reviewing", "sending", "delivered", "done"):
+        add(state, len(SOURCES), len(SOURCES))
+    return views
 
 
 def _change(engine, flips):
