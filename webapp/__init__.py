@@ -41,7 +41,7 @@ def create_app(test_config=None):
     if app.config["SIMULATORS"]:
         from .simulators import digid, gemeente, sources
         app.register_blueprint(digid.bp)
-        app.register_blueprint(sources.bp)
+        sources.init_app(app)
         gemeente.init_app(app)
     if app.config["DEV_PAGES"]:
         from . import dev

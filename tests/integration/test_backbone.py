@@ -117,6 +117,19 @@ def test_two_web_and_two_worker_processes_follow_live_and_do_each_job_once(deplo
     assert _dossiers_in_inbox(web_a) == 1
 
 
+def test_a_source_taken_down_on_one_web_process_is_down_on_every_one(deployment):
+    system = deployment()
+    web_a, web_b = HttpClient(system.start_web()), HttpClient(system.start_web())
+    fetch = {"bsn": SANNE.bsn}
+    assert web_a.post("/bronnen-sim/api/duo", json=fetch).status_code == 200
+    assert web_b.post("/bronnen-sim/storing", json={"source": "duo", "down": True}).json() == {
+        "down": ["duo"]}
+    assert web_a.post("/bronnen-sim/api/duo", json=fetch).status_code == 503
+    assert web_a.post("/bronnen-sim/api/uwv", json=fetch).status_code == 200
+    web_a.post("/bronnen-sim/storing", json={"source": "duo", "down": False})
+    assert web_b.post("/bronnen-sim/api/duo", json=fetch).status_code == 200
+
+
 def test_a_worker_killed_in_the_middle_of_a_fetch_loses_nothing(deployment):
     system = deployment(SOURCE_SIM_LATENCY_MS=3000)
     web = system.start_web()

@@ -2,13 +2,16 @@
 
 Deterministic data per BSN, with a configurable latency (SOURCE_SIM_LATENCY_MS) and
 failure rate (SOURCE_SIM_FAILURE_RATE). QA can also take a source down on purpose:
-POST /bronnen-sim/storing {"source": "uwv", "down": true}.
+POST /bronnen-sim/storing {"source": "uwv", "down": true}. With REDIS_URL the switch is kept
+in Redis, so every web process agrees; without it (one process) in memory.
 """
 
+import logging
 import random
 import threading
 import time
 
+import redis
 from flask import Blueprint, current_app
 
 from webapp.domain.bsn import is_valid_bsn
@@ -17,9 +20,49 @@ from webapp.domain.sources import BY_KEY
 from . import json_object, population
 
 bp = Blueprint("sources_sim", __name__, url_prefix="/bronnen-sim")
+log = logging.getLogger(__name__)
+OUTAGES_KEY = "bronnen-sim:storing"
 
-_down = set()
-_down_lock = threading.Lock()
+
+class MemoryOutages:
+    def __init__(self):
+        self._down = set()
+        self._lock = threading.Lock()
+
+    def down(self):
+        with self._lock:
+            return set(self._down)
+
+    def switch(self, source, down):
+        with self._lock:
+            (self._down.add if down else self._down.discard)(source)
+
+
+class RedisOutages:
+    """Shared by every process; while Redis is unreachable no source is down on purpose."""
+
+    def __init__(self, url):
+        self._redis = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+
+    def down(self):
+        try:
+            return {member.decode() for member in self._redis.smembers(OUTAGES_KEY)}
+        except redis.RedisError as exc:
+            log.warning("source simulator: outages unknown (%s)", type(exc).__name__)
+            return set()
+
+    def switch(self, source, down):
+        (self._redis.sadd if down else self._redis.srem)(OUTAGES_KEY, source)
+
+
+def init_app(app):
+    url = app.config.get("REDIS_URL")
+    app.extensions["sources_sim_outages"] = RedisOutages(url) if url else MemoryOutages()
+    app.register_blueprint(bp)
+
+
+def _outages():
+    return current_app.extensions["sources_sim_outages"]
 
 
 @bp.post("/api/<source>")
@@ -30,9 +73,7 @@ def fetch(source):
     if not is_valid_bsn(bsn):
         return {"error": "invalid bsn"}, 400
     time.sleep(current_app.config["SOURCE_SIM_LATENCY_MS"] / 1000)
-    with _down_lock:
-        down = source in _down
-    if down or random.random() < current_app.config["SOURCE_SIM_FAILURE_RATE"]:
+    if source in _outages().down() or random.random() < current_app.config["SOURCE_SIM_FAILURE_RATE"]:
         return {"error": "source unavailable"}, 503
     return population.source_data(source, bsn)
 
@@ -44,6 +85,9 @@ def outage():
     source = body.get("source")
     if not isinstance(source, str) or source not in BY_KEY:
         return {"error": "unknown source"}, 404
-    with _down_lock:
-        (_down.add if body.get("down") else _down.discard)(source)
-        return {"down": sorted(_down)}
+    outages = _outages()
+    try:
+        outages.switch(source, bool(body.get("down")))
+    except redis.RedisError:
+        return {"error": "outage switch unavailable"}, 503
+    return {"down": sorted(outages.down())}
