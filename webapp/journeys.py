@@ -233,6 +233,7 @@ def pairing_token(journey):
             .where(Journey.id == journey.id,
                    Journey.pairing_nonce == old if old else Journey.pairing_nonce.is_(None))
             .values(pairing_nonce=nonce, pairing_token_hash=token_hash,
+                    pairing_code_hash=_pairing_code_hash(_pairing_code_from(nonce)),
                     pairing_expires_at=rotates_at))
         if result.rowcount == 1:
             grace = timedelta(seconds=current_app.config["PAIRING_GRACE_S"])
@@ -264,6 +265,12 @@ def _pairing_code_from(nonce):
     return code
 
 
+def _pairing_code_hash(code):
+    """Keyed: a short code's plain hash in the database would be brute-forced in minutes."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, b"pairing-code-hash:" + code.encode(), hashlib.sha256).hexdigest()
+
+
 def pairing_code(journey):
     """The short code shown under the QR code, for a phone that cannot scan: 'ABCD-EFGH'.
 
@@ -283,12 +290,12 @@ def pair_phone_by_code(typed):
     """Bind the phone that typed the code shown under the QR code; returns (journey, secret)."""
     code = normalise_pairing_code(typed)
     if len(code) == PAIRING_CODE_LENGTH:
-        waiting = session.scalars(select(Journey).where(
-            Journey.state == JourneyState.AWAITING_PHONE, Journey.pairing_nonce.is_not(None),
-            Journey.pairing_expires_at > utcnow()))
-        for journey in waiting:
-            if hmac.compare_digest(_pairing_code_from(journey.pairing_nonce), code):
-                return pair_phone(_pairing_token_from(journey.pairing_nonce))
+        showing = session.scalars(select(Journey).where(
+            Journey.pairing_code_hash == _pairing_code_hash(code),
+            Journey.state == JourneyState.AWAITING_PHONE,
+            Journey.pairing_expires_at > utcnow()).limit(2)).all()
+        if len(showing) == 1:  # two desktops showing one code (40 bits): pair neither
+            return pair_phone(_pairing_token_from(showing[0].pairing_nonce))
     raise JourneyError("Deze code klopt niet of is verlopen. Kijk goed naar de code onder de "
                        "QR-code op uw computer en probeer het opnieuw.")
 
@@ -329,6 +336,7 @@ def _bind_phone(journey):
     secret = secrets.token_urlsafe(32)
     _transition(journey, JourneyEvent.PHONE_PAIRED)
     journey.pairing_nonce = journey.pairing_token_hash = journey.pairing_expires_at = None
+    journey.pairing_code_hash = None
     journey.phone_secret_hash = digest(secret)
     journey.paired_at = utcnow()
     session.commit()

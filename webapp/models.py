@@ -53,6 +53,7 @@ class Journey(Base):
     pairing_nonce: Mapped[str | None] = mapped_column(String(32))
     pairing_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     pairing_expires_at: Mapped[datetime | None]
+    pairing_code_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     phone_secret_hash: Mapped[str | None] = mapped_column(String(64))
     paired_at: Mapped[datetime | None]
     data_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # per-journey Fernet key

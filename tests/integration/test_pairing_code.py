@@ -58,6 +58,32 @@ def test_the_code_works_once_and_rotates_with_the_qr_token(app, walk, phone):
     assert app.test_client().post("/app/code", data={"code": second}).status_code == 422
 
 
+def test_the_code_is_stored_only_as_a_keyed_hash_and_an_ambiguous_code_pairs_nobody(
+        app, walk, phone):
+    walk.start(walk.apply(SANNE))
+    walk.to_qr()
+    code = _code_on_desktop(walk)
+    plain = code.replace("-", "")
+    with app.app_context():
+        journey = session.scalar(select(Journey).where(Journey.pairing_nonce.is_not(None)))
+        assert journey.pairing_code_hash and plain not in journey.pairing_code_hash
+        assert journey.pairing_code_hash != journeys.digest(plain)
+        # Another desktop showing the same code (1 in 31^8): neither is paired by it.
+        other = Journey(id=journeys.new_id(), application_id=journey.application_id,
+                        state=journey.state, created_at=journey.created_at,
+                        updated_at=journey.updated_at, desktop_secret_hash="x" * 64,
+                        pairing_code_hash=journey.pairing_code_hash,
+                        pairing_expires_at=journey.pairing_expires_at)
+        session.add(other)
+        session.commit()
+        other_id = other.id
+    assert phone.post("/app/code", data={"code": code}).status_code == 422
+    with app.app_context():
+        session.delete(session.get(Journey, other_id))
+        session.commit()
+    assert phone.post("/app/code", data={"code": code}).status_code == 303
+
+
 def test_the_installed_app_opens_the_scanner_or_the_journey(walk, phone):
     assert phone.get("/app/start").headers["Location"] == "/app/scan"
     walk.start(walk.apply(SANNE))
