@@ -1,6 +1,6 @@
 """Step 1: the application form at Gezondverzekerd.nl."""
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 
 from . import journeys
 from .domain import gemeenten

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import create_engine, text
 
-from tests.services import fresh_rabbitmq_vhost, free_port, unavailable
+from tests.services import fresh_rabbitmq_vhost
 
 from .conftest import PHONE_UA
 from .deployment import Deployment, EventStream, HttpClient, wait_for
@@ -23,41 +23,6 @@ def rabbitmq():
     url, delete = fresh_rabbitmq_vhost()
     yield url
     delete()
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    """A Redis of this test's own, so stopping it disturbs nobody else."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        unavailable("redis-server", "not installed")
-    port = free_port()
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(tmp_path)],
-                               stdout=subprocess.DEVNULL)
-    import redis
-    client = redis.Redis(port=port)
-    wait_for(lambda: _pings(client), 10, "redis-server")
-    yield SimpleRedis(process, f"redis://127.0.0.1:{port}/0")
-    process.kill()
-    process.wait()
-
-
-class SimpleRedis:
-    def __init__(self, process, url):
-        self.process, self.url = process, url
-
-    def stop(self):
-        self.process.kill()
-        self.process.wait()
-
-
-def _pings(client):
-    import redis
-    try:
-        return client.ping()
-    except redis.RedisError:
-        return False
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ import json
 from sqlalchemy import select
 
 from webapp.db import session
-from webapp.models import Application, Journey, Receipt
-from webapp.simulators import population
+from webapp.models import Journey, Receipt
 from webapp.simulators.gemeente import Dossier
 
 from .helpers import FATIMA, JAN, SANNE, Walk, all_database_text, outbox_messages

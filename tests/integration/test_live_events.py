@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from messaging.events import DISCONNECTED, Hub, RedisEvents, channel_for
+from messaging.events import DISCONNECTED, EventsUnavailable, Hub, RedisEvents, channel_for
 from tests.services import redis_or_skip
 
 
@@ -99,3 +99,23 @@ def test_hub_subscription_keeps_order_and_times_out():
     assert subscription.get(timeout=5) is DISCONNECTED
     subscription.close()
     assert not hub.listening(channel)
+
+
+def test_after_redis_comes_back_new_streams_subscribe_again(redis_server):
+    bus = RedisEvents(redis_server.url)
+    channel = new_channel()
+    subscription = bus.subscribe(channel)
+    redis_server.stop()
+    assert subscription.get(timeout=10) is DISCONNECTED  # the stream ends; the page polls
+    subscription.close()
+    redis_server.start()
+    deadline = time.monotonic() + 15
+    while True:  # the listener reconnects with a backoff of at most 5 s
+        try:
+            subscription = bus.subscribe(channel)
+            break
+        except EventsUnavailable:
+            assert time.monotonic() < deadline, "never subscribed again"
+    bus.publish(channel, {"n": 1})
+    assert subscription.get(timeout=5) == {"n": 1}
+    subscription.close()
