@@ -141,7 +141,7 @@ def events(journey_id):
 
 def _status_line(context):
     """The progress step's status line (empty in the steps before the phone is paired)."""
-    template = current_app.jinja_env.get_template("desktop/_status_text.html")
+    template = current_app.jinja_env.get_template("desktop/_status.html")
     return template.render(context)
 
 
