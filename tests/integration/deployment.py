@@ -5,6 +5,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -66,6 +67,8 @@ class EventStream:
         self._changed = threading.Condition()
         self._response = client.http.get(client.base_url + path, stream=True, timeout=(5, 60))
         self.status_code = self._response.status_code
+        # The socket itself (http.client's response file holds it; urllib3 has no public way).
+        self._socket = self._response.raw._fp.fp.raw._sock
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -92,6 +95,12 @@ class EventStream:
         assert found, f"the stream never said {text_!r}; last: {self.events[-1:]}"
 
     def close(self):
+        # Shut the socket down first: the reading thread holds the response's buffer, so
+        # closing it alone would wait for the next heartbeat.
+        try:
+            self._socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # the server ended the stream already
         self._response.close()
 
 

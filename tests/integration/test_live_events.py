@@ -1,5 +1,6 @@
-"""The live events bus on Redis: one subscriber connection per process, subscribed to just
-the channels of the streams open in that process, with nothing lost around a subscribe."""
+"""Live events: the bus on Redis (one subscriber connection per process, subscribed to just
+the channels of the streams open in that process, with nothing lost around a subscribe) and
+what the desktop's stream sends."""
 
 import secrets
 import threading
@@ -10,6 +11,10 @@ import redis
 
 from messaging.events import DISCONNECTED, EventsUnavailable, Hub, RedisEvents, channel_for
 from tests.services import redis_or_skip
+
+from .conftest import PHONE_UA
+from .deployment import EventStream, HttpClient
+from .helpers import SANNE, Walk
 
 
 @pytest.fixture
@@ -119,3 +124,27 @@ def test_after_redis_comes_back_new_streams_subscribe_again(redis_server):
     bus.publish(channel, {"n": 1})
     assert subscription.get(timeout=5) == {"n": 1}
     subscription.close()
+
+
+def test_the_desktop_gets_the_whole_step_on_a_change_and_only_the_status_line_per_source(
+        app, run_jobs):
+    desktop = HttpClient(app.config["PUBLIC_URL"])
+    phone = HttpClient(app.config["PUBLIC_URL"], PHONE_UA)
+    walk = Walk(app, desktop, phone, run_jobs)
+    walk.start(walk.apply(SANNE))
+    phone.get(walk.to_qr())
+    walk.login(SANNE)
+    stream = EventStream(desktop, f"{walk.journey_url}/events")
+    try:
+        stream.wait_for("0 van de 5 bronnen")
+        phone.post("/app/bronnen/mijnoverheid")
+        run_jobs()
+        stream.wait_for("1 van de 5 bronnen")
+        assert stream.events[-1] == (
+            "status", "U bent ingelogd. Ockto haalt uw gegevens op: 1 van de 5 bronnen opgehaald.")
+        assert [name for name, _ in stream.events] == ["step", "status"]  # fetching: nothing shown
+        walk.fetch_all()
+        stream.wait_for("Bekijk en controleer")
+        assert stream.events[-1][0] == "step" and 'data-state="reviewing"' in stream.events[-1][1]
+    finally:
+        stream.close()
