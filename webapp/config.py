@@ -34,6 +34,8 @@ class Config:
         self.PUBLIC_URL = env("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
         self.DATABASE_URL = env("DATABASE_URL", f"sqlite:///{instance / 'ocktoreis.db'}")
         self.REDIS_URL = env("REDIS_URL")  # unset: live events stay inside this process
+        # An open event stream writes a heartbeat this often: a closed page is then released.
+        self.SSE_HEARTBEAT_S = float(env("SSE_HEARTBEAT_S", "15"))
 
         # Mail: with MAIL_SERVER unset, mail lands in OUTBOX_DIR as .eml files.
         self.MAIL_SERVER = env("MAIL_SERVER")

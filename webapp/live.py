@@ -1,7 +1,7 @@
 """Server-sent events: a journey's open pages re-render when the journey changes.
 
 The stream sends the current state first, so a reconnect never misses a step, and a
-heartbeat comment every HEARTBEAT_S seconds, so a dead client is noticed and released.
+heartbeat comment every SSE_HEARTBEAT_S seconds (15), so a dead client is noticed and released.
 """
 
 import time
@@ -12,8 +12,6 @@ from messaging import events
 
 from .db import session
 
-HEARTBEAT_S = 15
-
 
 def stream(journey_id, render, refresh_after=None):
     """An event-stream response; `render(message)` returns the [(event, data)] to send now,
@@ -23,6 +21,7 @@ def stream(journey_id, render, refresh_after=None):
     a change (the desktop's QR code is renewed on a timer), or None.
     """
     app = current_app._get_current_object()
+    heartbeat_s = app.config["SSE_HEARTBEAT_S"]
     try:
         subscription = events.bus(app).subscribe(events.channel_for(journey_id))
     except events.EventsUnavailable:
@@ -40,12 +39,12 @@ def stream(journey_id, render, refresh_after=None):
                 due = refresh_after(message) if refresh_after else None
                 deadline = None if due is None else time.monotonic() + due
                 session.remove()
-                message = subscription.get(timeout=_wait_s(deadline))
+                message = subscription.get(timeout=_wait_s(deadline, heartbeat_s))
                 while message is None:
                     if deadline is not None and time.monotonic() >= deadline:
                         break  # render again: the QR code is due for renewal
                     yield ": heartbeat\n\n"
-                    message = subscription.get(timeout=_wait_s(deadline))
+                    message = subscription.get(timeout=_wait_s(deadline, heartbeat_s))
                 # Several changes at once: one render shows them all.
                 while message not in (None, events.DISCONNECTED) and (
                         more := subscription.get(timeout=0)) is not None:
@@ -66,7 +65,7 @@ def _event(name, data):
     return f"event:{name}\ndata:" + "\ndata:".join(data.splitlines()) + "\n\n"
 
 
-def _wait_s(deadline):
+def _wait_s(deadline, heartbeat_s):
     if deadline is None:
-        return HEARTBEAT_S
-    return max(0.05, min(HEARTBEAT_S, deadline - time.monotonic()))
+        return heartbeat_s
+    return max(0.05, min(heartbeat_s, deadline - time.monotonic()))

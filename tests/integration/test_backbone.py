@@ -5,9 +5,11 @@ These tests need the real services; in CI a missing service fails the test.
 """
 
 import shutil
+import socket
 import subprocess
 
 import pytest
+import redis
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import create_engine, text
 
@@ -80,6 +82,35 @@ def test_two_web_and_two_worker_processes_follow_live_and_do_each_job_once(deplo
     assert system.scalar("SELECT state FROM journey WHERE id = :id", id=journey_id) == "done"
     assert system.scalar("SELECT count(*) FROM source_fetch WHERE journey_id = :id", id=journey_id) == 5
     assert _dossiers_in_inbox(web_a) == 1
+
+
+def test_a_closed_page_gets_heartbeats_and_is_released_at_the_next_one(deployment, redis_server):
+    system = deployment(SSE_HEARTBEAT_S=0.5)
+    web = system.start_web()
+    system.start_worker()
+    desktop = HttpClient(web)
+    walk = Walk(system.app, desktop, HttpClient(web, PHONE_UA), system.run_jobs)
+    walk.start(walk.apply(SANNE))
+    channel = f"journey:{_journey_of(walk)}"
+    redis_client = redis.Redis.from_url(redis_server.url)
+
+    def subscribers():
+        return dict(redis_client.pubsub_numsub(channel))[channel.encode()]
+
+    cookies = "; ".join(f"{c.name}={c.value}" for c in desktop.http.cookies)
+    host, port = web.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as page:
+        page.sendall(f"GET {walk.journey_url}/events HTTP/1.1\r\nHost: {host}\r\n"
+                     f"Accept: text/event-stream\r\nCookie: {cookies}\r\n\r\n".encode())
+        received = b""
+        while received.count(b": heartbeat") < 2:
+            chunk = page.recv(65536)
+            assert chunk, f"the stream ended: {received[-200:]!r}"
+            received += chunk
+        assert b"event:step" in received.split(b": heartbeat")[0]  # the state comes first
+        assert subscribers() == 1
+    # The page is gone without a word: the next heartbeat's write fails and frees it all.
+    wait_for(lambda: subscribers() == 0, 10, "the closed page's subscription to be released")
 
 
 def test_a_source_taken_down_on_one_web_process_is_down_on_every_one(deployment):
