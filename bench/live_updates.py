@@ -207,9 +207,9 @@ def journey_views():
     views = []
 
     def add(state, applicant_fetched, partner_fetched):
-        fetches = [[role, "fetched" if n < done else "waiting"]
+        fetches = [[role, source.key, "fetched" if n < done else "waiting"]
                    for role, done in (("applicant", applicant_fetched), ("partner", partner_fetched))
-                   for n in range(len(SOURCES))]
+                   for n, source in enumerate(SOURCES)]
         views.append({"state": state, "phone_only": False, "has_partner": True,
                       "gemeente_code": "GM0193", "fetches": fetches, "second_device": False})
 

@@ -2,7 +2,6 @@
 
 import base64
 import io
-from types import SimpleNamespace
 
 import qrcode
 import qrcode.image.svg
@@ -117,7 +116,7 @@ def events(journey_id):
     def render(message=None):
         view = (message or {}).get("view")
         if view and view["state"] != JourneyState.AWAITING_PHONE:  # the QR code needs the database
-            context = _step_context(_journey_from_view(view), view["second_device"])
+            context = _step_context(journeys.journey_from_view(view), view["second_device"])
         else:
             context = _step_context(session.get(Journey, journey.id))
         frame = (context["state"], context["second_device"], context["progress"])
@@ -149,15 +148,6 @@ def _move(journey_id, event):
     journey = binding.desktop_journey(journey_id)
     journeys.move(journey, event)
     return render_page("desktop/journey.html", "desktop/_step.html", **_step_context(journey))
-
-
-def _journey_from_view(view):
-    """A stand-in for the journey with just what the progress templates read."""
-    return SimpleNamespace(
-        id=view["id"], state=view["state"], phone_only=view["phone_only"],
-        application=SimpleNamespace(has_partner=view["has_partner"],
-                                    gemeente_code=view["gemeente_code"]),
-        fetches=[SimpleNamespace(role=role, status=status) for role, status in view["fetches"]])
 
 
 def _step_context(journey, second_device=None):

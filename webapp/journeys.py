@@ -10,6 +10,7 @@ import hmac
 import json
 import secrets
 from datetime import timedelta
+from types import SimpleNamespace
 
 from cryptography.fernet import Fernet
 from flask import current_app
@@ -196,8 +197,18 @@ def progress_view(journey):
     return {"id": journey.id, "state": journey.state, "phone_only": journey.phone_only,
             "has_partner": journey.application.has_partner,
             "gemeente_code": journey.application.gemeente_code,
-            "fetches": [[f.role, f.status] for f in journey.fetches],
+            "fetches": [[f.role, f.source, f.status] for f in journey.fetches],
             "second_device": second_device_tried(journey)}
+
+
+def journey_from_view(view):
+    """A stand-in for the journey with just what the live fragments read."""
+    return SimpleNamespace(
+        id=view["id"], state=view["state"], phone_only=view["phone_only"],
+        application=SimpleNamespace(has_partner=view["has_partner"],
+                                    gemeente_code=view["gemeente_code"]),
+        fetches=[SimpleNamespace(role=role, source=source, status=status)
+                 for role, source, status in view["fetches"]])
 
 
 def move(journey, event):

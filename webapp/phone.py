@@ -183,12 +183,13 @@ def events():
     if refused:
         return refused
 
-    def render(_message=None):
-        current = session.get(Journey, journey.id)
-        context = _screen_context(current)
+    def render(message=None):
+        view = (message or {}).get("view")  # an update renders from the event alone
+        current = journeys.journey_from_view(view) if view else session.get(Journey, journey.id)
         messages = [("state", current.state)]
-        if "fetches" in context:
-            messages.append(("sources", render_template("app/_sources.html", **context)))
+        if current.state in FETCHING:
+            messages.append(("sources", render_template("app/_sources.html",
+                                                        **_sources_context(current))))
         return messages
 
     return live.stream(journey.id, render)
@@ -204,6 +205,18 @@ def _screen_page(journey, error=None):
                        **_screen_context(_reload(journey), error))
 
 
+FETCHING = (JourneyState.FETCHING_APPLICANT, JourneyState.FETCHING_PARTNER)
+
+
+def _sources_context(journey):
+    """What the sources list shows: the current person's fetches and what is still needed."""
+    required = journeys.required_sources(journey)
+    fetches = journeys.fetches_of(journey, journeys.current_role(journey))
+    return {"fetches": fetches, "required": required, "sources": catalogue.SOURCES,
+            "FetchStatus": catalogue.FetchStatus,
+            "missing": catalogue.missing_sources({f.source: f.status for f in fetches}, required)}
+
+
 def _screen_context(journey, error=None):
     state = JourneyState(journey.state)
     role = journeys.current_role(journey)
@@ -211,12 +224,8 @@ def _screen_context(journey, error=None):
                "application": journey.application, "role": role,
                "login_role": journeys.role_to_log_in(journey),
                "sources": catalogue.SOURCES, "FetchStatus": catalogue.FetchStatus}
-    if state in (JourneyState.FETCHING_APPLICANT, JourneyState.FETCHING_PARTNER):
-        required = journeys.required_sources(journey)
-        fetches = journeys.fetches_of(journey, role)
-        context.update(fetches=fetches, required=required,
-                       missing=catalogue.missing_sources({f.source: f.status for f in fetches},
-                                                         required))
+    if state in FETCHING:
+        context.update(_sources_context(journey))
     if state == JourneyState.REVIEWING:
         context["dossier"] = journeys.dossier(journey)
         context["describe"] = catalogue.describe

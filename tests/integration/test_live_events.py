@@ -8,6 +8,8 @@ import time
 
 import pytest
 import redis
+import sqlalchemy
+from flask import has_request_context, request
 
 from messaging.events import DISCONNECTED, EventsUnavailable, Hub, RedisEvents, channel_for
 from tests.services import redis_or_skip
@@ -148,3 +150,35 @@ def test_the_desktop_gets_the_whole_step_on_a_change_and_only_the_status_line_pe
         assert stream.events[-1][0] == "step" and 'data-state="reviewing"' in stream.events[-1][1]
     finally:
         stream.close()
+
+
+def test_open_pages_render_an_update_from_the_event_alone(app, run_jobs):
+    """The desktop's and the phone's streams query nothing per event: the event carries the
+    journey's progress view, so thousands of open pages add no database load."""
+    desktop = HttpClient(app.config["PUBLIC_URL"])
+    phone = HttpClient(app.config["PUBLIC_URL"], PHONE_UA)
+    walk = Walk(app, desktop, phone, run_jobs)
+    walk.start(walk.apply(SANNE))
+    phone.get(walk.to_qr())
+    walk.login(SANNE)
+    desktop_stream = EventStream(desktop, f"{walk.journey_url}/events")
+    phone_stream = EventStream(phone, "/app/events")
+    by_streams = []
+
+    def record(connection, cursor, statement, *args):
+        if has_request_context() and request.path.endswith("/events"):
+            by_streams.append(statement)
+
+    try:
+        desktop_stream.wait_for("0 van de 5 bronnen")
+        phone_stream.wait_for('data-source="duo"')
+        sqlalchemy.event.listen(app.extensions["db_engine"], "before_cursor_execute", record)
+        phone.post("/app/bronnen/mijnoverheid")
+        run_jobs()
+        desktop_stream.wait_for("1 van de 5 bronnen")
+        phone_stream.wait_for('data-source="mijnoverheid" data-status="fetched"')
+        assert by_streams == []
+    finally:
+        sqlalchemy.event.remove(app.extensions["db_engine"], "before_cursor_execute", record)
+        desktop_stream.close()
+        phone_stream.close()
