@@ -128,14 +128,21 @@ def test_after_redis_comes_back_new_streams_subscribe_again(redis_server):
     subscription.close()
 
 
-def test_the_desktop_gets_the_whole_step_on_a_change_and_only_the_status_line_per_source(
-        app, run_jobs):
+@pytest.fixture
+def fetching(app, run_jobs):
+    """A journey over real HTTP, its applicant logged in: the sources come next."""
     desktop = HttpClient(app.config["PUBLIC_URL"])
     phone = HttpClient(app.config["PUBLIC_URL"], PHONE_UA)
     walk = Walk(app, desktop, phone, run_jobs)
     walk.start(walk.apply(SANNE))
     phone.get(walk.to_qr())
     walk.login(SANNE)
+    return walk
+
+
+def test_the_desktop_gets_the_whole_step_on_a_change_and_only_the_status_line_per_source(
+        fetching, run_jobs):
+    walk, desktop, phone = fetching, fetching.desktop, fetching.phone
     stream = EventStream(desktop, f"{walk.journey_url}/events")
     try:
         stream.wait_for("0 van de 5 bronnen")
@@ -152,15 +159,10 @@ def test_the_desktop_gets_the_whole_step_on_a_change_and_only_the_status_line_pe
         stream.close()
 
 
-def test_open_pages_render_an_update_from_the_event_alone(app, run_jobs):
+def test_open_pages_render_an_update_from_the_event_alone(app, fetching, run_jobs):
     """The desktop's and the phone's streams query nothing per event: the event carries the
     journey's progress view, so thousands of open pages add no database load."""
-    desktop = HttpClient(app.config["PUBLIC_URL"])
-    phone = HttpClient(app.config["PUBLIC_URL"], PHONE_UA)
-    walk = Walk(app, desktop, phone, run_jobs)
-    walk.start(walk.apply(SANNE))
-    phone.get(walk.to_qr())
-    walk.login(SANNE)
+    walk, desktop, phone = fetching, fetching.desktop, fetching.phone
     desktop_stream = EventStream(desktop, f"{walk.journey_url}/events")
     phone_stream = EventStream(phone, "/app/events")
     by_streams = []
