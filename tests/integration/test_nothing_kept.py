@@ -81,12 +81,18 @@ def _decoded_tokens(log_text):
     return "\n".join(pieces)
 
 
+def holds(text, value):
+    """Whether `text` holds `value` as a word of its own: a short figure such as an income
+    also turns up by chance inside a random hash."""
+    return re.search(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])", text) is not None
+
+
 def assert_nothing_kept(app, log_text):
     everything = all_database_text(app)
     logged = _decoded_tokens(log_text)
     for value in personal_data():
-        assert value not in everything, f"{value!r} is still in the database"
-        assert value not in logged, f"{value!r} is in the logs"
+        assert not holds(everything, value), f"{value!r} is still in the database"
+        assert not holds(logged, value), f"{value!r} is in the logs"
 
 
 def assert_ids_only_on_the_queue(messages):
