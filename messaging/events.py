@@ -146,7 +146,7 @@ class RedisEvents(ServerSentEventsBlueprint):
         self._pubsub = None  # the listener's connection, while it is up
         self._pending = {}  # channel: [SUBSCRIBEs not yet confirmed, confirmed Event]
         self._connected = threading.Event()
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
 
     @property
     def redis(self):
