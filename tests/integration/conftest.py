@@ -19,6 +19,8 @@ from webapp import create_app
 from webapp.db import session
 from webapp.domain.clock import FrozenClock
 
+from .helpers import Walk
+
 PHONE_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 "
             "(KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36")
 
@@ -144,6 +146,12 @@ def run_jobs(worker):
 @pytest.fixture
 def desktop(app):
     return app.test_client()
+
+
+@pytest.fixture
+def walk(app, desktop, phone, run_jobs):
+    """One journey walked by the desktop and phone clients."""
+    return Walk(app, desktop, phone, run_jobs)
 
 
 @pytest.fixture

@@ -11,10 +11,6 @@ from sqlalchemy import inspect, text
 from webapp.domain.sources import SOURCES
 from webapp.simulators import population
 
-JAN = population.BY_USERNAME["jan.devries"]
-FATIMA = population.BY_USERNAME["fatima.devries"]
-SANNE = population.BY_USERNAME["sanne.bakker"]
-
 
 def application_form(citizen, partner_citizen=None, **overrides):
     form = {"gemeente": "Zwolle", "naam": citizen.name, "email": "aanvrager@example.org",

@@ -1,6 +1,8 @@
 """Step 1: the form keeps what was typed and says in Dutch what is wrong."""
 
-from .helpers import JAN, application_form, outbox_messages
+from webapp.simulators.population import JAN
+
+from .helpers import application_form, outbox_messages
 
 
 def test_errors_are_dutch_and_keep_everything_typed(app, desktop):

@@ -14,10 +14,11 @@ from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import create_engine, text
 
 from tests.services import fresh_rabbitmq_vhost
+from webapp.simulators.population import SANNE
 
 from .conftest import PHONE_UA
 from .deployment import Deployment, EventStream, HttpClient, wait_for
-from .helpers import SANNE, Walk, outbox_messages
+from .helpers import Walk, outbox_messages
 
 
 @pytest.fixture

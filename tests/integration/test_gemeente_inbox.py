@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from webapp import signing
 from webapp.simulators.gemeente import Dossier
+from webapp.simulators.population import SANNE
 
-from .helpers import SANNE, Walk
+from .helpers import Walk
 
 BODY = {"gemeente": "GM0193", "aanvraag": "a1", "personen": [
     {"rol": "applicant", "naam": "Sanne Bakker", "bsn": SANNE.bsn, "bronnen": {}}]}

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from webapp.domain.application import FIELDS
+from webapp.simulators.population import SANNE
 
-from .helpers import SANNE, Walk, application_form
+from .helpers import Walk, application_form
 
 MARK = '"><x-evil a="'  # would open a tag (or leave an attribute) if it came back unescaped
 hostile_text = st.one_of(

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from webapp.db import session
 from webapp.models import Journey, Receipt
 from webapp.simulators.gemeente import Dossier
+from webapp.simulators.population import FATIMA, JAN, SANNE
 
-from .helpers import FATIMA, JAN, SANNE, Walk, all_database_text, outbox_messages
+from .helpers import Walk, all_database_text, outbox_messages
 
 
 def _state(journey_url):

@@ -13,10 +13,11 @@ from flask import has_request_context, request
 
 from messaging.events import DISCONNECTED, EventsUnavailable, Hub, RedisEvents, channel_for
 from tests.services import redis_or_skip
+from webapp.simulators.population import SANNE
 
 from .conftest import PHONE_UA
 from .deployment import EventStream, HttpClient
-from .helpers import SANNE, Walk
+from .helpers import Walk
 
 
 @pytest.fixture

@@ -19,8 +19,9 @@ from webapp.db import session
 from webapp.journeys import utcnow
 from webapp.models import Application, Journey, Receipt
 from webapp.simulators import population
+from webapp.simulators.population import FATIMA, JAN
 
-from .helpers import FATIMA, JAN, Walk, all_database_text
+from .helpers import all_database_text
 
 EMAIL = "aanvrager@example.org"
 
@@ -51,11 +52,6 @@ def logs(caplog, capfd):
         out, err = capfd.readouterr()
         return "\n".join((caplog.text, out, err))
     return text
-
-
-@pytest.fixture
-def walk(app, desktop, phone, run_jobs):
-    return Walk(app, desktop, phone, run_jobs)
 
 
 def personal_data():
@@ -243,9 +239,10 @@ def test_the_receipt_has_no_column_for_personal_data():
 
 
 def test_nothing_leaves_without_consent(app, walk, run_jobs):
+    from sqlalchemy.orm import Session
+
     from webapp import journeys
     from webapp.simulators.gemeente import Dossier
-    from sqlalchemy.orm import Session
     journey_id = to_review(walk)
     journeys.deliver(journey_id)  # a delivery job that arrives before the consent
     run_jobs()

@@ -5,18 +5,12 @@ import re
 import threading
 from datetime import timedelta
 
-import pytest
-
 from webapp import journeys
 from webapp.db import session
 from webapp.models import Journey
+from webapp.simulators.population import SANNE
 
-from .helpers import SANNE, Walk, local
-
-
-@pytest.fixture
-def walk(app, desktop, phone, run_jobs):
-    return Walk(app, desktop, phone, run_jobs)
+from .helpers import local
 
 
 def _journey(walk):

@@ -2,19 +2,12 @@
 
 import re
 
-import pytest
 from sqlalchemy import select
 
 from webapp import journeys
 from webapp.db import session
 from webapp.models import Journey
-
-from .helpers import SANNE, Walk
-
-
-@pytest.fixture
-def walk(app, desktop, phone, run_jobs):
-    return Walk(app, desktop, phone, run_jobs)
+from webapp.simulators.population import SANNE
 
 
 def _code_on_desktop(walk):

@@ -8,8 +8,9 @@ import pytest
 from tests.services import redis_or_skip
 from webapp.ratelimit import DEFAULT_RULES, MemoryCounter, RedisCounter
 from webapp.simulators import population
+from webapp.simulators.population import JAN, SANNE
 
-from .helpers import JAN, SANNE, Walk, application_form
+from .helpers import Walk, application_form
 
 
 @pytest.fixture

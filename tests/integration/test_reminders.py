@@ -13,10 +13,11 @@ from tests.smtp import LoopbackSMTP, html_of, personal_link, text_of
 from webapp import invitations
 from webapp.db import session
 from webapp.models import Application
+from webapp.simulators.population import SANNE
 from workers import clock as clock_process
 from workers.mail import queue_mail, send_mail
 
-from .helpers import SANNE, application_form
+from .helpers import application_form
 
 
 @pytest.fixture

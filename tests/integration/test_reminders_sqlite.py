@@ -2,9 +2,10 @@
 
 import threading
 
+from webapp.simulators.population import SANNE
 from workers import clock as clock_process
 
-from .helpers import SANNE, application_form, outbox_messages
+from .helpers import application_form, outbox_messages
 
 
 def test_two_clocks_on_sqlite_queue_one_reminder(app, desktop, run_jobs, clock):

@@ -7,8 +7,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from webapp import create_app, security
+from webapp.simulators.population import SANNE
 
-from .helpers import SANNE, Walk, application_form
+from .helpers import Walk, application_form
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "webapp" / "templates"
 

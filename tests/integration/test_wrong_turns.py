@@ -1,17 +1,10 @@
 """Jumping ahead, going back, tampering: a clear page with a way back, never a 500,
 never someone else's data."""
 
-import pytest
 
 from webapp.db import session
 from webapp.models import Journey
-
-from .helpers import JAN, SANNE, Walk
-
-
-@pytest.fixture
-def walk(app, desktop, phone, run_jobs):
-    return Walk(app, desktop, phone, run_jobs)
+from webapp.simulators.population import JAN, SANNE
 
 
 def test_tampered_or_unknown_personal_link_gives_a_clear_page(walk, desktop):

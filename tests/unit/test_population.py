@@ -14,10 +14,7 @@ from webapp.simulators import population
 
 SOURCE_KEYS = [s.key for s in SOURCES]
 ROOT = Path(__file__).resolve().parents[2]
-JAN = population.BY_USERNAME["jan.devries"]
-FATIMA = population.BY_USERNAME["fatima.devries"]
-SANNE = population.BY_USERNAME["sanne.bakker"]
-HENK = population.BY_USERNAME["henk.mulder"]
+JAN, FATIMA, SANNE, HENK = population.JAN, population.FATIMA, population.SANNE, population.HENK
 
 
 @pytest.mark.parametrize("citizen", population.CITIZENS, ids=lambda c: c.username)

@@ -80,7 +80,7 @@ def test_uwv_without_work_or_benefit_says_so():
 
 
 def test_uwv_shows_the_benefit_of_the_citizen_born_before_1960():
-    rows = describe("uwv", population.source_data("uwv", population.BY_USERNAME["henk.mulder"].bsn))
+    rows = describe("uwv", population.source_data("uwv", population.HENK.bsn))
     assert [label for label, _ in rows] == ["Uitkering: WIA-uitkering"]
 
 

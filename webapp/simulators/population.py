@@ -29,6 +29,8 @@ CITIZENS = (
 )
 BY_USERNAME = {c.username: c for c in CITIZENS}
 BY_BSN = {c.bsn: c for c in CITIZENS}
+# The test citizens by first name, as the tests and QA's journeys use them.
+JAN, FATIMA, SANNE, HENK = CITIZENS
 
 STREETS = ("Kerkstraat", "Dorpsstraat", "Molenweg", "Schoolstraat", "Stationsweg", "Julianalaan")
 TOWNS = ("Zwolle", "Kampen", "Deventer", "Meppel", "Hardenberg", "Raalte")
