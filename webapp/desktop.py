@@ -12,9 +12,9 @@ from .db import session
 from .domain.journey import JourneyEvent, JourneyState, PROGRESS_STEPS, reached
 from .journeys import InvitationClosed, JourneyError
 from .models import Journey
-from .pages import go_to, is_phone, problem, render_page
+from .pages import go_to, is_phone, personal, problem, render_page
 
-bp = Blueprint("desktop", __name__)
+bp = personal(Blueprint("desktop", __name__))
 
 
 def _expired_or_wrong(error):

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, make_response, render_template
 
-bp = Blueprint("dev", __name__, url_prefix="/dev")
+from .pages import personal
+
+bp = personal(Blueprint("dev", __name__, url_prefix="/dev"))
 MAIL_ID = re.compile(r"[0-9]{1,20}-[0-9a-f]{8}")
 
 

@@ -37,12 +37,16 @@ def init_app(app):
         gemeente = gemeenten.by_code(code)
         return gemeente.naam if gemeente else code
 
-    @app.after_request
-    def _no_store_for_personal_pages(response):
-        # Journey pages show personal data: no browser or proxy may keep a copy.
-        if request.blueprint in ("desktop", "app", "gemeente", "dev"):
-            response.headers["Cache-Control"] = "no-store"
+
+
+def personal(blueprint):
+    """Mark an area whose pages show personal data or a secret: no browser or proxy may
+    keep a copy of any of its answers, errors included."""
+    @blueprint.after_request
+    def _no_store(response):
+        response.headers["Cache-Control"] = "no-store"
         return response
+    return blueprint
 
 
 def go_to(url):

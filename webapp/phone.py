@@ -11,9 +11,9 @@ from .domain import sources as catalogue
 from .domain.journey import JourneyState
 from .journeys import JourneyError
 from .models import Journey
-from .pages import go_to, problem, render_page
+from .pages import go_to, personal, problem, render_page
 
-bp = Blueprint("app", __name__, url_prefix="/app")
+bp = personal(Blueprint("app", __name__, url_prefix="/app"))
 
 
 def _journey_or_problem():

@@ -16,9 +16,11 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 from itsdangerous import BadSignature
 
+from webapp.pages import personal
+
 from . import json_object, population
 
-bp = Blueprint("digid_sim", __name__, url_prefix="/digid-sim")
+bp = personal(Blueprint("digid_sim", __name__, url_prefix="/digid-sim"))
 STEP_MAX_AGE_S = 600
 ARTIFACT_MAX_AGE_S = 120
 

@@ -20,8 +20,9 @@ from webapp import signing
 from webapp.db import make_engine
 from webapp.domain import gemeenten
 from webapp.domain.sources import BY_KEY, describe
+from webapp.pages import personal
 
-bp = Blueprint("gemeente", __name__, url_prefix="/gemeente")
+bp = personal(Blueprint("gemeente", __name__, url_prefix="/gemeente"))
 
 
 class InboxBase(DeclarativeBase):
