@@ -16,12 +16,12 @@ The last line is
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import random
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,8 +30,19 @@ import time
 import urllib.request
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from tests.services import free_port
+from webapp import create_app
+from webapp.clock import utcnow
+from webapp.db import session
+from webapp.domain.journey import JourneyState, Role
+from webapp.domain.progress import ProgressView, SourceProgress
+from webapp.domain.sources import SOURCES, FetchStatus
+from webapp.journeys import digest, new_id
+from webapp.models import Application, Journey, Person, Receipt, SourceFetch
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/ocktoreis_bench_live"
@@ -46,12 +57,6 @@ def fresh_database(url):
         connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
         connection.execute(text(f'CREATE DATABASE "{url.database}"'))
     admin.dispose()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb(pids):
@@ -70,29 +75,22 @@ def worker_pids(master_pid):
 
 def make_journeys(app, count):
     """`count` journeys fetching the applicant's sources, with each desktop's cookie."""
-    from cryptography.fernet import Fernet
-
-    from webapp import journeys as use_cases
-    from webapp.db import session
-    from webapp.domain.sources import SOURCES
-    from webapp.models import Application, Journey, Person, Receipt, SourceFetch
-
     serializer = app.session_interface.get_signing_serializer(app)
     cookies = {}
     with app.app_context():
-        now = use_cases.utcnow()
+        now = utcnow()
         for n in range(count):
             secret = secrets.token_urlsafe(32)
-            application = Application(id=use_cases.new_id(), created_at=now, gemeente_code="GM0193",
+            application = Application(id=new_id(), created_at=now, gemeente_code="GM0193",
                                       has_partner=False, name=f"Bench {n}", email="b@example.org",
                                       bsn="999900031")
-            journey = Journey(id=use_cases.new_id(), application=application,
-                              state="fetching_applicant", created_at=now, updated_at=now,
-                              desktop_secret_hash=use_cases.digest(secret),
-                              data_key=Fernet.generate_key())
-            journey.persons.append(Person(role="applicant", bsn="999900031", logged_in_at=now))
-            journey.fetches.extend(SourceFetch(role="applicant", source=s.key, status="waiting",
-                                               updated_at=now) for s in SOURCES)
+            journey = Journey(id=new_id(), application=application,
+                              state=JourneyState.FETCHING_APPLICANT, created_at=now, updated_at=now,
+                              desktop_secret_hash=digest(secret), data_key=Fernet.generate_key())
+            journey.persons.append(Person(role=Role.APPLICANT, bsn="999900031", logged_in_at=now))
+            journey.fetches.extend(SourceFetch(role=Role.APPLICANT, source=s.key,
+                                               status=FetchStatus.WAITING, updated_at=now)
+                                   for s in SOURCES)
             session.add_all([application, journey,
                              Receipt(journey_id=journey.id, gemeente_code="GM0193")])
             cookies[journey.id] = serializer.dumps({"desktop": {journey.id: secret}})
@@ -186,9 +184,9 @@ async def publish_events(engine, redis_client, streamed, polled, rate_per_s, dur
         pipe = redis_client.pipeline(transaction=False)
         for journey_id in batch:
             step[journey_id] += 1
-            view = {**views[step[journey_id] % len(views)], "id": journey_id}
+            view = dataclasses.replace(views[step[journey_id] % len(views)], journey_id=journey_id)
             pipe.publish(f"journey:{journey_id}", json.dumps({"data": {
-                "journey": journey_id, "what": "source", "view": view}}))
+                "journey": journey_id, "view": view.to_json()}}))
         now = time.perf_counter()
         for journey_id in batch:
             (changed_at if journey_id in polled_set else published)[journey_id] = now
@@ -202,24 +200,25 @@ async def publish_events(engine, redis_client, streamed, polled, rate_per_s, dur
 def journey_views():
     """The progress views (journeys.progress_view) a desktop receives, in order, in a journey
     with a partner: every state change and every source fetched."""
-    from webapp.domain.sources import SOURCES
-
+    S = JourneyState
     views = []
 
     def add(state, applicant_fetched, partner_fetched):
-        fetches = [[role, source.key, "fetched" if n < done else "waiting"]
-                   for role, done in (("applicant", applicant_fetched), ("partner", partner_fetched))
-                   for n, source in enumerate(SOURCES)]
-        views.append({"state": state, "phone_only": False, "has_partner": True,
-                      "gemeente_code": "GM0193", "fetches": fetches, "second_device": False})
+        fetches = tuple(SourceProgress(role, source.key, FetchStatus.FETCHED if n < done
+                                       else FetchStatus.WAITING)
+                        for role, done in ((Role.APPLICANT, applicant_fetched),
+                                           (Role.PARTNER, partner_fetched))
+                        for n, source in enumerate(SOURCES))
+        views.append(ProgressView(journey_id="", state=state, phone_only=False, has_partner=True,
+                                  gemeente_code="GM0193", fetches=fetches))
 
-    add("phone_connected", 0, 0)
+    add(S.PHONE_CONNECTED, 0, 0)
     for fetched in range(len(SOURCES) + 1):
-        add("fetching_applicant", fetched, 0)
-    add("awaiting_partner", len(SOURCES), 0)
+        add(S.FETCHING_APPLICANT, fetched, 0)
+    add(S.AWAITING_PARTNER, len(SOURCES), 0)
     for fetched in range(len(SOURCES) + 1):
-        add("fetching_partner", len(SOURCES), fetched)
-    for state in ("reviewing", "sending", "delivered", "done"):
+        add(S.FETCHING_PARTNER, len(SOURCES), fetched)
+    for state in (S.REVIEWING, S.SENDING, S.DELIVERED, S.DONE):
         add(state, len(SOURCES), len(SOURCES))
     return views
 
@@ -291,11 +290,10 @@ def main():
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": args.redis_url, "SECRET_KEY": SECRET_KEY,
            "OCKTOREIS_INSTANCE": instance, "PURGE_SWEEP_S": "0", "JOURNEY_TTL_HOURS": "1000"}
     env.pop("RABBITMQ_URL", None)  # no jobs run in this benchmark
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "OCKTOREIS_INSTANCE")})
-    os.environ.pop("REDIS_URL", None)
 
-    from webapp import create_app
-    app = create_app({"SIMULATORS": False})  # builds the schema; makes the cookies
+    # This process only builds the schema and makes the cookies.
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "INSTANCE_DIR": instance,
+                      "SIMULATORS": False, "RABBITMQ_URL": None, "REDIS_URL": None})
     cookies = make_journeys(app, args.streams + args.pollers)
     engine = create_engine(url, pool_size=4)
 

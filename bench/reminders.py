@@ -4,8 +4,9 @@ Loads N pending invitations into PostgreSQL (DATABASE_URL, or a local database
 `ocktoreis_bench` that it creates) whose next mail falls due spread evenly over 14 days,
 the first `--overdue-hours` of them already past: as after a clock that was down that long.
 Then it times one run of the clock's sweep (`invitations.enqueue_due_mail`): the real
-claim statements on the real table, and the enqueueing of one `queue_mail` message per
-1,000 due applications on Dramatiq's StubBroker (in memory, so no mail goes out).
+claim statements on the real table, each batch's `queue_mail` job committed in the outbox
+with its claim, and sent right after on Dramatiq's StubBroker (in memory, so no mail goes
+out).
 The last line is `reminders invitations=N due=D tick_s=T`.
 """
 
@@ -17,6 +18,9 @@ from datetime import timedelta
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from webapp import create_worker_app, invitations
+from webapp.domain.clock import FrozenClock
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/ocktoreis_bench"
 SPREAD_DAYS = 14
@@ -57,15 +61,11 @@ def main():
         raise SystemExit("The benchmark runs against PostgreSQL: set DATABASE_URL to one.")
     if url == DEFAULT_URL:
         ensure_database(url)
-    os.environ.pop("RABBITMQ_URL", None)  # StubBroker: the batches are enqueued, never delivered
-
-    import workers  # noqa: F401  (sets the broker, registers the actors)
-    from webapp import create_app, invitations
-    from webapp.domain.clock import FrozenClock
-
     clock = FrozenClock()
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "SIMULATORS": False,
-                      "INSTANCE_DIR": tempfile.mkdtemp(prefix="ocktoreis-bench-"), "CLOCK": clock})
+    # The StubBroker: the batches are enqueued, never delivered.
+    app = create_worker_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "RABBITMQ_URL": None,
+                             "INSTANCE_DIR": tempfile.mkdtemp(prefix="ocktoreis-bench-"),
+                             "CLOCK": clock})
     engine = app.extensions["db_engine"]
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM application WHERE id LIKE 'bench-%'"))
@@ -82,7 +82,7 @@ def main():
         started = time.perf_counter()
         due = invitations.enqueue_due_mail()
         tick_s = time.perf_counter() - started
-    from messaging.broker import broker
+    broker = app.extensions["broker"]
     messages = sum(broker.queues[queue].qsize() for queue in broker.queues)
     print(f"one tick claimed {due} due applications and enqueued {messages} batch messages")
     with engine.begin() as connection:

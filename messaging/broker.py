@@ -1,25 +1,31 @@
-"""The one place that builds the Dramatiq broker; import it before any actor."""
+"""The Dramatiq broker: RabbitMQ when a URL is given, otherwise the in-process StubBroker.
 
-import os
+Nothing here knows the web app: each process builds its broker (webapp.create_app for the
+web, workers.setup for `dramatiq`), and actors get their app context from the AppContext
+middleware, given the app or a factory that builds one.
+"""
+
 import threading
 
 import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 
 
 class AppContext(dramatiq.Middleware):
-    """Runs each message inside a Flask app context; the app is built on first use."""
+    """Runs each message inside an app context: of `app`, or of the app `factory` builds on
+    first use (once per process)."""
 
-    def __init__(self):
-        self.app = None
+    def __init__(self, app=None, factory=None):
+        assert (app is None) != (factory is None), "give the app or a factory"
+        self.app, self.factory = app, factory
         self._lock = threading.Lock()
         self._contexts = threading.local()
 
     def _get_app(self):
         with self._lock:
             if self.app is None:
-                from webapp import create_app
-                self.app = create_app()
+                self.app = self.factory()
             return self.app
 
     def before_process_message(self, broker, message):
@@ -36,56 +42,37 @@ class AppContext(dramatiq.Middleware):
     after_skip_message = after_process_message
 
 
-app_context = AppContext()
-
-
 class _Shared:
     """A plain attribute holder: Dramatiq keeps its connection in a thread-local."""
 
 
-def _rabbitmq_broker(url):
-    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+class SharedConnectionRabbitmqBroker(RabbitmqBroker):
+    """Enqueues over one connection per process.
 
-    class SharedConnectionRabbitmqBroker(RabbitmqBroker):
-        """Enqueues over one connection per process.
+    Dramatiq opens a publishing connection per thread; under gevent every request is a
+    greenlet with its own 'thread', so that would be a connection per request, never
+    closed. Consumers still have their own connections.
+    """
 
-        Dramatiq opens a publishing connection per thread; under gevent every request
-        is a greenlet with its own 'thread', so that would be a connection per request,
-        never closed. Consumers still have their own connections.
-        """
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.state = _Shared()
+        self._publish_lock = threading.RLock()
 
-        def __init__(self, **options):
-            super().__init__(**options)
-            self.state = _Shared()
-            self._publish_lock = threading.RLock()
+    def enqueue(self, message, *, delay=None):
+        with self._publish_lock:
+            return super().enqueue(message, delay=delay)
 
-        def enqueue(self, message, *, delay=None):
-            with self._publish_lock:
-                return super().enqueue(message, delay=delay)
-
-        def declare_queue(self, queue_name, *, ensure=False):
-            with self._publish_lock:
-                return super().declare_queue(queue_name, ensure=ensure)
-
-    # Publisher confirms: send() returns once RabbitMQ holds the persistent message.
-    return SharedConnectionRabbitmqBroker(url=url, confirm_delivery=True)
+    def declare_queue(self, queue_name, *, ensure=False):
+        with self._publish_lock:
+            return super().declare_queue(queue_name, ensure=ensure)
 
 
 def make_broker(url):
     """RabbitMQ when a URL is given, otherwise the in-process StubBroker."""
     if url:
-        broker = _rabbitmq_broker(url)
-    else:
-        broker = StubBroker()
-        broker.emit_after("process_boot")
-    broker.add_middleware(app_context)
+        # Publisher confirms: enqueue() returns once RabbitMQ holds the persistent message.
+        return SharedConnectionRabbitmqBroker(url=url, confirm_delivery=True)
+    broker = StubBroker()
+    broker.emit_after("process_boot")
     return broker
-
-
-def bind_app(app):
-    """Let actors run in this app (the web process with embedded workers, and tests)."""
-    app_context.app = app
-
-
-broker = make_broker(os.environ.get("RABBITMQ_URL"))
-dramatiq.set_broker(broker)

@@ -65,6 +65,14 @@ def fresh_rabbitmq_vhost():
     return f"amqp://guest:guest@{RABBITMQ_HOST}/{vhost}", delete
 
 
+def rabbitmq_messages(url):
+    """How many messages the URL's virtual host holds in all its queues, ready or unacknowledged."""
+    vhost = url.rsplit("/", 1)[1]
+    listing = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", vhost, "--no-table-headers",
+                              "messages"], check=True, capture_output=True, text=True, timeout=60)
+    return sum(int(line) for line in listing.stdout.split())
+
+
 def redis_or_skip():
     """The test Redis URL, once it answers a PING."""
     import redis

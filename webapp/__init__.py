@@ -1,53 +1,54 @@
-"""Ocktoreis: the Flask application factory."""
+"""Ocktoreis: the Flask application factories.
+
+`create_app` builds the web app: pages, streams and, unless switched off, the simulators.
+`create_worker_app` builds what the workers and the clock need to run the use cases: the
+database, the broker, live events, mail and the clock; no pages.
+"""
 
 from flask import Flask
-from flask_htmx import HTMX
 
+from messaging import events, mail
+from messaging.broker import make_broker
+
+from . import (
+    acceptance, application, clock, db, desktop, dev, errors, health, migrate, pages, phone,
+    privacy, pwa, ratelimit, security,
+)
 from .config import Config
-from .domain.clock import SystemClock
-
-htmx = HTMX()
+from .simulators import digid, gemeente, sources
 
 
-def create_app(test_config=None):
-    """Build the app: defaults from the environment, then `test_config` on top."""
+def create_worker_app(overrides=None, broker=None):
+    """The app the use cases run in: settings from the environment with `overrides` on top,
+    and `broker` (default: the one RABBITMQ_URL names, or the in-process StubBroker)."""
     app = Flask(__name__)
-    app.config.from_object(Config(test_config))
-    if test_config:
-        app.config.update(test_config)
-    # The one clock every use case reads; tests pass a FrozenClock as CLOCK.
-    app.extensions["clock"] = app.config.get("CLOCK") or SystemClock()
-
-    from messaging import broker, events, mail
-    from . import db, errors, pages, privacy, ratelimit, security
-
+    app.config.from_object(Config(overrides))
+    clock.init_app(app)
     db.init_app(app)
+    migrate.upgrade(app.extensions["db_engine"])
+    app.extensions["broker"] = broker or make_broker(app.config["RABBITMQ_URL"])
     events.init_app(app)
     mail.init_app(app)
-    htmx.init_app(app)
     pages.init_app(app)
+    return app
+
+
+def create_app(overrides=None, broker=None):
+    """The web app: the worker app with the pages of every area on top."""
+    app = create_worker_app(overrides, broker)
     errors.init_app(app)
     security.init_app(app)
     ratelimit.init_app(app)
     privacy.init_app(app)
-    broker.bind_app(app)
-
-    from . import application, desktop, health, phone, pwa
-    app.register_blueprint(application.bp)
-    app.register_blueprint(desktop.bp)
-    app.register_blueprint(phone.bp)
-    app.register_blueprint(pwa.bp)
-    app.register_blueprint(health.bp)
+    for area in (application, desktop, phone, pwa, health):
+        app.register_blueprint(area.bp)
     if app.config["SIMULATORS"]:
-        from .simulators import digid, gemeente, sources
         app.register_blueprint(digid.bp)
         sources.init_app(app)
         gemeente.init_app(app)
     if app.config["DEV_PAGES"]:
-        from . import dev
         app.register_blueprint(dev.bp)
     if app.config["ACCEPTANCE_MODE"]:
-        from . import acceptance
         app.logger.warning("ACCEPTANCE_MODE is on: anyone with a personal link can move its time")
         app.register_blueprint(acceptance.bp)
     return app

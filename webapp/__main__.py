@@ -8,6 +8,13 @@ the municipality.
 import argparse
 import os
 
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+from messaging.broker import AppContext
+from webapp import create_app
+from workers import actors, clock
+
 
 def main():
     parser = argparse.ArgumentParser(prog="python -m webapp")
@@ -19,23 +26,18 @@ def main():
     os.environ.setdefault("PUBLIC_URL", own_url)
     os.environ.setdefault("DEV_PAGES", "1")
 
-    import dramatiq
-    from dramatiq.brokers.stub import StubBroker
-
-    import workers  # noqa: F401  (sets the broker, registers the actors)
-    from messaging.broker import broker
-    from webapp import create_app
-    from workers import clock
-
     app = create_app()
+    broker = app.extensions["broker"]
     worker = clock_stop = None
-    if isinstance(broker, StubBroker):
+    if isinstance(broker, StubBroker):  # no RABBITMQ_URL: the workers and the clock run here
+        broker.add_middleware(AppContext(app=app))
+        actors.declare(broker)
         worker = dramatiq.Worker(broker, worker_threads=args.worker_threads)
         worker.start()
         clock_stop = clock.start_thread(app)
-    print(f"Ocktoreis is running: open {os.environ['PUBLIC_URL']}/", flush=True)
+    print(f"Ocktoreis is running: open {app.config['PUBLIC_URL']}/", flush=True)
     if app.config["DEV_PAGES"]:
-        print(f"Mail outbox (development): {os.environ['PUBLIC_URL']}/dev/outbox", flush=True)
+        print(f"Mail outbox (development): {app.config['PUBLIC_URL']}/dev/outbox", flush=True)
     try:
         app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
     finally:

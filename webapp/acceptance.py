@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, request
 
-from . import invitations, journeys
+from . import invitations
 from .db import session
 from .models import Application
 
@@ -31,7 +31,7 @@ def move_time(application, days):
 def advance_time(token):
     """Move the application of this personal link `dagen` days on, then run the sweep."""
     days = request.form.get("dagen", type=float)
-    application_id = journeys.application_id_from_token(token)
+    application_id = invitations.application_id_from_token(token)
     application = session.get(Application, application_id) if application_id else None
     if application is None:
         abort(404)

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, current_app, render_template, request, url_for
 
-from . import journeys
+from . import invitations
 from .domain import gemeenten
 from .domain.application import FIELDS, validate_application
 from .pages import go_to, render_page
@@ -22,7 +22,7 @@ def submit():
     if errors:
         return render_page("application/form.html", "application/_form.html",
                            values=values, errors=errors), 422
-    journeys.create_application(application)
+    invitations.create_application(application)
     return go_to(url_for(".sent"))
 
 

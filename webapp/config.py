@@ -1,4 +1,9 @@
-"""Configuration from the environment only; no variable set means the embedded default."""
+"""Configuration from the environment only; no variable set means the embedded default.
+
+`Config(overrides)` reads the environment, lays the overrides (tests, tools) on top, and only
+then derives what depends on other settings (the instance folder's files, the cookie's Secure
+flag), so an override is seen by everything derived from it.
+"""
 
 import json
 import os
@@ -6,91 +11,109 @@ import secrets
 from pathlib import Path
 
 
-def _flag(name, default=False):
-    value = os.environ.get(name)
-    return default if value is None else value.lower() in ("1", "true", "yes", "on")
+def _flag(value):
+    return value.lower() in ("1", "true", "yes", "on")
+
+
+def _url(value):
+    return value.rstrip("/") or None
+
+
+def _days(value):
+    return tuple(sorted(int(day) for day in value.split(",")))
+
+
+# name: (how to read the environment variable, default). The variable has the setting's
+# name, except where ENVIRONMENT_NAMES says otherwise. A default of None is derived below.
+SETTINGS = {
+    "INSTANCE_DIR": (str, None),  # folder of the embedded defaults: ./instance
+    "SECRET_KEY": (str, None),  # unset: generated once into the instance folder
+    "PUBLIC_URL": (_url, "http://127.0.0.1:5000"),
+    "DATABASE_URL": (str, None),  # unset: SQLite in the instance folder
+    "RABBITMQ_URL": (str, None),  # unset: Dramatiq's StubBroker, worker threads in the process
+    "REDIS_URL": (str, None),  # unset: live events and counters stay inside this process
+    "SSE_HEARTBEAT_S": (float, 15.0),  # an open stream's heartbeat: a closed page is released
+
+    # Mail: with MAIL_SERVER unset, mail lands in OUTBOX_DIR as .eml files.
+    "MAIL_SERVER": (str, None),
+    "MAIL_PORT": (int, 25),
+    "MAIL_USE_TLS": (_flag, False),
+    "MAIL_USE_SSL": (_flag, False),
+    "MAIL_USERNAME": (str, None),
+    "MAIL_PASSWORD": (str, None),
+    "MAIL_DEFAULT_SENDER": (str, "Gezondverzekerd.nl <noreply@gezondverzekerd.nl>"),
+    "OUTBOX_DIR": (str, None),  # unset: instance/outbox
+
+    # Outside systems, each reached over HTTP; unset: the simulators in this app. DigiD is
+    # browser-facing: unset, the phone goes to this app's simulator on the host it already
+    # uses, and the back channel to PUBLIC_URL.
+    "SIMULATORS": (_flag, True),
+    "DIGID_URL": (_url, None),
+    "SOURCES_URL": (_url, None),
+    "GEMEENTE_URL": (_url, None),
+    "OUTSIDE_TIMEOUT_S": (float, 10.0),
+    "GEMEENTE_SIGNING_SECRET": (str, None),  # unset: SECRET_KEY
+    "GEMEENTE_STAFF_PASSWORD": (str, "Gemeente01!"),
+    "GEMEENTE_STAFF_PASSWORDS": (json.loads, {}),  # {"GM0193": "…"}
+    "INBOX_DATABASE_URL": (str, None),  # unset: SQLite in the instance folder
+    "SOURCE_SIM_LATENCY_MS": (int, 600),
+    "SOURCE_SIM_FAILURE_RATE": (float, 0.0),
+    "DIGID_SIM_SHOW_CODE": (_flag, True),
+
+    # The journey.
+    "INVITATION_TTL_DAYS": (int, 28),
+    "REMINDER_DAYS": (_days, (5, 10, 14)),
+    "MAIL_RETRY_AFTER_MIN": (int, 60),  # mail enqueued but never sent is enqueued again
+    "CLOCK_INTERVAL_S": (float, 60.0),  # how often the clock runs its sweeps
+    "OUTBOX_RETRY_S": (float, 5.0),  # a job request not yet on the queue is sent again after
+    "PAIRING_TTL_S": (int, 30),  # then the desktop shows a new QR code
+    "PAIRING_GRACE_S": (int, 15),  # the previous one still works this long
+    "JOURNEY_TTL_HOURS": (float, 24.0),  # an unfinished journey is purged at the latest then
+    "PURGE_SWEEP_S": (int, 60),  # a web process sweeps for overdue journeys at most this often
+    "REQUIRED_SOURCES": (json.loads, {}),  # {"GM0193": ["mijnoverheid", ...]}
+    "STORE_URL_APPLE": (str, "https://apps.apple.com/nl/search?term=ockto"),
+    "STORE_URL_GOOGLE": (str, "https://play.google.com/store/search?q=ockto&c=apps"),
+
+    # Never in production: QA's test deployments and development.
+    "RATE_LIMITS_OFF": (_flag, False),  # journeys run many times from one address
+    "DEV_PAGES": (_flag, False),  # the mail outbox
+    "ACCEPTANCE_MODE": (_flag, False),  # an endpoint that moves one application's time
+}
+ENVIRONMENT_NAMES = {"INSTANCE_DIR": "OCKTOREIS_INSTANCE"}
+
+
+class Config:
+    def __init__(self, overrides=None, environ=os.environ):
+        """The settings from `environ`, with `overrides` on top, then what derives from them."""
+        values = {}
+        for name, (read, default) in SETTINGS.items():
+            raw = environ.get(ENVIRONMENT_NAMES.get(name, name))
+            values[name] = default if raw is None else read(raw)
+        values.update(overrides or {})
+        _derive(values)
+        self.__dict__.update(values)
+
+
+def _derive(values):
+    instance = Path(values["INSTANCE_DIR"] or Path.cwd() / "instance")
+    values["INSTANCE_DIR"] = str(instance)
+    values["SECRET_KEY"] = values["SECRET_KEY"] or _secret_key(instance)
+    values["DATABASE_URL"] = values["DATABASE_URL"] or f"sqlite:///{instance / 'ocktoreis.db'}"
+    values["INBOX_DATABASE_URL"] = (values["INBOX_DATABASE_URL"]
+                                    or f"sqlite:///{instance / 'gemeente-inbox.db'}")
+    values["OUTBOX_DIR"] = values["OUTBOX_DIR"] or str(instance / "outbox")
+    values["GEMEENTE_SIGNING_SECRET"] = values["GEMEENTE_SIGNING_SECRET"] or values["SECRET_KEY"]
+    values.setdefault("SESSION_COOKIE_NAME", "ocktoreis")
+    values.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    values.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    values.setdefault("SESSION_COOKIE_SECURE", values["PUBLIC_URL"].startswith("https://"))
 
 
 def _secret_key(instance):
-    """SECRET_KEY, or one kept in the instance folder so an embedded restart keeps sessions."""
-    if key := os.environ.get("SECRET_KEY"):
-        return key
+    """A key kept in the instance folder, so an embedded restart keeps sessions and links."""
     path = instance / "secret_key"
     if not path.exists():
         instance.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
-
-
-class Config:
-    def __init__(self, given=None):
-        """Settings from the environment; `given` (tests) wins over it for the instance and key."""
-        env = os.environ.get
-        given = given or {}
-        instance = Path(given.get("INSTANCE_DIR") or env("OCKTOREIS_INSTANCE") or Path.cwd() / "instance")
-        self.INSTANCE_DIR = str(instance)
-        self.SECRET_KEY = given.get("SECRET_KEY") or _secret_key(instance)
-        self.PUBLIC_URL = env("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
-        self.DATABASE_URL = env("DATABASE_URL", f"sqlite:///{instance / 'ocktoreis.db'}")
-        self.REDIS_URL = env("REDIS_URL")  # unset: live events stay inside this process
-        # An open event stream writes a heartbeat this often: a closed page is then released.
-        self.SSE_HEARTBEAT_S = float(env("SSE_HEARTBEAT_S", "15"))
-
-        # Mail: with MAIL_SERVER unset, mail lands in OUTBOX_DIR as .eml files.
-        self.MAIL_SERVER = env("MAIL_SERVER")
-        self.MAIL_PORT = int(env("MAIL_PORT", "25"))
-        self.MAIL_USE_TLS = _flag("MAIL_USE_TLS")
-        self.MAIL_USE_SSL = _flag("MAIL_USE_SSL")
-        self.MAIL_USERNAME = env("MAIL_USERNAME")
-        self.MAIL_PASSWORD = env("MAIL_PASSWORD")
-        self.MAIL_DEFAULT_SENDER = env("MAIL_DEFAULT_SENDER",
-                                       "Gezondverzekerd.nl <noreply@gezondverzekerd.nl>")
-        self.OUTBOX_DIR = env("OUTBOX_DIR", str(instance / "outbox"))
-
-        # Outside systems: each is reached over HTTP; by default the simulators in this app.
-        self.SIMULATORS = _flag("SIMULATORS", True)
-        # DigiD is browser-facing: unset, the phone goes to this app's simulator on the
-        # host it already uses, and the back channel goes to PUBLIC_URL.
-        self.DIGID_URL = (env("DIGID_URL") or "").rstrip("/") or None
-        self.SOURCES_URL = (env("SOURCES_URL") or "").rstrip("/") or None
-        self.GEMEENTE_URL = (env("GEMEENTE_URL") or "").rstrip("/") or None
-        # Deliveries are signed with a per-municipality key derived from this secret.
-        self.GEMEENTE_SIGNING_SECRET = env("GEMEENTE_SIGNING_SECRET") or self.SECRET_KEY
-        # Simulator staff accounts: a password per municipality, or the one for all.
-        self.GEMEENTE_STAFF_PASSWORD = env("GEMEENTE_STAFF_PASSWORD", "Gemeente01!")
-        self.GEMEENTE_STAFF_PASSWORDS = json.loads(env("GEMEENTE_STAFF_PASSWORDS", "{}"))
-        self.INBOX_DATABASE_URL = env("INBOX_DATABASE_URL",
-                                      f"sqlite:///{instance / 'gemeente-inbox.db'}")
-        self.SOURCE_SIM_LATENCY_MS = int(env("SOURCE_SIM_LATENCY_MS", "600"))
-        self.SOURCE_SIM_FAILURE_RATE = float(env("SOURCE_SIM_FAILURE_RATE", "0"))
-        self.DIGID_SIM_SHOW_CODE = _flag("DIGID_SIM_SHOW_CODE", True)
-        self.OUTSIDE_TIMEOUT_S = float(env("OUTSIDE_TIMEOUT_S", "10"))
-
-        # Journey.
-        self.INVITATION_TTL_DAYS = int(env("INVITATION_TTL_DAYS", "28"))
-        self.REMINDER_DAYS = tuple(sorted(int(day) for day in env("REMINDER_DAYS", "5,10,14").split(",")))
-        # Mail the clock enqueued but no worker sent is enqueued again after this long.
-        self.MAIL_RETRY_AFTER_MIN = int(env("MAIL_RETRY_AFTER_MIN", "60"))
-        self.CLOCK_INTERVAL_S = float(env("CLOCK_INTERVAL_S", "60"))
-        self.PAIRING_TTL_S = int(env("PAIRING_TTL_S", "30"))  # then the desktop shows a new QR
-        self.PAIRING_GRACE_S = int(env("PAIRING_GRACE_S", "15"))  # the previous one still works
-        self.JOURNEY_TTL_HOURS = float(env("JOURNEY_TTL_HOURS", "24"))  # then purged, at the latest
-        self.PURGE_SWEEP_S = int(env("PURGE_SWEEP_S", "60"))  # web process: sweep at most this often
-        self.REQUIRED_SOURCES = json.loads(env("REQUIRED_SOURCES", "{}"))  # {"GM0193": [...]}
-        self.STORE_URL_APPLE = env("STORE_URL_APPLE", "https://apps.apple.com/nl/search?term=ockto")
-        self.STORE_URL_GOOGLE = env("STORE_URL_GOOGLE",
-                                    "https://play.google.com/store/search?q=ockto&c=apps")
-
-        # QA only: a test deployment that runs many journeys from one address.
-        self.RATE_LIMITS_OFF = _flag("RATE_LIMITS_OFF")
-
-        # Development-only pages (the mail outbox); never on in production.
-        self.DEV_PAGES = _flag("DEV_PAGES")
-        # QA only: an endpoint that moves one application's time forward; never in production.
-        self.ACCEPTANCE_MODE = _flag("ACCEPTANCE_MODE")
-
-        self.SESSION_COOKIE_HTTPONLY = True
-        self.SESSION_COOKIE_SAMESITE = "Lax"
-        self.SESSION_COOKIE_SECURE = self.PUBLIC_URL.startswith("https://")
-        self.SESSION_COOKIE_NAME = "ocktoreis"

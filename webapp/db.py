@@ -40,10 +40,7 @@ def make_engine(url):
 
 
 def init_app(app):
-    engine = make_engine(app.config["DATABASE_URL"])
-    app.extensions["db_engine"] = engine
-    from .migrate import upgrade
-    upgrade(engine)
+    app.extensions["db_engine"] = make_engine(app.config["DATABASE_URL"])
 
     @app.teardown_appcontext
     def _remove_session(_exc):

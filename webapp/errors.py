@@ -52,6 +52,6 @@ def _way_back():
     journey_id = (request.view_args or {}).get("journey_id")
     if request.blueprint == "desktop" and journey_id:
         return url_for("desktop.journey", journey_id=journey_id), "Terug naar uw Ocktoreis"
-    if request.blueprint == "app":
-        return url_for("app.home"), "Terug naar de app"
+    if request.blueprint == "phone":
+        return url_for("phone.home"), "Terug naar de app"
     return url_for("application.form"), "Naar de startpagina"

@@ -7,8 +7,6 @@ import redis
 from flask import Blueprint, current_app
 from sqlalchemy import text
 
-from messaging.broker import broker
-
 from .db import session
 
 bp = Blueprint("health", __name__)
@@ -20,6 +18,7 @@ def _database():
 
 
 def _broker():
+    broker = current_app.extensions["broker"]
     if not hasattr(broker, "parameters"):
         return "ok (embedded StubBroker)"
     connection = pika.BlockingConnection(broker.parameters)

@@ -1,7 +1,8 @@
-"""Step 2: the invitation e-mail with the personal link, and its reminders.
+"""Steps 1 and 2: the application, its invitation e-mail with the personal link, and the
+reminders; withdrawing the application.
 
-Every mail of an application goes through `send_mail`, however it was queued: right after
-the application, or by the clock's sweep (`enqueue_due_mail`) when the schedule in the
+Every mail of an application goes through `send_mail`, however it was asked for: right
+after the application, or by the clock's sweep (`enqueue_due_mail`) when the schedule in the
 database says it is due. Both sides claim with a compare-and-set on the row, so several
 clocks and workers at once send each mail once.
 """
@@ -9,17 +10,99 @@ clocks and workers at once send each mail once.
 from datetime import timedelta
 
 from flask import current_app, render_template
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import or_, select, update
 
 from messaging import mail
-from webapp.db import session
-from webapp.domain import gemeenten
-from webapp.domain.reminders import INVITATION, Schedule
-from webapp.journeys import invitation_url, utcnow
-from webapp.models import Application
+
+from . import journeys, outbox
+from .clock import utcnow
+from .db import session
+from .domain import gemeenten
+from .domain.application import ApplicationStatus, link_closed_because
+from .domain.journey import Outcome
+from .domain.reminders import INVITATION, Schedule
+from .journeys import JourneyError
+from .models import Application
+from .outbox import Job
 
 SENDING_LEASE = timedelta(minutes=10)  # a worker that died while sending is replaced then
 SWEEP_BATCH = 2000  # applications claimed per statement, and ids per queued message
+
+
+class InvitationClosed(JourneyError):
+    """The personal link no longer works: `reason` is WITHDRAWN or EXPIRED."""
+
+    def __init__(self, reason, message):
+        super().__init__(message)
+        self.reason = reason
+
+
+def create_application(form):
+    """Save a validated application and ask for its invitation e-mail, in one commit.
+
+    The clock asks for the invitation again should this request never be sent.
+    """
+    now = utcnow()
+    application = Application(
+        id=journeys.new_id(), created_at=now, gemeente_code=form.gemeente_code,
+        has_partner=form.has_partner, name=form.name, email=form.email, bsn=form.bsn,
+        partner_name=form.partner_name, partner_bsn=form.partner_bsn, next_mail_at=retry_at(now))
+    session.add(application)
+    outbox.request(Job.SEND_MAIL, application.id)
+    session.commit()
+    return application
+
+
+def _invitation_signer():
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="invitation")
+
+
+def invitation_url(application_id):
+    token = _invitation_signer().dumps(application_id)
+    return f"{current_app.config['PUBLIC_URL']}/uitnodiging/{token}"
+
+
+def application_id_from_token(token):
+    """The application id a personal link carries, or None when the link was tampered with."""
+    try:
+        return _invitation_signer().loads(token)
+    except BadSignature:
+        return None
+
+
+def application_from_token(token):
+    """The application behind a personal link, or JourneyError with what to do now.
+
+    The link expires with the application (`expires_at`), not with the token: every
+    reminder carries a new token, and the expiry stays the one the invitation promised.
+    """
+    application_id = application_id_from_token(token)
+    application = session.get(Application, application_id) if application_id else None
+    if application is None:
+        raise JourneyError("Deze link klopt niet. Gebruik de link uit uw e-mail.")
+    reason = link_closed_because(application.status, application.expires_at, utcnow())
+    if reason is ApplicationStatus.WITHDRAWN:
+        raise InvitationClosed(reason, "U heeft deze aanvraag ingetrokken.")
+    if reason is ApplicationStatus.EXPIRED:
+        raise InvitationClosed(reason, "Deze uitnodiging is verlopen.")
+    return application
+
+
+def withdraw_application(application):
+    """The applicant stops: open journeys end, no more reminders, personal data goes."""
+    ended = journeys.end_open_journeys(application, Outcome.WITHDRAWN)
+    withdrawn = session.execute(update(Application)
+                                .where(Application.id == application.id,
+                                       Application.status == ApplicationStatus.INVITED)
+                                .values(status=ApplicationStatus.WITHDRAWN, next_mail_at=None))
+    if withdrawn.rowcount != 1:
+        session.rollback()
+        raise JourneyError("Deze aanvraag is niet meer actief.")
+    journeys.purge_application(application, Outcome.WITHDRAWN)
+    session.commit()
+    for journey in ended:
+        journeys.publish(journey.id)
 
 
 def schedule():
@@ -33,13 +116,12 @@ def retry_at(now):
 
 
 def enqueue_due_mail():
-    """The clock's sweep: claim the applications whose mail is due and queue it in batches.
+    """The clock's sweep: claim the applications whose mail is due and ask for it in batches.
 
     A claim moves `next_mail_at` on to the retry time, in one statement that skips rows
     another clock holds, so no two clocks queue the same mail, and mail no worker sends
-    (a lost message, a clock that died before enqueueing) comes round again.
+    (a lost message, a job that failed every retry) comes round again.
     """
-    from workers.mail import queue_mail
     now = utcnow()
     claimed_total = 0
     while True:
@@ -52,12 +134,19 @@ def enqueue_due_mail():
             update(Application).where(Application.id == due.c.id, Application.next_mail_at <= now)
             .values(next_mail_at=retry_at(now)).returning(Application.id)
             .execution_options(synchronize_session=False)).all()
-        session.commit()
         if claimed:
-            queue_mail.send(claimed)
+            outbox.request(Job.QUEUE_MAIL, claimed)
+        session.commit()
         claimed_total += len(claimed)
         if len(claimed) < SWEEP_BATCH:
             return claimed_total
+
+
+def queue_mails(application_ids):
+    """Worker: ask for each application's mail as a job of its own."""
+    for application_id in application_ids:
+        outbox.request(Job.SEND_MAIL, application_id)
+    session.commit()
 
 
 def send_mail(application_id):

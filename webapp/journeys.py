@@ -1,7 +1,8 @@
-"""The journey's use cases: load, call the domain, save, then enqueue and publish.
+"""The journey's use cases: load, call the domain, save with the jobs it needs, then publish.
 
-Views and actors both call these functions; the order is always commit first, then
-enqueue the job and publish the event, so no job or page sees uncommitted data.
+Views and actors both call these functions. A change and the jobs it asks for commit in one
+transaction (webapp.outbox), so no job is lost between them and no job sees uncommitted
+data; the event that tells the open pages goes out after the commit.
 """
 
 import base64
@@ -10,39 +11,31 @@ import hmac
 import json
 import secrets
 from datetime import timedelta
-from types import SimpleNamespace
 
 from cryptography.fernet import Fernet
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from messaging import events
-from webapp import outside
-from webapp.db import session
-from webapp.domain import sources as catalogue
-from webapp.domain.journey import IllegalTransition, JourneyEvent, JourneyState, advance, can
-from webapp.models import Application, Journey, PairingToken, Person, Receipt, SourceFetch
 
-APPLICANT, PARTNER = "applicant", "partner"
+from . import outbox, outside
+from .clock import utcnow
+from .db import session
+from .domain import sources as catalogue
+from .domain.application import ApplicationStatus, status_after
+from .domain.journey import (
+    FETCHING, LOGGED_IN, IllegalTransition, JourneyEvent, JourneyState, Outcome, Role, advance,
+    can, current_role, role_to_log_in, sources_done_event,
+)
+from .domain.progress import ProgressView, SourceProgress
+from .domain.sources import FetchStatus
+from .models import Journey, PairingToken, Person, Receipt, SourceFetch
+from .outbox import Job
 
 
 class JourneyError(Exception):
     """Something the customer can put right or should know; the message is Dutch."""
-
-
-class InvitationClosed(JourneyError):
-    """The personal link no longer works: `reason` is "expired" or "withdrawn"."""
-
-    def __init__(self, reason, message):
-        super().__init__(message)
-        self.reason = reason
-
-
-def utcnow():
-    """Now, as naive UTC, from the app's one injected clock (webapp.domain.clock)."""
-    return current_app.extensions["clock"].now()
 
 
 def new_id():
@@ -58,93 +51,17 @@ def secret_matches(secret, hashed):
     return bool(secret and hashed) and hmac.compare_digest(digest(secret), hashed)
 
 
-# Step 1 and 2: application and invitation.
-
-def create_application(form):
-    """Save a validated application and queue its invitation e-mail.
-
-    The clock enqueues the invitation again should this message never be sent.
-    """
-    from webapp.invitations import retry_at
-    from workers.mail import send_mail
-    now = utcnow()
-    application = Application(
-        id=new_id(), created_at=now, gemeente_code=form.gemeente_code,
-        has_partner=form.has_partner, name=form.name, email=form.email, bsn=form.bsn,
-        partner_name=form.partner_name, partner_bsn=form.partner_bsn, next_mail_at=retry_at(now))
-    session.add(application)
-    session.commit()
-    send_mail.send(application.id)
-    return application
-
-
-def _invitation_signer():
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="invitation")
-
-
-def invitation_token(application_id):
-    return _invitation_signer().dumps(application_id)
-
-
-def invitation_url(application_id):
-    return f"{current_app.config['PUBLIC_URL']}/uitnodiging/{invitation_token(application_id)}"
-
-
-def application_id_from_token(token):
-    """The application id a personal link carries, or None when the link was tampered with."""
-    try:
-        return _invitation_signer().loads(token)
-    except BadSignature:
-        return None
-
-
-def application_from_token(token):
-    """The application behind a personal link, or JourneyError with what to do now.
-
-    The link expires with the application (`expires_at`), not with the token: every
-    reminder carries a new token, and the expiry stays the one the invitation promised.
-    """
-    application_id = application_id_from_token(token)
-    application = session.get(Application, application_id) if application_id else None
-    if application is None:
-        raise JourneyError("Deze link klopt niet. Gebruik de link uit uw e-mail.")
-    if application.status == "withdrawn":
-        raise InvitationClosed("withdrawn", "U heeft deze aanvraag ingetrokken.")
-    if application.status == "expired" or (application.status == "invited" and application.expires_at
-                                           and application.expires_at <= utcnow()):
-        raise InvitationClosed("expired", "Deze uitnodiging is verlopen.")
-    return application
-
-
-def withdraw_application(application):
-    """The applicant stops: open journeys end, no more reminders, personal data goes."""
-    ended = _end_open_journeys(application, "withdrawn")
-    withdrawn = session.execute(update(Application)
-                                .where(Application.id == application.id,
-                                       Application.status == "invited")
-                                .values(status="withdrawn", next_mail_at=None))
-    if withdrawn.rowcount != 1:
-        session.rollback()
-        raise JourneyError("Deze aanvraag is niet meer actief.")
-    _purge_application(application)
-    session.commit()
-    for journey in ended:
-        publish(journey.id)
-
-
 # Steps 3 to 7: start, desktop steps and pairing.
 
 def start_journey(application, phone_only):
     """Create a journey for the application; returns it with the desktop's secret."""
-    if application.status == "delivered":
+    if application.status is ApplicationStatus.DELIVERED:
         raise JourneyError("Uw gegevens zijn al naar de gemeente verstuurd. U hoeft niets meer te doen.")
-    if application.status in ("withdrawn", "expired"):
+    if application.status in (ApplicationStatus.WITHDRAWN, ApplicationStatus.EXPIRED):
         raise JourneyError("U bent met deze aanvraag gestopt en Ockto heeft de gegevens verwijderd. "
                            "Wilt u toch gegevens aanleveren? Vraag de gemeentepolis dan opnieuw aan.")
-    if application.status != "invited":
-        raise JourneyError("Deze aanvraag is niet meer actief.")
     # An earlier journey of this application that another browser started ends here.
-    _end_open_journeys(application)
+    end_open_journeys(application, Outcome.CANCELLED)
     secret = secrets.token_urlsafe(32)
     now = utcnow()
     journey = Journey(id=new_id(), application=application, state=JourneyState.CHECKLIST,
@@ -156,11 +73,11 @@ def start_journey(application, phone_only):
     return journey, secret
 
 
-def _end_open_journeys(application, outcome="cancelled"):
-    """Cancel the application's journeys still under way; returns them."""
+def end_open_journeys(application, outcome):
+    """End the application's journeys still under way (not yet committed); returns them."""
     ended = []
     for journey in application.journeys:
-        if JourneyState(journey.state).is_final:
+        if journey.state.is_final:
             continue
         if not can(journey.state, JourneyEvent.CANCELLED):
             raise JourneyError("Uw gegevens worden op dit moment naar de gemeente verstuurd.")
@@ -182,33 +99,23 @@ def _transition(journey, event):
     set_committed_value(journey, "state", new)
 
 
-def publish(journey_id, what="state"):
+def publish(journey_id):
     """Tell the open pages of this journey that something changed, with its progress view."""
     journey = session.get(Journey, journey_id)
-    message = {"journey": journey_id, "what": what}
+    message = {"journey": journey_id}
     if journey is not None:
-        message["view"] = progress_view(journey)
+        message["view"] = progress_view(journey).to_json()
     events.bus(current_app).publish(events.channel_for(journey_id), message)
 
 
 def progress_view(journey):
-    """What the desktop's progress shows, without personal data: an open page renders its
-    update from this alone, with no database query per open page."""
-    return {"id": journey.id, "state": journey.state, "phone_only": journey.phone_only,
-            "has_partner": journey.application.has_partner,
-            "gemeente_code": journey.application.gemeente_code,
-            "fetches": [[f.role, f.source, f.status] for f in journey.fetches],
-            "second_device": second_device_tried(journey)}
-
-
-def journey_from_view(view):
-    """A stand-in for the journey with just what the live fragments read."""
-    return SimpleNamespace(
-        id=view["id"], state=view["state"], phone_only=view["phone_only"],
-        application=SimpleNamespace(has_partner=view["has_partner"],
-                                    gemeente_code=view["gemeente_code"]),
-        fetches=[SimpleNamespace(role=role, source=source, status=status)
-                 for role, source, status in view["fetches"]])
+    """What the pages show of the journey's progress, without personal data."""
+    return ProgressView(
+        journey_id=journey.id, state=journey.state, phone_only=journey.phone_only,
+        has_partner=journey.application.has_partner,
+        gemeente_code=journey.application.gemeente_code,
+        fetches=tuple(SourceProgress(f.role, f.source, f.status) for f in journey.fetches),
+        second_device=second_device_tried(journey))
 
 
 def move(journey, event):
@@ -324,7 +231,7 @@ def pair_phone(token):
         return journey, _bind_phone(journey)
     found.refused_at = utcnow()
     session.commit()
-    publish(journey.id, "second_device")
+    publish(journey.id)
     if journey.state == JourneyState.AWAITING_PHONE:
         raise JourneyError("Deze QR-code is verlopen. Scan de nieuwe QR-code op uw computer.")
     raise JourneyError("Deze QR-code is al gebruikt. Een QR-code koppelt maar één telefoon. "
@@ -357,15 +264,9 @@ def _bind_phone(journey):
 
 # Step 8 and 9: DigiD login and the sources, for the applicant and the partner.
 
-def role_to_log_in(journey):
-    """Whose DigiD login the journey waits for, or None."""
-    return {JourneyState.PHONE_CONNECTED: APPLICANT,
-            JourneyState.AWAITING_PARTNER: PARTNER}.get(JourneyState(journey.state))
-
-
 def complete_login(journey, artifact):
     """Resolve the DigiD artifact, check whose BSN it is, and open that person's sources."""
-    role = role_to_log_in(journey)
+    role = role_to_log_in(journey.state)
     if role is None:
         raise JourneyError("Er wordt nu niet op een DigiD-login gewacht.")
     try:
@@ -373,64 +274,54 @@ def complete_login(journey, artifact):
     except outside.OutsideSystemError:
         raise JourneyError("Inloggen met DigiD is niet gelukt. Probeer het opnieuw.") from None
     application = journey.application
-    if role == APPLICANT and bsn != application.bsn:
+    if role is Role.APPLICANT and bsn != application.bsn:
         raise JourneyError("U bent ingelogd met de DigiD van iemand anders dan de aanvrager. "
                            "De aanvrager logt eerst zelf in.")
-    if role == PARTNER and bsn == application.bsn:
+    if role is Role.PARTNER and bsn == application.bsn:
         raise JourneyError("Dit is de DigiD van de aanvrager. Nu logt uw partner in "
                            "met zijn of haar eigen DigiD.")
-    if role == PARTNER and application.partner_bsn and bsn != application.partner_bsn:
+    if role is Role.PARTNER and application.partner_bsn and bsn != application.partner_bsn:
         raise JourneyError("Deze DigiD hoort niet bij de partner uit de aanvraag.")
-    event = JourneyEvent.APPLICANT_LOGGED_IN if role == APPLICANT else JourneyEvent.PARTNER_LOGGED_IN
-    _transition(journey, event)
+    _transition(journey, LOGGED_IN[role])
     now = utcnow()
     journey.persons.append(Person(role=role, bsn=bsn, logged_in_at=now))
     journey.fetches.extend(SourceFetch(role=role, source=source.key, updated_at=now,
-                                       status=catalogue.FetchStatus.WAITING)
+                                       status=FetchStatus.WAITING)
                            for source in catalogue.SOURCES)
     session.commit()
     publish(journey.id)
 
 
-def current_role(journey):
-    """Whose sources are being fetched now."""
-    return PARTNER if journey.state == JourneyState.FETCHING_PARTNER else APPLICANT
-
-
-def fetches_of(journey, role):
-    return [f for f in journey.fetches if f.role == role]
-
-
-def required_sources(journey):
-    return catalogue.required_sources(journey.application.gemeente_code,
-                                      current_app.config["REQUIRED_SOURCES"])
+def required_sources(gemeente_code):
+    """The source keys this municipality requires."""
+    return catalogue.required_sources(gemeente_code, current_app.config["REQUIRED_SOURCES"])
 
 
 def request_fetch(journey, source):
-    """The customer tapped a source: mark it fetching and queue the fetch."""
-    from workers.sources import fetch_source
-    if journey.state not in (JourneyState.FETCHING_APPLICANT, JourneyState.FETCHING_PARTNER):
+    """The customer tapped a source: mark it fetching and ask for the fetch, in one commit."""
+    if journey.state not in FETCHING:
         raise JourneyError("Gegevens ophalen kan nu niet meer.")
-    role = current_role(journey)
-    fetch = next((f for f in fetches_of(journey, role) if f.source == source), None)
+    role = current_role(journey.state)
+    fetch = next((f for f in journey.fetches_of(role) if f.source == source), None)
     if fetch is None:
         raise JourneyError("Deze bron kennen we niet.")
-    waiting = (catalogue.FetchStatus.WAITING, catalogue.FetchStatus.FAILED)
+    startable = [status for status in FetchStatus if status.can_start]
     result = session.execute(update(SourceFetch)
-                             .where(SourceFetch.id == fetch.id, SourceFetch.status.in_(waiting))
-                             .values(status=catalogue.FetchStatus.FETCHING,
+                             .where(SourceFetch.id == fetch.id, SourceFetch.status.in_(startable))
+                             .values(status=FetchStatus.FETCHING,
                                      attempts=SourceFetch.attempts + 1, updated_at=utcnow()))
+    if result.rowcount == 1:  # a double tap asks for one fetch
+        outbox.request(Job.FETCH_SOURCE, journey.id, role.value, source)
     session.commit()
-    if result.rowcount == 1:  # a double tap queues one fetch
-        fetch_source.send(journey.id, role, source)
-        publish(journey.id, "source")
+    if result.rowcount == 1:
+        publish(journey.id)
 
 
 def fetch_source(journey_id, role, source):
     """Worker: fetch one source for one person and keep the data encrypted."""
-    fetch = session.scalar(select(SourceFetch).filter_by(journey_id=journey_id, role=role,
+    fetch = session.scalar(select(SourceFetch).filter_by(journey_id=journey_id, role=Role(role),
                                                          source=source))
-    if fetch is None or fetch.status != catalogue.FetchStatus.FETCHING:
+    if fetch is None or fetch.status is not FetchStatus.FETCHING:
         return  # purged, cancelled or already done: nothing to do
     journey = session.get(Journey, journey_id)
     person = journey.person(role)
@@ -438,27 +329,24 @@ def fetch_source(journey_id, role, source):
         data = outside.fetch_from_source(source, person.bsn)
     except outside.OutsideSystemError as exc:
         current_app.logger.warning("source %s failed for journey %s: %s", source, journey_id, exc)
-        fetch.status = catalogue.FetchStatus.FAILED
+        fetch.status = FetchStatus.FAILED
     else:
         fetch.payload = Fernet(journey.data_key).encrypt(json.dumps(data).encode())
-        fetch.status = catalogue.FetchStatus.FETCHED
+        fetch.status = FetchStatus.FETCHED
     fetch.updated_at = utcnow()
     session.commit()
-    publish(journey_id, "source")
+    publish(journey_id)
 
 
 def finish_sources(journey):
     """The customer is done with this person's sources: on to the partner or the review."""
-    role = current_role(journey)
-    statuses = {f.source: f.status for f in fetches_of(journey, role)}
-    missing = catalogue.missing_sources(statuses, required_sources(journey))
+    role = current_role(journey.state)
+    statuses = {f.source: f.status for f in journey.fetches_of(role)}
+    missing = catalogue.missing_sources(statuses, required_sources(journey.application.gemeente_code))
     if missing:
         names = ", ".join(catalogue.BY_KEY[key].name for key in missing)
         raise JourneyError(f"Haal eerst deze gegevens op: {names}.")
-    if role == APPLICANT and journey.application.has_partner:
-        move(journey, JourneyEvent.APPLICANT_SOURCES_DONE)
-    else:
-        move(journey, JourneyEvent.ALL_SOURCES_DONE)
+    move(journey, sources_done_event(role, journey.application.has_partner))
 
 
 # Step 10 and 11: review, consent, delivery and purge.
@@ -468,33 +356,31 @@ def dossier(journey):
     fernet = Fernet(journey.data_key)
     result = {}
     for fetch in journey.fetches:
-        if fetch.status == catalogue.FetchStatus.FETCHED and fetch.payload:
+        if fetch.status is FetchStatus.FETCHED and fetch.payload:
             result.setdefault(fetch.role, {})[fetch.source] = json.loads(fernet.decrypt(fetch.payload))
     return result
 
 
 def give_consent(journey):
-    """Consent given: record it (without the data) and queue the delivery."""
-    from workers.delivery import deliver_dossier
+    """Consent given: record it (without the data) and ask for the delivery, in one commit."""
     _transition(journey, JourneyEvent.CONSENT_GIVEN)
     receipt = session.get(Receipt, journey.id)
     receipt.consent_at = utcnow()
     receipt.consent_roles = ",".join(sorted({f.role for f in journey.fetches}))
     receipt.consent_sources = ",".join(
-        f"{f.role}:{f.source}" for f in journey.fetches if f.status == catalogue.FetchStatus.FETCHED)
+        f"{f.role}:{f.source}" for f in journey.fetches if f.status is FetchStatus.FETCHED)
+    outbox.request(Job.DELIVER_DOSSIER, journey.id)
     session.commit()
     publish(journey.id)
-    deliver_dossier.send(journey.id)
 
 
 def deliver(journey_id):
-    """Worker: deliver the dossier to the municipality, then queue the purge."""
-    from workers.delivery import purge_journey
+    """Worker: deliver the dossier to the municipality, then ask for the purge."""
     journey = session.get(Journey, journey_id)
-    if journey is None or journey.state != JourneyState.SENDING:
+    if journey is None or journey.state is not JourneyState.SENDING:
         return
     application = journey.application
-    people = {APPLICANT: application.name, PARTNER: application.partner_name}
+    people = {Role.APPLICANT: application.name, Role.PARTNER: application.partner_name}
     body = {
         "gemeente": application.gemeente_code,
         "aanvraag": application.id,
@@ -503,25 +389,29 @@ def deliver(journey_id):
                      for role, data in dossier(journey).items()],
     }
     reference = outside.deliver_to_gemeente(application.gemeente_code, body, journey.id)
-    _transition(journey, JourneyEvent.DELIVERED)
+    try:
+        _transition(journey, JourneyEvent.DELIVERED)
+    except IllegalTransition:  # the same job ran twice at once; the municipality kept one
+        current_app.logger.info("journey %s was delivered by another worker", journey_id)
+        return
     receipt = session.get(Receipt, journey.id)
     receipt.delivery_reference = reference
     receipt.delivered_at = utcnow()
-    receipt.outcome = "delivered"
-    application.status = "delivered"
+    receipt.outcome = Outcome.DELIVERED
+    application.status = status_after(application.status, Outcome.DELIVERED)
     application.next_mail_at = None  # no more reminders
+    outbox.request(Job.PURGE_JOURNEY, journey.id)
     session.commit()
     publish(journey.id)
-    purge_journey.send(journey.id)
 
 
 def purge(journey_id):
     """Worker: remove every piece of personal data of a delivered journey."""
     journey = session.get(Journey, journey_id)
-    if journey is None or journey.state != JourneyState.DELIVERED:
+    if journey is None or journey.state is not JourneyState.DELIVERED:
         return
     _purge_journey_data(journey)
-    _purge_application(journey.application)
+    purge_application(journey.application, Outcome.DELIVERED)
     _transition(journey, JourneyEvent.PURGED)
     session.commit()
     publish(journey.id)
@@ -537,20 +427,20 @@ def _purge_journey_data(journey):
     session.get(Receipt, journey.id).purged_at = utcnow()
 
 
-def _purge_application(application, status=None):
-    """The applicant's own data goes; without an address no reminder can follow."""
+def purge_application(application, outcome):
+    """The applicant's own data goes, and the application ends as `outcome` says (not yet
+    committed); without an address no reminder can follow."""
     application.name = application.email = application.bsn = None
-    application.next_mail_at = None
     application.partner_name = application.partner_bsn = None
+    application.next_mail_at = None
     application.purged_at = utcnow()
-    if status:
-        application.status = status
+    application.status = status_after(application.status, outcome)
 
 
-def cancel(journey, outcome="cancelled"):
+def cancel(journey, outcome=Outcome.CANCELLED):
     """The customer stops (or refuses consent): the journey's and the application's data go at once."""
     _cancel(journey, outcome)
-    _purge_application(journey.application, "withdrawn")
+    purge_application(journey.application, outcome)
     session.commit()
     publish(journey.id)
 
@@ -558,22 +448,22 @@ def cancel(journey, outcome="cancelled"):
 def close_app(journey):
     """The customer closes the app: a journey that is still under way stops and is purged."""
     if can(journey.state, JourneyEvent.CANCELLED):
-        cancel(journey, outcome="app_closed")
+        cancel(journey, Outcome.APP_CLOSED)
 
 
 def expire(journey):
     """The time to live has passed: purge whatever the step; a delivered one as after delivery."""
-    if journey.state == JourneyState.DELIVERED:
+    if journey.state is JourneyState.DELIVERED:
         return purge(journey.id)
     _transition(journey, JourneyEvent.EXPIRED)
     _purge_journey_data(journey)
-    _purge_application(journey.application, "expired")
-    session.get(Receipt, journey.id).outcome = "expired"
+    purge_application(journey.application, Outcome.EXPIRED)
+    session.get(Receipt, journey.id).outcome = Outcome.EXPIRED
     session.commit()
     publish(journey.id)
 
 
-def _cancel(journey, outcome="cancelled"):
+def _cancel(journey, outcome):
     _transition(journey, JourneyEvent.CANCELLED)
     _purge_journey_data(journey)
     session.get(Receipt, journey.id).outcome = outcome

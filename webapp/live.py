@@ -1,25 +1,114 @@
-"""Server-sent events: a journey's open pages re-render when the journey changes.
+"""Live updates: the fragments an open page re-renders when its journey changes, and the
+server-sent event streams that carry them.
 
-The stream sends the current state first, so a reconnect never misses a step, and a
-heartbeat comment every SSE_HEARTBEAT_S seconds (15), so a dead client is noticed and released.
+A stream sends the current state first, so a reconnect never misses a step, then one
+render per change, from the progress view the change's event carries (no database query
+per open page), and a heartbeat comment every SSE_HEARTBEAT_S seconds (15), so a dead
+client is noticed and released. Page loads render the same fragments from the same view.
 """
 
+import base64
+import io
 import time
 
-from flask import current_app, stream_with_context
+import qrcode
+import qrcode.image.svg
+from flask import current_app, render_template, stream_with_context, url_for
 
 from messaging import events
 
+from . import journeys
 from .db import session
+from .domain import sources as catalogue
+from .domain.journey import FETCHING, JourneyState
+from .domain.progress import ProgressView
+from .models import Journey
 
 
-def stream(journey_id, render, refresh_after=None):
-    """An event-stream response; `render(message)` returns the [(event, data)] to send now,
-    for the newest message (None on connect and on a timed refresh).
+def desktop_step_context(view, journey=None):
+    """What desktop/_step.html renders: the progress view, and for the QR code step the
+    current pairing token and code (from the database: they rotate)."""
+    context = {"view": view, "S": JourneyState, "config": current_app.config}
+    if view.state is JourneyState.DOWNLOAD:
+        context["install_url"] = url_for("pwa.install", _external=True)
+    if view.state is JourneyState.AWAITING_PHONE:
+        journey = journey or session.get(Journey, view.journey_id)
+        url = url_for("phone.pair", token=journeys.pairing_token(journey), _external=True)
+        context.update(pairing_url=url, qr_svg=_qr_data_uri(url),
+                       pairing_code=journeys.pairing_code(journey))
+    return context
 
-    `refresh_after(message)`, when given, says in how many seconds to render again even without
-    a change (the desktop's QR code is renewed on a timer), or None.
-    """
+
+def sources_context(view, error=None):
+    """What phone/_sources.html renders: the current person's sources and what is still needed."""
+    required = journeys.required_sources(view.gemeente_code)
+    return {"view": view, "fetches": view.current_fetches, "required": required,
+            "missing": view.missing(required), "source_info": catalogue.BY_KEY, "error": error}
+
+
+def _qr_data_uri(url):
+    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=12, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _current_view(journey_id):
+    return journeys.progress_view(session.get(Journey, journey_id))
+
+
+class DesktopStream:
+    """The desktop's journey page: a change of step sends the whole step (`step`), a source's
+    progress only the status line (`status`), a change the page does not show nothing."""
+
+    def __init__(self, journey_id):
+        self.journey_id = journey_id
+        self._view = self._frame = self._status = None
+
+    def render(self, view=None):
+        """The [(event, data)] to send for `view`; None (a connect, the QR code's timer)
+        renders the whole step from the database."""
+        whole = view is None
+        view = self._view = view or _current_view(self.journey_id)
+        context = desktop_step_context(view)
+        frame = (view.state, view.second_device, view.steps)
+        status = render_template("desktop/_status.html", **context)
+        if not whole and status and frame == self._frame:
+            if status == self._status:
+                return []
+            self._status = status
+            return [("status", status)]
+        self._frame, self._status = frame, status
+        return [("step", render_template("desktop/_step.html", **context))]
+
+    def refresh_after(self):
+        """Seconds until the shown QR code is renewed (render again then), or None."""
+        if self._view.state is not JourneyState.AWAITING_PHONE:
+            return None
+        return journeys.seconds_until_new_qr(session.get(Journey, self.journey_id))
+
+
+class PhoneStream:
+    """The app's screen: the state (the page reloads its screen when the journey moved on
+    elsewhere) and, while sources are fetched, their list (`sources`)."""
+
+    def __init__(self, journey_id):
+        self.journey_id = journey_id
+
+    def render(self, view=None):
+        view = view or _current_view(self.journey_id)
+        messages = [("state", view.state.value)]
+        if view.state in FETCHING:
+            messages.append(("sources", render_template("phone/_sources.html",
+                                                        **sources_context(view))))
+        return messages
+
+    def refresh_after(self):
+        return None
+
+
+def stream(journey_id, page):
+    """An event-stream response for `page` (a DesktopStream or PhoneStream)."""
     app = current_app._get_current_object()
     heartbeat_s = app.config["SSE_HEARTBEAT_S"]
     try:
@@ -31,12 +120,12 @@ def stream(journey_id, render, refresh_after=None):
     def generate():
         try:
             yield "retry: 2000\n\n"
-            message = None
+            view = None
             while True:
                 session.remove()  # read fresh state; hold no connection while waiting
-                for name, data in render(message):
+                for name, data in page.render(view):
                     yield _event(name, data)
-                due = refresh_after(message) if refresh_after else None
+                due = page.refresh_after()
                 deadline = None if due is None else time.monotonic() + due
                 session.remove()
                 message = subscription.get(timeout=_wait_s(deadline, heartbeat_s))
@@ -51,6 +140,7 @@ def stream(journey_id, render, refresh_after=None):
                     message = more
                 if message is events.DISCONNECTED:
                     return  # the browser reconnects, or polls while we cannot stream
+                view = ProgressView.from_json(message["view"]) if message and "view" in message else None
         finally:
             subscription.close()
 

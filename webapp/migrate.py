@@ -7,14 +7,17 @@ that start together take turns, so the schema is created once.
 from pathlib import Path
 
 from alembic import command
-from alembic.config import Config
+from alembic.config import Config as AlembicConfig
 from sqlalchemy import text
+
+from .config import Config
+from .db import make_engine
 
 LOCK_ID = 7_461_029_113  # any constant: the advisory lock of this application's migrations
 
 
 def alembic_config():
-    config = Config()
+    config = AlembicConfig()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     return config
 
@@ -30,10 +33,11 @@ def upgrade(engine):
 
 
 def main():
-    import os
-    from .db import make_engine
-    engine = make_engine(os.environ["DATABASE_URL"])
+    """The release step: upgrade the database the environment names (DATABASE_URL, or the
+    embedded SQLite file)."""
+    engine = make_engine(Config().DATABASE_URL)
     upgrade(engine)
+    engine.dispose()
     print("database schema is up to date")
 
 

@@ -2,10 +2,19 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
+from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base
+from .domain.application import ApplicationStatus
+from .domain.journey import JourneyState, Outcome, Role
+from .domain.sources import FetchStatus
+
+
+def _enum(values, length):
+    """A column that holds an enum's values as plain strings and reads them back as members."""
+    return Enum(values, native_enum=False, create_constraint=False, length=length,
+                values_callable=lambda members: [member.value for member in members])
 
 
 class Application(Base):
@@ -20,7 +29,8 @@ class Application(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     created_at: Mapped[datetime]
     gemeente_code: Mapped[str] = mapped_column(String(6))
-    status: Mapped[str] = mapped_column(String(16), default="invited")  # delivered, withdrawn
+    status: Mapped[ApplicationStatus] = mapped_column(_enum(ApplicationStatus, 16),
+                                                      default=ApplicationStatus.INVITED)
     has_partner: Mapped[bool]
     invitation_sent_at: Mapped[datetime | None]  # the reminders count from here
     expires_at: Mapped[datetime | None]  # the personal link works until then
@@ -45,7 +55,7 @@ class Journey(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     application_id: Mapped[str] = mapped_column(ForeignKey("application.id"))
-    state: Mapped[str] = mapped_column(String(24))
+    state: Mapped[JourneyState] = mapped_column(_enum(JourneyState, 24))
     phone_only: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -66,6 +76,9 @@ class Journey(Base):
     def person(self, role):
         return next((p for p in self.persons if p.role == role), None)
 
+    def fetches_of(self, role):
+        return [f for f in self.fetches if f.role == role]
+
 
 class Person(Base):
     """Someone who logged in with DigiD during the journey: the applicant or the partner."""
@@ -75,7 +88,7 @@ class Person(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     journey_id: Mapped[str] = mapped_column(ForeignKey("journey.id"))
-    role: Mapped[str] = mapped_column(String(10))
+    role: Mapped[Role] = mapped_column(_enum(Role, 10))
     logged_in_at: Mapped[datetime]
     bsn: Mapped[str | None] = mapped_column(String(9))  # personal
 
@@ -88,9 +101,9 @@ class SourceFetch(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     journey_id: Mapped[str] = mapped_column(ForeignKey("journey.id"))
-    role: Mapped[str] = mapped_column(String(10))
+    role: Mapped[Role] = mapped_column(_enum(Role, 10))
     source: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(10))
+    status: Mapped[FetchStatus] = mapped_column(_enum(FetchStatus, 10))
     attempts: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime]
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)  # personal, encrypted
@@ -103,7 +116,7 @@ class Receipt(Base):
 
     journey_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     gemeente_code: Mapped[str] = mapped_column(String(6))
-    outcome: Mapped[str | None] = mapped_column(String(16))
+    outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, 16))
     consent_at: Mapped[datetime | None]
     consent_sources: Mapped[str | None] = mapped_column(Text)  # "applicant:uwv,partner:duo"
     consent_roles: Mapped[str | None] = mapped_column(String(32))
@@ -121,3 +134,16 @@ class PairingToken(Base):
     journey_id: Mapped[str] = mapped_column(ForeignKey("journey.id"), index=True)
     valid_until: Mapped[datetime]
     refused_at: Mapped[datetime | None]  # another device scanned it when it no longer worked
+
+
+class OutboxMessage(Base):
+    """A job requested in the same transaction as the change that needs it (webapp.outbox):
+    sent to the queue right after the commit, and again by the clock until that succeeded."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    message_id: Mapped[str] = mapped_column(String(36), unique=True)  # the same on every send
+    actor: Mapped[str] = mapped_column(String(40))
+    args: Mapped[str] = mapped_column(Text)  # JSON: ids only, never personal data

@@ -1,9 +1,11 @@
 """Rendering helpers shared by the blueprints: htmx fragments and Dutch problem pages."""
 
 from flask import make_response, redirect, render_template, request
+from flask_htmx import HTMX
 
-from . import htmx
 from .domain import gemeenten
+
+htmx = HTMX()
 
 SUPPORT_EMAIL = "support@gezondverzekerd.nl"
 SUPPORT_PHONE = "038 - 455 29 20"
@@ -28,6 +30,8 @@ def problem(title, message, status=400, back_url=None, back_label=None):
 
 
 def init_app(app):
+    htmx.init_app(app)
+
     @app.context_processor
     def _support():
         return {"support_email": SUPPORT_EMAIL, "support_phone": SUPPORT_PHONE}

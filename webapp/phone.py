@@ -1,5 +1,6 @@
 """Steps 7 to 11 in the Ockto app on the phone: pairing, DigiD, sources, partner, review, send."""
 
+import functools
 import secrets
 from urllib.parse import urlencode
 
@@ -8,22 +9,26 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from . import binding, journeys, live
 from .db import session
 from .domain import sources as catalogue
-from .domain.journey import JourneyState
+from .domain.journey import FETCHING, JourneyState, Outcome, Role
 from .journeys import JourneyError
 from .models import Journey
 from .pages import go_to, personal, problem, render_page
 
-bp = personal(Blueprint("app", __name__, url_prefix="/app"))
+bp = personal(Blueprint("phone", __name__, url_prefix="/app"))
 
 
-def _journey_or_problem():
-    journey = binding.phone_journey()
-    if journey is None:
-        return None, problem("Deze telefoon is niet gekoppeld",
-                             "Scan de QR-code op uw computer met de Ockto app, of open de link "
-                             "uit de uitnodigingsmail op deze telefoon.", 403,
-                             url_for(".scan"), "QR-code scannen")
-    return journey, None
+def paired(view):
+    """The view gets the journey this phone is paired with; an unpaired phone a clear page."""
+    @functools.wraps(view)
+    def with_journey(*args, **kwargs):
+        journey = binding.phone_journey()
+        if journey is None:
+            return problem("Deze telefoon is niet gekoppeld",
+                           "Scan de QR-code op uw computer met de Ockto app, of open de link "
+                           "uit de uitnodigingsmail op deze telefoon.", 403,
+                           url_for(".scan"), "QR-code scannen")
+        return view(journey, *args, **kwargs)
+    return with_journey
 
 
 @bp.get("/koppel/<token>")
@@ -41,7 +46,7 @@ def pair(token):
 @bp.get("/scan")
 def scan():
     """Step 7 in the app: the camera scans the QR code; or the customer types its code."""
-    return render_template("app/scan.html", code="", error=None)
+    return render_template("phone/scan.html", code="", error=None)
 
 
 @bp.post("/code")
@@ -51,33 +56,27 @@ def pair_by_code():
     try:
         journey, secret = journeys.pair_phone_by_code(typed)
     except JourneyError as error:
-        return render_template("app/scan.html", code=typed[:20], error=str(error)), 422
+        return render_template("phone/scan.html", code=typed[:20], error=str(error)), 422
     binding.bind_phone(journey.id, secret)
     return redirect(url_for(".home"), 303)
 
 
 @bp.get("/")
-def home():
-    journey, refused = _journey_or_problem()
-    if refused:
-        return refused
-    return render_template("app/home.html", **_screen_context(journey))
+@paired
+def home(journey):
+    return render_template("phone/home.html", **_screen_context(journey))
 
 
 @bp.get("/scherm")
-def screen():
-    journey, refused = _journey_or_problem()
-    if refused:
-        return refused
-    return render_template("app/_screen.html", **_screen_context(journey))
+@paired
+def screen(journey):
+    return render_template("phone/_screen.html", **_screen_context(journey))
 
 
 @bp.get("/digid")
-def digid_login():
+@paired
+def digid_login(journey):
     """Step 8/9: off to DigiD; it comes back to digid_return with an artifact."""
-    journey, refused = _journey_or_problem()
-    if refused:
-        return refused
     state = secrets.token_urlsafe(16)
     cookie["digid_state"] = state
     query = urlencode({"return_url": url_for(".digid_return", _external=True), "state": state,
@@ -88,10 +87,8 @@ def digid_login():
 
 
 @bp.get("/digid/terug")
-def digid_return():
-    journey, refused = _journey_or_problem()
-    if refused:
-        return refused
+@paired
+def digid_return(journey):
     expected = cookie.pop("digid_state", None)
     if request.args.get("fout"):
         return _screen_page(journey, "Inloggen met DigiD is afgebroken. Probeer het opnieuw.")
@@ -106,24 +103,20 @@ def digid_return():
 
 
 @bp.post("/bronnen/<source>")
-def fetch(source):
-    journey, refused = _journey_or_problem()
-    if refused:
-        return refused
+@paired
+def fetch(journey, source):
     error = None
     try:
         journeys.request_fetch(journey, source)
     except JourneyError as exc:
         error = str(exc)
-    return render_page("app/home.html", "app/_sources.html",
+    return render_page("phone/home.html", "phone/_sources.html",
                        **_screen_context(_reload(journey), error))
 
 
 @bp.post("/bronnen/klaar")
-def sources_done():
-    journey, refused = _journey_or_problem()
-    if refused:
-        return refused
+@paired
+def sources_done(journey):
     try:
         journeys.finish_sources(journey)
     except JourneyError as error:
@@ -132,11 +125,9 @@ def sources_done():
 
 
 @bp.post("/versturen")
-def send():
+@paired
+def send(journey):
     """Step 11: only with the explicit consent checkbox."""
-    journey, refused = _journey_or_problem()
-    if refused:
-        return refused
     if request.form.get("toestemming") != "ja":
         return _screen_page(journey, "Vink aan dat u toestemming geeft om de gegevens te "
                                      "versturen. Of kies 'Niet versturen'.")
@@ -145,19 +136,15 @@ def send():
 
 
 @bp.post("/niet-versturen")
-def refuse():
-    journey, refused = _journey_or_problem()
-    if refused:
-        return refused
-    journeys.cancel(journey, outcome="consent_refused")
+@paired
+def refuse(journey):
+    journeys.cancel(journey, Outcome.CONSENT_REFUSED)
     return _screen_page(journey)
 
 
 @bp.post("/stoppen")
-def cancel():
-    journey, refused = _journey_or_problem()
-    if refused:
-        return refused
+@paired
+def cancel(journey):
     journeys.cancel(journey)
     return _screen_page(journey)
 
@@ -174,25 +161,13 @@ def close():
 
 @bp.get("/gesloten")
 def closed():
-    return render_template("app/closed.html")
+    return render_template("phone/closed.html")
 
 
 @bp.get("/events")
-def events():
-    journey, refused = _journey_or_problem()
-    if refused:
-        return refused
-
-    def render(message=None):
-        view = (message or {}).get("view")  # an update renders from the event alone
-        current = journeys.journey_from_view(view) if view else session.get(Journey, journey.id)
-        messages = [("state", current.state)]
-        if current.state in FETCHING:
-            messages.append(("sources", render_template("app/_sources.html",
-                                                        **_sources_context(current))))
-        return messages
-
-    return live.stream(journey.id, render)
+@paired
+def events(journey):
+    return live.stream(journey.id, live.PhoneStream(journey.id))
 
 
 def _reload(journey):
@@ -201,32 +176,19 @@ def _reload(journey):
 
 
 def _screen_page(journey, error=None):
-    return render_page("app/home.html", "app/_screen.html",
+    return render_page("phone/home.html", "phone/_screen.html",
                        **_screen_context(_reload(journey), error))
 
 
-FETCHING = (JourneyState.FETCHING_APPLICANT, JourneyState.FETCHING_PARTNER)
-
-
-def _sources_context(journey):
-    """What the sources list shows: the current person's fetches and what is still needed."""
-    required = journeys.required_sources(journey)
-    fetches = journeys.fetches_of(journey, journeys.current_role(journey))
-    return {"fetches": fetches, "required": required, "sources": catalogue.SOURCES,
-            "FetchStatus": catalogue.FetchStatus,
-            "missing": catalogue.missing_sources({f.source: f.status for f in fetches}, required)}
-
-
 def _screen_context(journey, error=None):
-    state = JourneyState(journey.state)
-    role = journeys.current_role(journey)
-    context = {"journey": journey, "state": state, "S": JourneyState, "error": error,
-               "application": journey.application, "role": role,
-               "login_role": journeys.role_to_log_in(journey),
-               "sources": catalogue.SOURCES, "FetchStatus": catalogue.FetchStatus}
-    if state in FETCHING:
-        context.update(_sources_context(journey))
-    if state == JourneyState.REVIEWING:
-        context["dossier"] = journeys.dossier(journey)
-        context["describe"] = catalogue.describe
+    """The app's screen: the progress view, and on the screens that show them the people's
+    names (login) or the fetched data (review)."""
+    view = journeys.progress_view(journey)
+    context = {"view": view, "S": JourneyState, "Role": Role, "error": error,
+               "application": journey.application}
+    if view.state in FETCHING:
+        context.update(live.sources_context(view, error))
+    if view.state is JourneyState.REVIEWING:
+        context.update(dossier=journeys.dossier(journey), sources=catalogue.SOURCES,
+                       describe=catalogue.describe)
     return context

@@ -1,8 +1,7 @@
 """Purge rules: nothing personal outlives JOURNEY_TTL_HOURS, even if no worker ran when due.
 
-`purge_overdue(now)` is the sweep: the `clock` process (or the `purge_overdue_journeys`
-actor) calls it every minute. Until the clock runs everywhere, every web process also
-sweeps on a request at most once per PURGE_SWEEP_S, so a deployment without workers
+`purge_overdue(now)` is the sweep: the clock runs it every minute. Every web process also
+sweeps on a request at most once per PURGE_SWEEP_S, so a deployment whose clock is down
 still keeps its promise.
 """
 
@@ -13,12 +12,13 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from .clock import utcnow
 from .db import session
-from .domain.journey import IllegalTransition, JourneyState
-from .journeys import _purge_application, expire, utcnow
+from .domain.journey import IllegalTransition, JourneyState, Outcome
+from .journeys import expire, purge_application
 from .models import Application, Journey
 
-FINAL = (JourneyState.DONE, JourneyState.CANCELLED)
+FINAL = [state for state in JourneyState if state.is_final]
 
 
 def overdue_journey_ids(now):
@@ -44,7 +44,7 @@ def purge_overdue(now=None):
     applications = session.scalars(select(Application).where(Application.purged_at.is_(None),
                                                              Application.created_at <= cutoff)).all()
     for application in applications:
-        _purge_application(application, "expired" if application.status == "invited" else None)
+        purge_application(application, Outcome.EXPIRED)
     session.commit()
     if journeys or applications:
         current_app.logger.info("purge sweep: %d journeys, %d applications", journeys,

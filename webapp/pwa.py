@@ -19,17 +19,17 @@ def service_worker():
 @bp.get("/offline")
 def offline():
     """What the service worker shows without a network; holds nothing personal."""
-    return render_template("app/offline.html")
+    return render_template("pwa/offline.html")
 
 
 @bp.get("/start")
 def start():
     """Where the installed app opens: the journey of this phone, or the scanner."""
     if binding.phone_journey() is not None:
-        return redirect(url_for("app.home"), 303)
-    return redirect(url_for("app.scan"), 303)
+        return redirect(url_for("phone.home"), 303)
+    return redirect(url_for("phone.scan"), 303)
 
 
 @bp.get("/installeren")
 def install():
-    return render_template("app/install.html")
+    return render_template("pwa/install.html")

@@ -13,8 +13,8 @@ import time
 import redis
 from flask import current_app, make_response, request
 
-from . import binding, htmx
-from .pages import problem
+from . import binding
+from .pages import htmx, problem
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,10 @@ TRY_AGAIN = {
 # endpoint: (methods, message key, [(scope, most requests, per seconds)])
 DEFAULT_RULES = {
     "application.submit": (("POST",), "aanvraag", [("client", 10, 600)]),
-    "app.pair": (("GET",), "koppelen", [("client", 10, 60)]),
-    "app.pair_by_code": (("POST",), "koppelen", [("client", 10, 60)]),
-    "app.digid_login": (("GET",), "digid", [("client", 20, 300), ("journey", 10, 600)]),
-    "app.digid_return": (("GET",), "digid", [("journey", 10, 600)]),
+    "phone.pair": (("GET",), "koppelen", [("client", 10, 60)]),
+    "phone.pair_by_code": (("POST",), "koppelen", [("client", 10, 60)]),
+    "phone.digid_login": (("GET",), "digid", [("client", 20, 300), ("journey", 10, 600)]),
+    "phone.digid_return": (("GET",), "digid", [("journey", 10, 600)]),
     "digid_sim.login": (("POST",), "digid", [("client", 10, 60), ("username", 5, 300)]),
     "digid_sim.sms": (("POST",), "sms", [("client", 10, 60), ("sms", 5, 600)]),
     "gemeente.login": (("POST",), "gemeente", [("client", 10, 60)]),

@@ -1,8 +1,21 @@
-"""Dramatiq actors: thin and idempotent, they take ids and call webapp.journeys.
+"""The worker process: `dramatiq workers:setup` (the Procfile's `worker` line).
 
-`dramatiq workers` imports this package: the broker module first, then every actor.
+Importing this package does nothing; Dramatiq calls `setup()` in each worker process.
 """
 
-from messaging import broker  # noqa: F401  (sets the broker before any actor exists)
+import dramatiq
 
-from . import delivery, mail, privacy, sources  # noqa: F401,E402
+from messaging.broker import AppContext, make_broker
+from webapp import create_worker_app
+from webapp.config import Config
+
+from . import actors
+
+
+def setup():
+    """Build the broker from RABBITMQ_URL, declare the actors on it, and run each message in
+    an app context of a worker app (no pages, no simulators) built on first use."""
+    broker = make_broker(Config().RABBITMQ_URL)
+    broker.add_middleware(AppContext(factory=lambda: create_worker_app(broker=broker)))
+    actors.declare(broker)
+    dramatiq.set_broker(broker)

@@ -1,32 +1,36 @@
-"""The clock: every CLOCK_INTERVAL_S (a minute) it runs each periodic sweep once.
+"""The clock: runs each periodic sweep at its own interval.
 
 `python -m workers.clock` is the Procfile's `clock` process; the embedded `python -m webapp`
-runs the same loop in a thread. A sweep finds what is due in the database and enqueues it;
-the schedule lives in the database, never in the broker, so a restart loses nothing, and
-every sweep is safe with several clocks at once. Add a sweep with one line in SWEEPS.
+runs the same loop in a thread. A sweep finds what is due in the database and asks for
+it; the schedule lives in the database, never in the broker, so a restart loses nothing,
+and every sweep is safe with several clocks at once. Add a sweep with one line in SWEEPS.
 """
 
 import logging
-import os
 import sys
 import threading
 import time
 
-from webapp import invitations, privacy
+from messaging.broker import make_broker
+from webapp import create_worker_app, invitations, outbox, privacy
+from webapp.config import Config
 from webapp.db import session
 
 log = logging.getLogger("ocktoreis.clock")
 
+# (sweep, the setting that says every how many seconds it runs)
 SWEEPS = [
-    invitations.enqueue_due_mail,  # invitations and reminders
-    privacy.purge_overdue,  # journeys past their time to live: here, so no worker is needed
+    (invitations.enqueue_due_mail, "CLOCK_INTERVAL_S"),  # invitations and reminders
+    (privacy.purge_overdue, "CLOCK_INTERVAL_S"),  # journeys past their time to live
+    (outbox.relay_overdue, "OUTBOX_RETRY_S"),  # jobs committed but not on the queue yet
 ]
 
 
 def tick(app, sweeps=None):
-    """Run each sweep once in its own app context; one that fails does not stop the rest."""
+    """Run each sweep once in its own app context; one that fails does not stop the rest.
+    Returns {sweep name: its result} of those that succeeded."""
     done = {}
-    for sweep in SWEEPS if sweeps is None else sweeps:
+    for sweep in [sweep for sweep, _ in SWEEPS] if sweeps is None else sweeps:
         with app.app_context():
             try:
                 done[sweep.__name__] = sweep()
@@ -37,15 +41,19 @@ def tick(app, sweeps=None):
 
 
 def run(app, stop=None):
-    """Tick every CLOCK_INTERVAL_S until `stop` (a threading.Event) is set."""
+    """Run every sweep when it is due until `stop` (a threading.Event) is set."""
     stop = stop or threading.Event()
-    interval = app.config["CLOCK_INTERVAL_S"]
+    due = {sweep: 0.0 for sweep, _ in SWEEPS}
     while not stop.is_set():
-        started = time.monotonic()
-        for name, count in tick(app).items():
-            if count:
-                log.info("%s: %s enqueued", name, count)
-        stop.wait(max(0.0, interval - (time.monotonic() - started)))
+        now = time.monotonic()
+        ready = [sweep for sweep, at in due.items() if at <= now]
+        for name, result in tick(app, ready).items():
+            if result:
+                log.info("%s: %s", name, result)
+        for sweep, setting in SWEEPS:
+            if sweep in ready:
+                due[sweep] = now + app.config[setting]
+        stop.wait(max(0.0, min(due.values()) - time.monotonic()))
 
 
 def start_thread(app):
@@ -57,12 +65,11 @@ def start_thread(app):
 
 def main():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s clock %(levelname)s %(message)s")
-    if not os.environ.get("RABBITMQ_URL"):
+    config = Config()
+    if not config.RABBITMQ_URL:
         sys.exit("The clock process needs RABBITMQ_URL; on the embedded defaults "
                  "`python -m webapp` runs the clock itself.")
-    import workers  # noqa: F401  (sets the broker, registers the actors)
-    from webapp import create_app
-    run(create_app())
+    run(create_worker_app(broker=make_broker(config.RABBITMQ_URL)))
 
 
 if __name__ == "__main__":

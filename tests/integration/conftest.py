@@ -9,15 +9,16 @@ import time
 
 import dramatiq
 import pytest
+from dramatiq.brokers.stub import StubBroker
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-import workers  # noqa: F401  (sets the broker, registers the actors)
-from messaging.broker import broker as stub_broker
+from messaging.broker import AppContext
 from tests.services import free_port, fresh_postgres_database, unavailable
 from webapp import create_app
 from webapp.db import session
 from webapp.domain.clock import FrozenClock
+from workers import actors
 
 from .helpers import Walk
 
@@ -97,21 +98,32 @@ def app_config():
     return {}
 
 
-@pytest.fixture
-def app(tmp_path, clock, app_config):
-    app = create_app({
+def embedded_settings(tmp_path):
+    """Every service pinned to its embedded default, whatever the shell exports."""
+    return {
         "TESTING": True,
         "INSTANCE_DIR": str(tmp_path),
         "SECRET_KEY": "test-secret-key-not-for-production",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'ocktoreis.db'}",
         "INBOX_DATABASE_URL": f"sqlite:///{tmp_path / 'inbox.db'}",
         "OUTBOX_DIR": str(tmp_path / "outbox"),
-        "SOURCE_SIM_LATENCY_MS": 0,
-        "DEV_PAGES": True,
-        "CLOCK": clock,
+        "RABBITMQ_URL": None, "REDIS_URL": None, "MAIL_SERVER": None,
+        "DIGID_URL": None, "SOURCES_URL": None, "GEMEENTE_URL": None,
+        "SIMULATORS": True, "SOURCE_SIM_LATENCY_MS": 0, "SOURCE_SIM_FAILURE_RATE": 0.0,
+        "DEV_PAGES": True, "ACCEPTANCE_MODE": False,
         "RATE_LIMITS": {},  # test_rate_limits.py turns them on
-        **app_config,
-    })
+    }
+
+
+@pytest.fixture
+def app(tmp_path, clock, app_config):
+    """The web app on a loopback HTTP server, with the actors declared on its StubBroker
+    (a module's `app_config` may point it at real services)."""
+    app = create_app({**embedded_settings(tmp_path), "CLOCK": clock, **app_config})
+    broker = app.extensions["broker"]
+    assert isinstance(broker, StubBroker), "the tests' app must not reach a real broker"
+    broker.add_middleware(AppContext(app=app))
+    app.extensions["actors"] = actors.declare(broker)
     app.test_client_class = BrowserClient
     server = make_server("127.0.0.1", 0, app, threaded=True)
     app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
@@ -125,21 +137,53 @@ def app(tmp_path, clock, app_config):
 
 
 @pytest.fixture
-def worker(app):
-    stub_broker.flush_all()
-    worker = dramatiq.Worker(stub_broker, worker_threads=2, worker_timeout=50)
+def broker(app):
+    return app.extensions["broker"]
+
+
+@pytest.fixture
+def worker(broker):
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=50)
     worker.start()
     yield worker
     worker.stop()
 
 
+class JobLog(dramatiq.Middleware):
+    """What the workers did: (actor name, exception or None) per message processed."""
+
+    def __init__(self):
+        self.done = []
+        self._changed = threading.Condition()
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        with self._changed:
+            self.done.append((message.actor_name, exception))
+            self._changed.notify_all()
+
+    def failures(self, actor_name):
+        return [exception for name, exception in self.done if name == actor_name and exception]
+
+    def wait_for(self, condition, what, timeout_s=15):
+        with self._changed:
+            assert self._changed.wait_for(condition, timeout_s), f"never saw {what}: {self.done}"
+
+
 @pytest.fixture
-def run_jobs(worker):
+def job_log(broker):
+    log = JobLog()
+    broker.add_middleware(log)
+    yield log
+    broker.middleware.remove(log)
+
+
+@pytest.fixture
+def run_jobs(broker, worker):
     """Wait until every queued job (and what it queued) has run."""
     def run():
         for _ in range(5):
-            for queue in stub_broker.queues:
-                stub_broker.join(queue, fail_fast=True)
+            for queue in broker.queues:
+                broker.join(queue, fail_fast=True)
     return run
 
 

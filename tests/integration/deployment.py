@@ -110,7 +110,7 @@ class Deployment:
         self.outbox = tmp_path / "outbox"
         self.database_url = database_url
         self.engine = create_engine(database_url)
-        self.webs, self.workers, self.logs = [], [], []
+        self.webs, self.workers, self.clocks, self.logs = [], [], [], []
         self.env = {
             **os.environ, "PATH": f"{BIN}:{os.environ['PATH']}",
             "DATABASE_URL": database_url, "RABBITMQ_URL": rabbitmq_url, "REDIS_URL": redis_url,
@@ -154,8 +154,14 @@ class Deployment:
 
     def start_worker(self):
         process = self._spawn(f"worker-{len(self.workers)}", [
-            str(BIN / "dramatiq"), "workers", "--processes", "1", "--threads", "4"])
+            str(BIN / "dramatiq"), "workers:setup", "--processes", "1", "--threads", "4"])
         self.workers.append(process)
+        return process
+
+    def start_clock(self):
+        """The Procfile's clock: reminders, the purge sweep and the outbox's resends."""
+        process = self._spawn(f"clock-{len(self.clocks)}", [sys.executable, "-m", "workers.clock"])
+        self.clocks.append(process)
         return process
 
     def kill_workers(self):
@@ -182,16 +188,17 @@ class Deployment:
             "SELECT (SELECT count(*) FROM source_fetch WHERE status = 'fetching')"
             " + (SELECT count(*) FROM journey WHERE state IN ('sending', 'delivered'))"
             " + (SELECT count(*) FROM application WHERE invitation_sent_at IS NULL"
-            "    AND status = 'invited')")
+            "    AND status = 'invited')"
+            " + (SELECT count(*) FROM outbox)")
 
     def run_jobs(self):
         wait_for(self.quiet, 60, "the workers to finish their jobs")
 
     def stop(self):
-        for process in self.webs + self.workers:
+        for process in self.webs + self.workers + self.clocks:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
-        for process in self.webs + self.workers:
+        for process in self.webs + self.workers + self.clocks:
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -4,9 +4,11 @@ on PostgreSQL, RabbitMQ and Redis, and what happens when one of them fails.
 These tests need the real services; in CI a missing service fails the test.
 """
 
+import re
 import shutil
 import socket
 import subprocess
+import sys
 
 import pytest
 import redis
@@ -16,9 +18,10 @@ from sqlalchemy import create_engine, text
 from tests.services import fresh_rabbitmq_vhost
 from webapp.simulators.population import SANNE
 
+from . import crash_after_commit
 from .conftest import PHONE_UA
-from .deployment import Deployment, EventStream, HttpClient, wait_for
-from .helpers import Walk, outbox_messages
+from .deployment import ROOT, Deployment, EventStream, HttpClient, wait_for
+from .helpers import Walk, application_form, local, outbox_messages
 
 
 @pytest.fixture
@@ -81,6 +84,7 @@ def test_two_web_and_two_worker_processes_follow_live_and_do_each_job_once(deplo
     assert len(outbox_messages(system.app)) == 1
     journey_id = _journey_of(walk)
     assert system.scalar("SELECT state FROM journey WHERE id = :id", id=journey_id) == "done"
+    assert system.scalar("SELECT count(*) FROM outbox") == 0  # every job request was crossed off
     assert system.scalar("SELECT count(*) FROM source_fetch WHERE journey_id = :id", id=journey_id) == 5
     assert _dossiers_in_inbox(web_a) == 1
 
@@ -158,7 +162,6 @@ def test_jobs_queued_while_rabbitmq_restarts_are_not_lost(deployment):
     web = system.start_web()
     client = HttpClient(web)
     walk = Walk(system.app, client, client, system.run_jobs)
-    from .helpers import application_form
     for n in range(3):
         response = client.post("/aanvraag", data=application_form(SANNE, email=f"r{n}@example.org"))
         assert response.status_code == 303
@@ -236,3 +239,111 @@ def test_a_dropped_database_connection_gives_a_clear_page_and_the_app_recovers(d
         admin.dispose()
     recovered = desktop.get(walk.journey_url)
     assert recovered.status_code == 200 and 'data-step="checklist"' in recovered.text
+
+
+class Customer:
+    """One applicant's desktop (on web A, its page following live) and phone (on web B)."""
+
+    def __init__(self, system, web_a, web_b, citizen=SANNE):
+        self.desktop, self.phone = HttpClient(web_a), HttpClient(web_b, PHONE_UA)
+        self.walk = Walk(system.app, self.desktop, self.phone, system.run_jobs)
+        self.walk.start(self.walk.apply(citizen))
+        self.journey_id = _journey_of(self.walk)
+        self.page = EventStream(self.desktop, f"{self.walk.journey_url}/events")
+        self.page.wait_for('data-step="checklist"')
+        self.citizen = citizen
+
+    def to_sources(self):
+        self.phone.get(self.walk.to_qr())
+        self.walk.login(self.citizen)
+        self.page.wait_for('data-step="login" data-status="done"')
+        return self
+
+
+def _fetch_status(system, customer, source):
+    return system.scalar("SELECT status FROM source_fetch WHERE journey_id = :id AND source = :s",
+                         id=customer.journey_id, s=source)
+
+
+def _state(system, customer):
+    return system.scalar("SELECT state FROM journey WHERE id = :id", id=customer.journey_id)
+
+
+def test_jobs_asked_for_while_rabbitmq_refuses_run_once_it_is_back_without_a_click(deployment):
+    """Four journeys at different steps, each desktop following live, one fetch in flight at
+    the worker: RabbitMQ stops; a phone taps a source and another customer consents. Both
+    answer at once; when RabbitMQ is back the fetch and the delivery complete by themselves."""
+    system = deployment(SOURCE_SIM_LATENCY_MS=1500, OUTBOX_RETRY_S=1)
+    web_a, web_b = system.start_web(), system.start_web()
+    system.start_worker()
+    system.start_clock()
+    tapping = Customer(system, web_a, web_b).to_sources()
+    consenting = Customer(system, web_a, web_b).to_sources()
+    consenting.walk.fetch_all()
+    consenting.page.wait_for("Bekijk en controleer de gegevens")
+    in_flight = Customer(system, web_a, web_b).to_sources()
+    waiting = Customer(system, web_a, web_b)
+    waiting.walk.to_qr()
+    in_flight.phone.post("/app/bronnen/duo")
+    wait_for(lambda: system.ready_messages() == 0, 20, "the worker to take the in-flight fetch")
+
+    _rabbitmqctl("stop_app")
+    try:
+        tapped = tapping.phone.post("/app/bronnen/uwv")
+        assert tapped.status_code == 200 and "Bezig met ophalen" in tapped.text
+        consented = consenting.phone.post("/app/versturen", data={"toestemming": "ja"})
+        assert consented.status_code == 200 and 'data-screen="sending"' in consented.text
+        assert system.scalar("SELECT count(*) FROM outbox") == 2  # committed with their changes
+    finally:
+        _rabbitmqctl("start_app")
+        _rabbitmqctl("await_startup")
+
+    wait_for(lambda: _fetch_status(system, tapping, "uwv") == "fetched", 60, "the tapped fetch")
+    tapping.page.wait_for("1 van de 5 bronnen opgehaald")
+    wait_for(lambda: _state(system, consenting) == "done", 60, "the consented delivery")
+    consenting.page.wait_for('data-state="done"')
+    wait_for(lambda: _fetch_status(system, in_flight, "duo") == "fetched", 60, "the in-flight fetch")
+    page = waiting.desktop.get(waiting.walk.journey_url).text  # the QR code shown now
+    pairing = local(re.search(r'href="([^"]+)" data-testid="pairing-url"', page).group(1))
+    assert waiting.phone.get(pairing).status_code == 303  # still pairs
+    waiting.page.wait_for('data-step="phone" data-status="done"')
+    system.run_jobs()
+    assert _dossiers_in_inbox(web_a) == 1
+    assert system.scalar("SELECT count(*) FROM outbox") == 0
+    for customer in (tapping, consenting, in_flight, waiting):
+        customer.page.close()
+
+
+def test_a_web_process_killed_between_commit_and_send_loses_no_job(deployment):
+    """The process dies inside its first send to the broker, right after the commit: the
+    clock sends the committed job, and the fetch and the delivery run without a click."""
+    system = deployment(OUTBOX_RETRY_S=1)
+    web_a, web_b = system.start_web(), system.start_web()
+    system.start_worker()
+    tapping = Customer(system, web_a, web_b).to_sources()
+    consenting = Customer(system, web_a, web_b).to_sources()
+    consenting.walk.fetch_all()
+
+    def crash(customer, path, *fields):
+        result = subprocess.run(
+            [sys.executable, "-m", "tests.integration.crash_after_commit", "POST", path,
+             customer.phone.http.cookies.get("ocktoreis"), customer.phone._csrf_token(), *fields],
+            cwd=ROOT, env=system.env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == crash_after_commit.CRASHED, result.stderr[-2000:]
+
+    crash(tapping, "/app/bronnen/pensioen")
+    crash(consenting, "/app/versturen", "toestemming=ja")
+    assert _fetch_status(system, tapping, "pensioen") == "fetching"
+    assert _state(system, consenting) == "sending"
+    assert system.scalar("SELECT count(*) FROM outbox") == 2
+    assert system.ready_messages() == 0  # nothing reached RabbitMQ
+
+    system.start_clock()
+    wait_for(lambda: _fetch_status(system, tapping, "pensioen") == "fetched", 60, "the fetch")
+    tapping.page.wait_for("1 van de 5 bronnen opgehaald")
+    wait_for(lambda: _state(system, consenting) == "done", 60, "the delivery")
+    consenting.page.wait_for('data-state="done"')
+    assert _dossiers_in_inbox(web_a) == 1
+    assert system.scalar("SELECT count(*) FROM outbox") == 0
+    tapping.page.close()
+    consenting.page.close()

@@ -6,18 +6,20 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, or_, select
 
-from tests.services import fresh_postgres_database, fresh_rabbitmq_vhost
+from tests.services import fresh_postgres_database, fresh_rabbitmq_vhost, rabbitmq_messages
 from tests.smtp import LoopbackSMTP
-from webapp import create_app
+from webapp import create_worker_app
 from webapp.db import session
 from webapp.domain.clock import SystemClock
-from webapp.models import Application
+from webapp.models import Application, OutboxMessage
+
+from .deployment import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNT = 12
@@ -78,6 +80,18 @@ def let_days_pass(app, days):
         session.commit()
 
 
+def settled(app, rabbitmq_url, reminders_sent):
+    """Every application has had reminder `reminders_sent`, nobody holds a sending lease, no
+    job waits in the outbox or in RabbitMQ (ready or being worked on): nothing more can be
+    sent, so any duplicate would have arrived by now."""
+    with app.app_context():
+        unsettled = session.scalar(select(func.count()).select_from(Application).where(or_(
+            Application.reminders_sent != reminders_sent, Application.mail_claimed_until.is_not(None))))
+        outbox = session.scalar(select(func.count()).select_from(OutboxMessage))
+        session.remove()
+    return unsettled == 0 and outbox == 0 and rabbitmq_messages(rabbitmq_url) == 0
+
+
 def numbers(smtp):
     return sorted((m["To"], m["Message-ID"].split("@")[0].rsplit(".", 1)[1]) for m in smtp.messages)
 
@@ -87,17 +101,17 @@ def test_two_clock_processes_and_a_worker_send_each_reminder_once_across_restart
     env = {**os.environ, "DATABASE_URL": database_url, "RABBITMQ_URL": rabbitmq_url,
            "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port), "SECRET_KEY": "test-secret",
            "OCKTOREIS_INSTANCE": str(tmp_path), "CLOCK_INTERVAL_S": "0.5", "SIMULATORS": "0"}
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
-                      "INSTANCE_DIR": str(tmp_path), "SIMULATORS": False})
+    app = create_worker_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
+                             "INSTANCE_DIR": str(tmp_path), "RABBITMQ_URL": None})
     seed(app, days_since_invitation=6)
     processes = Processes(env, tmp_path)
-    worker = ("-m", "dramatiq", "workers", "--processes", "1", "--threads", "4")
+    worker = ("-m", "dramatiq", "workers:setup", "--processes", "1", "--threads", "4")
     try:
         processes.start("clock-1", "-m", "workers.clock")
         processes.start("clock-2", "-m", "workers.clock")
         processes.start("worker", *worker)
         smtp.wait_for(COUNT, timeout=60)
-        time.sleep(2)  # time for any duplicate to arrive
+        wait_for(lambda: settled(app, rabbitmq_url, 1), 60, "every first reminder recorded")
         assert numbers(smtp) == sorted((f"aanvrager{n}@example.org", "1") for n in range(COUNT))
 
         processes.kill_all()
@@ -105,7 +119,7 @@ def test_two_clock_processes_and_a_worker_send_each_reminder_once_across_restart
         processes.start("worker", *worker)
         processes.start("clock-1", "-m", "workers.clock")
         smtp.wait_for(2 * COUNT, timeout=60)
-        time.sleep(2)
+        wait_for(lambda: settled(app, rabbitmq_url, 2), 60, "every second reminder recorded")
         sent = numbers(smtp)
         assert len(sent) == 2 * COUNT and len(set(sent)) == 2 * COUNT
         assert sorted(n for _, n in sent) == ["1"] * COUNT + ["2"] * COUNT

@@ -12,13 +12,16 @@ from datetime import timedelta
 import dramatiq
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from messaging.broker import broker as stub_broker
-from webapp import privacy
+from webapp import journeys, privacy
+from webapp.clock import utcnow
 from webapp.db import session
-from webapp.journeys import utcnow
+from webapp.domain.sources import SOURCES
 from webapp.models import Application, Journey, Receipt
+from webapp.outbox import Job
 from webapp.simulators import population
+from webapp.simulators.gemeente import Dossier
 from webapp.simulators.population import FATIMA, JAN
 
 from .helpers import all_database_text
@@ -35,12 +38,12 @@ class _Recorder(dramatiq.Middleware):
 
 
 @pytest.fixture
-def queued():
+def queued(broker):
     """Every message the broker is given during the test."""
     recorder = _Recorder()
-    stub_broker.middleware.append(recorder)
+    broker.middleware.append(recorder)
     yield recorder.messages
-    stub_broker.middleware.remove(recorder)
+    broker.middleware.remove(recorder)
 
 
 @pytest.fixture
@@ -93,8 +96,7 @@ def assert_nothing_kept(app, log_text):
 
 def assert_ids_only_on_the_queue(messages):
     assert messages, "the journey queued nothing?"
-    allowed = {"applicant", "partner", *(s.key for s in __import__(
-        "webapp.domain.sources", fromlist=["SOURCES"]).SOURCES)}
+    allowed = {"applicant", "partner", *(source.key for source in SOURCES)}
     for message in messages:
         for arg in [*message.args, *message.kwargs.values()]:
             assert isinstance(arg, str) and (arg in allowed or re.fullmatch(r"[A-Za-z0-9_\-]{22}", arg)), \
@@ -191,7 +193,8 @@ def test_the_time_to_live_purges_an_unfinished_journey(app, walk, queued, logs):
     assert_nothing_kept(app, logs())
 
 
-def test_the_web_process_purges_overdue_journeys_when_no_worker_runs(app, walk, phone, worker, logs):
+def test_the_web_process_purges_overdue_journeys_when_no_worker_runs(app, walk, phone, worker, broker,
+                                                                    logs):
     """Consent given, but no worker ever delivers: at the time to live the web purges."""
     journey_id = to_review(walk)
     worker.stop()
@@ -202,7 +205,7 @@ def test_the_web_process_purges_overdue_journeys_when_no_worker_runs(app, walk, 
     walk.desktop.get("/")  # any request: the sweep runs in the web process
     assert _receipt(journey_id).outcome == "expired"
     assert session.get(Journey, journey_id).state == "cancelled"
-    stub_broker.flush_all()  # the delivery that never ran must not run after the test
+    broker.flush_all()  # the delivery that never ran must not run after the test
     assert_nothing_kept(app, logs())
 
 
@@ -218,7 +221,7 @@ def test_an_invitation_never_used_is_purged_when_it_runs_out(app, walk, logs):
 
 def test_a_delivered_but_unpurged_journey_is_purged_by_the_sweep(app, walk, phone, logs):
     journey_id = to_review(walk)
-    from workers.delivery import purge_journey
+    purge_journey = app.extensions["actors"][Job.PURGE_JOURNEY]
     purge_journey.fn, original = (lambda journey_id: None), purge_journey.fn  # the purge job is lost
     try:
         phone.post("/app/versturen", data={"toestemming": "ja"})
@@ -239,10 +242,6 @@ def test_the_receipt_has_no_column_for_personal_data():
 
 
 def test_nothing_leaves_without_consent(app, walk, run_jobs):
-    from sqlalchemy.orm import Session
-
-    from webapp import journeys
-    from webapp.simulators.gemeente import Dossier
     journey_id = to_review(walk)
     journeys.deliver(journey_id)  # a delivery job that arrives before the consent
     run_jobs()

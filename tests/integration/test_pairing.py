@@ -92,7 +92,7 @@ def test_replaying_the_pairing_url_does_not_take_over_the_phone_binding(app, wal
 def test_the_live_stream_pushes_a_new_qr_code_when_it_is_renewed(app, walk, clock):
     app.config["PAIRING_TTL_S"] = 1
     walk.start(walk.apply(SANNE))
-    first = walk.to_qr()
+    walk.to_qr()
     response = walk.desktop.get(f"{walk.journey_url}/events", buffered=False)
     chunks, moved = [], False
     timer = threading.Timer(6, response.close)  # never hang the suite

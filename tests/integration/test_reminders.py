@@ -3,7 +3,6 @@ what arrives, when, and that several clocks, lost messages, restarts and SMTP do
 neither duplicate nor lose a mail."""
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -12,10 +11,11 @@ from sqlalchemy import select
 from tests.smtp import LoopbackSMTP, html_of, personal_link, text_of
 from webapp import invitations
 from webapp.db import session
+from webapp.domain.application import ApplicationStatus
 from webapp.models import Application
 from webapp.simulators.population import SANNE
+from webapp.outbox import QUEUE, Job
 from workers import clock as clock_process
-from workers.mail import queue_mail, send_mail
 
 from .helpers import application_form
 
@@ -41,6 +41,10 @@ def apply(desktop, email="aanvrager@example.org"):
 
 def tick(app):
     return clock_process.tick(app)["enqueue_due_mail"]
+
+
+def actor(app, job):
+    return app.extensions["actors"][job]
 
 
 def reminder_number(message):
@@ -112,9 +116,8 @@ def test_two_clocks_at_once_send_each_reminder_once(app, desktop, run_jobs, smtp
     for thread in clocks:
         thread.join()
     assert sum(counts) == 30
-    run_jobs()
+    run_jobs()  # every job has run: nothing more can arrive
     reminders = smtp.wait_for(60)[30:]
-    time.sleep(0.3)
     assert len(smtp.messages) == 60
     assert len({m["Message-ID"] for m in reminders}) == 30
     assert sorted(m["To"] for m in reminders) == sorted(f"aanvrager{n}@example.org" for n in range(30))
@@ -122,14 +125,14 @@ def test_two_clocks_at_once_send_each_reminder_once(app, desktop, run_jobs, smtp
 
 def test_a_reminder_lost_after_the_claim_comes_round_again_once(app, desktop, run_jobs, smtp, clock,
                                                                  monkeypatch):
-    """The clock or a worker stopped between the claim and the send: the message is gone."""
+    """The batch's message is lost after the claim (the broker lost it, or it failed every
+    retry): the mail comes round again at the retry time."""
     apply(desktop)
     run_jobs()
     clock.advance(days=5)
-    # The batch is lost with the process that held it (dropped here rather than flushed
-    # after the send, which a running worker thread might take first).
-    monkeypatch.setattr(queue_mail, "send", lambda *args, **kwargs: None)
+    monkeypatch.setattr(actor(app, Job.QUEUE_MAIL), "fn", lambda application_ids: None)
     assert tick(app) == 1
+    run_jobs()
     monkeypatch.undo()
     clock.advance(minutes=app.config["MAIL_RETRY_AFTER_MIN"] - 1)
     assert tick(app) == 0
@@ -141,19 +144,21 @@ def test_a_reminder_lost_after_the_claim_comes_round_again_once(app, desktop, ru
     assert [reminder_number(m) for m in smtp.wait_for(2)] == [0, 1]
 
 
-def test_a_clock_that_fails_to_enqueue_loses_nothing(app, desktop, run_jobs, smtp, clock, monkeypatch):
+def test_a_clock_whose_broker_is_down_loses_nothing(app, broker, desktop, run_jobs, smtp, clock,
+                                                    monkeypatch):
     apply(desktop)
     run_jobs()
     clock.advance(days=5)
 
-    def broker_down(*args):
+    def broker_down(*args, **kwargs):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(queue_mail, "send", broker_down)
-    assert "enqueue_due_mail" not in clock_process.tick(app)  # it failed, the clock goes on
+    monkeypatch.setattr(broker, "enqueue", broker_down)
+    assert tick(app) == 1  # claimed; the batch's job is committed with the claim, not sent
     monkeypatch.undo()
-    clock.advance(minutes=app.config["MAIL_RETRY_AFTER_MIN"])
-    assert tick(app) == 1
+    assert clock_process.tick(app)["relay_overdue"] == 0  # not overdue yet
+    clock.advance(seconds=app.config["OUTBOX_RETRY_S"])
+    assert clock_process.tick(app)["relay_overdue"] == 1
     run_jobs()
     assert [reminder_number(m) for m in smtp.wait_for(2)] == [0, 1]
 
@@ -164,24 +169,23 @@ def test_a_second_message_for_the_same_mail_sends_nothing(app, desktop, run_jobs
     application_id = session.scalars(select(Application.id)).one()
     clock.advance(days=5)
     for _ in range(3):
-        send_mail.send(application_id)
-    run_jobs()
-    time.sleep(0.3)
+        actor(app, Job.SEND_MAIL).send(application_id)
+    run_jobs()  # all three have run
     assert [reminder_number(m) for m in smtp.messages] == [0, 1]
 
 
 def test_smtp_down_retries_with_backoff_and_the_journey_keeps_working(
-        app, desktop, run_jobs, smtp, clock, monkeypatch):
+        app, desktop, run_jobs, job_log, smtp, clock, monkeypatch):
     apply(desktop, email="eerste@example.org")
     run_jobs()
     link = personal_link(smtp.wait_for(1)[0])
     smtp.stop()
-    monkeypatch.setitem(send_mail.options, "min_backoff", 100)
-    monkeypatch.setitem(send_mail.options, "max_backoff", 400)
+    monkeypatch.setitem(actor(app, Job.SEND_MAIL).options, "min_backoff", 100)
+    monkeypatch.setitem(actor(app, Job.SEND_MAIL).options, "max_backoff", 400)
 
     apply(desktop, email="tweede@example.org")  # applying works while mail is down
     assert desktop.post(f"{link}/start").status_code == 303  # so does the journey
-    time.sleep(1)  # a few attempts fail
+    job_log.wait_for(lambda: len(job_log.failures(Job.SEND_MAIL)) >= 3, "three failed attempts")
     assert len(smtp.messages) == 1
     smtp.start()
     messages = smtp.wait_for(2)
@@ -190,11 +194,13 @@ def test_smtp_down_retries_with_backoff_and_the_journey_keeps_working(
     assert len(smtp.messages) == 2
 
 
-def test_mail_that_failed_every_retry_is_sent_by_the_clock(app, desktop, worker, smtp, clock, monkeypatch):
+def test_mail_that_failed_every_retry_is_sent_by_the_clock(app, broker, desktop, worker, smtp, clock,
+                                                           monkeypatch):
     smtp.stop()
-    monkeypatch.setitem(send_mail.options, "max_retries", 0)
+    monkeypatch.setitem(actor(app, Job.SEND_MAIL).options, "max_retries", 0)
     apply(desktop)
-    time.sleep(0.5)  # the one attempt fails; the message is dead
+    broker.join(QUEUE, fail_fast=False)  # the one attempt has failed; the message is dead
+    assert len(broker.dead_letters) == 1
     application = session.scalars(select(Application)).one()
     assert application.invitation_sent_at is None and application.mail_claimed_until is None
     smtp.start()
@@ -205,21 +211,20 @@ def test_mail_that_failed_every_retry_is_sent_by_the_clock(app, desktop, worker,
 
 @pytest.mark.parametrize("ending", ["deliver", "withdraw"])
 def test_delivered_or_withdrawn_applications_get_no_reminder(app, desktop, run_jobs, smtp, clock, ending):
-    from webapp import journeys
     apply(desktop)
     run_jobs()
     application = session.scalars(select(Application)).one()
     clock.advance(days=3)
     if ending == "withdraw":
-        journeys.withdraw_application(application)
+        invitations.withdraw_application(application)
     else:  # what journeys.deliver and purge leave behind
-        application.status, application.next_mail_at = "delivered", None
+        application.status, application.next_mail_at = ApplicationStatus.DELIVERED, None
         application.name = application.email = None
         session.commit()
     application_id = application.id
     for _ in range(4):
         clock.advance(days=4)
         assert tick(app) == 0
-    send_mail.send(application_id)  # a message queued before the ending
+    actor(app, Job.SEND_MAIL).send(application_id)  # a message queued before the ending
     run_jobs()
     assert len(smtp.messages) == 1

@@ -1,10 +1,13 @@
-"""Step 1: the application at Gezondverzekerd.nl, validated with messages in Dutch."""
+"""Step 1: the application at Gezondverzekerd.nl, validated with messages in Dutch, and its
+lifecycle: one table says which status follows which."""
 
 import dataclasses
+import enum
 import re
 
 from . import gemeenten
 from .bsn import is_valid_bsn, normalise_bsn
+from .journey import Outcome
 
 MAX_NAME = 100
 MAX_EMAIL = 254
@@ -88,3 +91,50 @@ def validate_application(form):
         return None, errors
     return ApplicationInput(gemeente.code, values["naam"], email, bsn, has_partner,
                             partner_name, partner_bsn), {}
+
+
+class ApplicationStatus(enum.StrEnum):
+    INVITED = "invited"      # waiting for the applicant's data: the only status that gets mail
+    DELIVERED = "delivered"  # the municipality has the data
+    WITHDRAWN = "withdrawn"  # the applicant withdrew it, or stopped the journey
+    EXPIRED = "expired"      # the invitation, or the journey's time to live, ran out
+
+    @property
+    def is_open(self):
+        return self is ApplicationStatus.INVITED
+
+
+A = ApplicationStatus
+
+# Only an invited application moves; a delivered, withdrawn or expired one keeps its status
+# (its personal data goes all the same).
+APPLICATION_TRANSITIONS = {
+    (A.INVITED, Outcome.DELIVERED): A.DELIVERED,
+    (A.INVITED, Outcome.WITHDRAWN): A.WITHDRAWN,
+    (A.INVITED, Outcome.CANCELLED): A.WITHDRAWN,
+    (A.INVITED, Outcome.CONSENT_REFUSED): A.WITHDRAWN,
+    (A.INVITED, Outcome.APP_CLOSED): A.WITHDRAWN,
+    (A.INVITED, Outcome.EXPIRED): A.EXPIRED,
+}
+
+del A
+
+
+def status_after(status, outcome):
+    """The application's status once a journey (or the application itself) ends with `outcome`."""
+    status = ApplicationStatus(status)
+    return APPLICATION_TRANSITIONS.get((status, Outcome(outcome)), status)
+
+
+def link_closed_because(status, expires_at, now):
+    """Why the personal link no longer works (WITHDRAWN or EXPIRED), or None while it works.
+
+    A delivered application's link still opens: its page says the data was sent.
+    """
+    status = ApplicationStatus(status)
+    if status is ApplicationStatus.WITHDRAWN:
+        return status
+    if status is ApplicationStatus.EXPIRED or (status.is_open and expires_at is not None
+                                               and expires_at <= now):
+        return ApplicationStatus.EXPIRED
+    return None

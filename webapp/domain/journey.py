@@ -37,6 +37,24 @@ class JourneyEvent(enum.StrEnum):
     EXPIRED = "expired"                      # the time to live passed: purge, whatever the step
 
 
+class Role(enum.StrEnum):
+    """Who logs in with DigiD and whose sources are fetched."""
+
+    APPLICANT = "applicant"
+    PARTNER = "partner"
+
+
+class Outcome(enum.StrEnum):
+    """How a journey ended, as its receipt keeps it."""
+
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"              # stopped on the phone or the desktop
+    CONSENT_REFUSED = "consent_refused"
+    APP_CLOSED = "app_closed"
+    WITHDRAWN = "withdrawn"              # the applicant withdrew the application
+    EXPIRED = "expired"                  # the time to live passed
+
+
 S, E = JourneyState, JourneyEvent
 
 TRANSITIONS = {
@@ -63,7 +81,28 @@ TRANSITIONS.update({(state, E.CANCELLED): S.CANCELLED for state in CANCELLABLE})
 # After the time to live nothing is kept, not even a delivery that never got through.
 TRANSITIONS.update({(state, E.EXPIRED): S.CANCELLED for state in (*CANCELLABLE, S.SENDING)})
 
+FETCHING = (S.FETCHING_APPLICANT, S.FETCHING_PARTNER)
+LOGGING_IN = {S.PHONE_CONNECTED: Role.APPLICANT, S.AWAITING_PARTNER: Role.PARTNER}
+LOGGED_IN = {Role.APPLICANT: E.APPLICANT_LOGGED_IN, Role.PARTNER: E.PARTNER_LOGGED_IN}
+
 del S, E
+
+
+def current_role(state):
+    """Whose sources the journey is about in `state`: the partner's only while fetching them."""
+    return Role.PARTNER if state == JourneyState.FETCHING_PARTNER else Role.APPLICANT
+
+
+def role_to_log_in(state):
+    """Whose DigiD login the journey waits for in `state`, or None."""
+    return LOGGING_IN.get(JourneyState(state))
+
+
+def sources_done_event(role, has_partner):
+    """What finishing one person's sources means: on to the partner, or to the review."""
+    if role == Role.APPLICANT and has_partner:
+        return JourneyEvent.APPLICANT_SOURCES_DONE
+    return JourneyEvent.ALL_SOURCES_DONE
 
 
 class IllegalTransition(Exception):

@@ -10,9 +10,9 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
+from .application import ApplicationStatus
+
 INVITATION = 0
-# Only an application still waiting for the applicant's data gets mail.
-WANTS_MAIL = "invited"
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Schedule:
 
     def mail_due(self, status, invited_at, expires_at, reminders_sent, now):
         """The number of the mail to send now (0: the invitation), or None."""
-        if status != WANTS_MAIL:
+        if not ApplicationStatus(status).is_open:
             return None
         if invited_at is None:
             return INVITATION
@@ -40,7 +40,7 @@ class Schedule:
 
     def next_mail_at(self, status, invited_at, expires_at, reminders_sent):
         """When the next reminder falls due, or None when no more will be sent."""
-        if status != WANTS_MAIL or invited_at is None:
+        if not ApplicationStatus(status).is_open or invited_at is None:
             return None
         if reminders_sent >= len(self.reminder_days):
             return None

@@ -1,6 +1,7 @@
 """The government sources Ockto fetches from, and how their data reads in plain Dutch."""
 
 import dataclasses
+import enum
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,14 +22,25 @@ BY_KEY = {s.key: s for s in SOURCES}
 DEFAULT_REQUIRED = ("mijnoverheid", "belastingdienst", "uwv")
 
 
-class FetchStatus:
+class FetchStatus(enum.StrEnum):
     WAITING = "waiting"
     FETCHING = "fetching"
     FETCHED = "fetched"
     FAILED = "failed"
 
-    LABELS = {WAITING: "Nog niet opgehaald", FETCHING: "Bezig met ophalen…",
-              FETCHED: "Opgehaald", FAILED: "Ophalen mislukt"}
+    @property
+    def label(self):
+        """What the source's card says."""
+        return _LABELS[self]
+
+    @property
+    def can_start(self):
+        """Whether a tap fetches the source (again)."""
+        return self in (FetchStatus.WAITING, FetchStatus.FAILED)
+
+
+_LABELS = {FetchStatus.WAITING: "Nog niet opgehaald", FetchStatus.FETCHING: "Bezig met ophalen…",
+           FetchStatus.FETCHED: "Opgehaald", FetchStatus.FAILED: "Ophalen mislukt"}
 
 
 def required_sources(gemeente_code, per_gemeente):

@@ -1,0 +1,150 @@
+"""No job lost between the commit and the queue: a change and the job it needs commit
+together; the job is sent right after the commit and, if that failed, by the clock; sent
+twice it takes effect once. (The same against real RabbitMQ and PostgreSQL processes:
+test_backbone.py.)"""
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from webapp import journeys, outbox
+from webapp.db import session
+from webapp.domain.sources import FetchStatus
+from webapp.models import Journey, OutboxMessage, SourceFetch
+from webapp.outbox import Job
+from webapp.simulators.gemeente import Dossier
+from webapp.simulators.population import SANNE
+from workers import clock as clock_process
+
+
+def _waiting_requests():
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(OutboxMessage))
+
+
+def _journey_id(walk):
+    return walk.journey_url.rsplit("/", 1)[1]
+
+
+def _state(walk):
+    session.expire_all()
+    return session.get(Journey, _journey_id(walk)).state
+
+
+def _status(journey_id, source):
+    session.expire_all()
+    return session.scalar(select(SourceFetch.status).filter_by(journey_id=journey_id, source=source))
+
+
+def _dossiers(app):
+    with Session(app.extensions["gemeente_inbox"]) as inbox:
+        return inbox.scalar(select(func.count()).select_from(Dossier))
+
+
+def _broker_down(*args, **kwargs):
+    raise ConnectionError("the broker refuses")
+
+
+def test_a_whole_journey_leaves_no_job_request_behind(app, walk, phone):
+    walk.to_review(SANNE)
+    phone.post("/app/versturen", data={"toestemming": "ja"})
+    walk.run_jobs()
+    assert _state(walk) == "done"
+    assert _waiting_requests() == 0
+
+
+def test_a_job_the_broker_refused_is_sent_by_the_clock_without_a_click(
+        app, walk, phone, broker, clock, monkeypatch):
+    walk.start(walk.apply(SANNE))
+    phone.get(walk.to_qr())
+    walk.login(SANNE)
+    journey_id = _journey_id(walk)
+
+    monkeypatch.setattr(broker, "enqueue", _broker_down)
+    tapped = phone.post("/app/bronnen/uwv")
+    assert tapped.status_code == 200 and "Bezig met ophalen" in tapped.text
+    walk.run_jobs()
+    assert _status(journey_id, "uwv") is FetchStatus.FETCHING
+    assert _waiting_requests() == 1
+    assert phone.post("/app/bronnen/uwv").status_code == 200  # tapping again asks for nothing new
+    assert _waiting_requests() == 1
+    monkeypatch.undo()
+
+    clock.advance(seconds=app.config["OUTBOX_RETRY_S"] - 1)
+    assert clock_process.tick(app, [outbox.relay_overdue]) == {"relay_overdue": 0}
+    clock.advance(seconds=1)
+    assert clock_process.tick(app, [outbox.relay_overdue]) == {"relay_overdue": 1}
+    walk.run_jobs()
+    assert _status(journey_id, "uwv") is FetchStatus.FETCHED
+    assert _waiting_requests() == 0
+
+
+def test_consent_whose_delivery_the_broker_refused_is_delivered_later(
+        app, walk, phone, broker, clock, monkeypatch):
+    walk.to_review(SANNE)
+    monkeypatch.setattr(broker, "enqueue", _broker_down)
+    assert 'data-screen="sending"' in phone.post("/app/versturen", data={"toestemming": "ja"}).text
+    monkeypatch.undo()
+    walk.run_jobs()
+    assert _state(walk) == "sending" and _dossiers(app) == 0
+
+    clock.advance(seconds=app.config["OUTBOX_RETRY_S"])
+    clock_process.tick(app, [outbox.relay_overdue])
+    walk.run_jobs()
+    assert _state(walk) == "done" and _dossiers(app) == 1
+    assert _waiting_requests() == 0
+
+
+def test_a_change_that_is_rolled_back_asks_for_no_job(app, walk, phone, job_log):
+    walk.start(walk.apply(SANNE))
+    phone.get(walk.to_qr())
+    walk.login(SANNE)
+    journey_id = _journey_id(walk)
+    outbox.request(Job.FETCH_SOURCE, journey_id, "applicant", "duo")
+    session.rollback()
+    session.commit()  # nothing left to send
+    walk.run_jobs()
+    assert _waiting_requests() == 0
+    assert [name for name, _ in job_log.done if name == Job.FETCH_SOURCE] == []
+
+
+def test_every_job_sent_twice_takes_effect_once(app, walk, phone, job_log):
+    """What the outbox may do (send a job again after its first send was not crossed off)
+    changes nothing: the second fetch, delivery and purge find their work done."""
+    actors = app.extensions["actors"]
+    walk.to_review(SANNE)
+    journey_id = _journey_id(walk)
+    actors[Job.FETCH_SOURCE].send(journey_id, "applicant", "duo")
+    walk.run_jobs()
+    phone.post("/app/versturen", data={"toestemming": "ja"})
+    walk.run_jobs()
+    actors[Job.DELIVER_DOSSIER].send(journey_id)
+    actors[Job.PURGE_JOURNEY].send(journey_id)
+    walk.run_jobs()
+    assert _state(walk) == "done" and _dossiers(app) == 1
+    assert sum(name == Job.DELIVER_DOSSIER for name, _ in job_log.done) == 2
+    assert [error for _, error in job_log.done if error] == []
+
+
+def test_the_job_is_sent_after_the_commit_that_holds_it(app, walk, phone):
+    """When the job reaches the broker, the fetch's new state and the job's request are
+    both committed: a worker never finds the state it acts on missing."""
+    walk.start(walk.apply(SANNE))
+    phone.get(walk.to_qr())
+    walk.login(SANNE)
+    journey_id = _journey_id(walk)
+    seen = []
+
+    def look(*args, **kwargs):
+        with app.extensions["db_engine"].connect() as connection:  # what another process sees
+            seen.append((connection.scalar(select(SourceFetch.status).filter_by(
+                journey_id=journey_id, source="duo")),
+                connection.scalar(select(func.count()).select_from(OutboxMessage))))
+        raise ConnectionError("look only")
+
+    broker = app.extensions["broker"]
+    broker.enqueue, original = look, broker.enqueue
+    try:
+        journeys.request_fetch(session.get(Journey, journey_id), "duo")
+    finally:
+        broker.enqueue = original
+    assert seen == [(FetchStatus.FETCHING, 1)]

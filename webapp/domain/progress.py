@@ -1,0 +1,86 @@
+"""What the pages show of a journey's progress, without personal data.
+
+Every live update carries a ProgressView, so an open page renders its update from the event
+alone; a page load renders from the same view, so a reload shows the same thing.
+"""
+
+from dataclasses import dataclass
+
+from .journey import PROGRESS_STEPS, JourneyState, Role, current_role, reached, role_to_log_in
+from .sources import FetchStatus, missing_sources
+
+
+@dataclass(frozen=True)
+class SourceProgress:
+    role: Role
+    source: str  # a key of sources.SOURCES
+    status: FetchStatus
+
+
+@dataclass(frozen=True)
+class ProgressView:
+    journey_id: str
+    state: JourneyState
+    phone_only: bool
+    has_partner: bool
+    gemeente_code: str
+    fetches: tuple[SourceProgress, ...] = ()
+    second_device: bool = False  # a device scanned a QR code of this journey that no longer worked
+
+    @property
+    def role(self):
+        """Whose sources are being fetched (or were last)."""
+        return current_role(self.state)
+
+    @property
+    def login_role(self):
+        """Whose DigiD login the journey waits for, or None."""
+        return role_to_log_in(self.state)
+
+    def fetches_of(self, role):
+        return tuple(f for f in self.fetches if f.role == role)
+
+    @property
+    def current_fetches(self):
+        return self.fetches_of(self.role)
+
+    @property
+    def fetched(self):
+        """How many of the current person's sources are fetched."""
+        return sum(f.status is FetchStatus.FETCHED for f in self.current_fetches)
+
+    def missing(self, required):
+        """The required source keys the current person has not fetched yet."""
+        return missing_sources({f.source: f.status for f in self.current_fetches}, required)
+
+    @property
+    def steps(self):
+        """[(step, label, 'done' | 'current' | 'todo')]: the steps the desktop shows."""
+        steps, current_seen = [], False
+        for key, label, milestone in PROGRESS_STEPS:
+            if key == "partner" and not self.has_partner:
+                continue
+            if reached(self.state, milestone):
+                status = "done"
+            elif not current_seen:
+                status, current_seen = "current", True
+            else:
+                status = "todo"
+            steps.append((key, label, status))
+        return steps
+
+    def to_json(self):
+        """A plain dict for an event's body."""
+        return {"journey_id": self.journey_id, "state": self.state, "phone_only": self.phone_only,
+                "has_partner": self.has_partner, "gemeente_code": self.gemeente_code,
+                "fetches": [[f.role, f.source, f.status] for f in self.fetches],
+                "second_device": self.second_device}
+
+    @classmethod
+    def from_json(cls, data):
+        return cls(journey_id=data["journey_id"], state=JourneyState(data["state"]),
+                   phone_only=data["phone_only"], has_partner=data["has_partner"],
+                   gemeente_code=data["gemeente_code"],
+                   fetches=tuple(SourceProgress(Role(role), source, FetchStatus(status))
+                                 for role, source, status in data["fetches"]),
+                   second_device=data["second_device"])

@@ -1,0 +1,119 @@
+"""Jobs requested in the same transaction as the change that needs them (a transactional outbox).
+
+A use case calls `request(Job.FETCH_SOURCE, journey_id, role, source)` before it commits:
+the request is a row of the `outbox` table, so the change and its job commit together or
+not at all. Right after the commit this process sends the requests it committed to the queue
+and deletes their rows. A request that could not be sent then (the broker was restarting,
+the process died between the commit and the send) stays in the table, and the clock's sweep
+`relay_overdue` sends it once it is OUTBOX_RETRY_S old. So every committed job reaches the
+queue at least once, and may reach it twice: every actor is idempotent.
+"""
+
+import enum
+import json
+import logging
+import uuid
+from datetime import timedelta
+
+import dramatiq
+from flask import current_app
+from sqlalchemy import delete, event, select, text
+
+from .clock import utcnow
+from .db import session
+from .models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+QUEUE = "default"
+SWEEP_BATCH = 500
+_PENDING = "outbox_pending"  # in session.info: the messages requested in this transaction
+
+
+class Job(enum.StrEnum):
+    """The actors a use case can ask for, by the name they are declared under (workers.actors)."""
+
+    SEND_MAIL = "send_mail"
+    QUEUE_MAIL = "queue_mail"
+    FETCH_SOURCE = "fetch_source"
+    DELIVER_DOSSIER = "deliver_dossier"
+    PURGE_JOURNEY = "purge_journey"
+
+
+def request(job, *args):
+    """Ask for `job` with `args` (ids, never personal data) once this transaction commits."""
+    message = dramatiq.Message(queue_name=QUEUE, actor_name=Job(job).value, args=args,
+                               kwargs={}, options={}, message_id=str(uuid.uuid4()))
+    session.add(OutboxMessage(created_at=utcnow(), message_id=message.message_id,
+                              actor=message.actor_name, args=json.dumps(args)))
+    session.info.setdefault(_PENDING, []).append(message)
+
+
+@event.listens_for(session, "after_commit")
+def _send_after_commit(committed):
+    messages = committed.info.pop(_PENDING, None)
+    if messages:
+        sent = _enqueue(messages)
+        if sent:
+            _forget(sent)
+
+
+@event.listens_for(session, "after_soft_rollback")
+def _drop_after_rollback(rolled_back, _previous_transaction):
+    rolled_back.info.pop(_PENDING, None)
+
+
+def _enqueue(messages):
+    """Put the messages on the queue, in order, until one fails; returns the ids sent."""
+    broker = current_app.extensions["broker"]
+    sent = []
+    try:
+        if QUEUE not in broker.get_declared_queues():
+            broker.declare_queue(QUEUE)
+        for message in messages:
+            broker.enqueue(message)
+            sent.append(message.message_id)
+    except Exception as exc:  # noqa: BLE001  (the row stays: the clock sends it again)
+        log.warning("%d job(s) not queued yet (%s): the clock sends them again",
+                    len(messages) - len(sent), type(exc).__name__)
+    return sent
+
+
+def _forget(message_ids):
+    """Delete the rows of sent requests, outside the session that has just committed."""
+    try:
+        with current_app.extensions["db_engine"].begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Losing this delete in a crash only means one more send: no need to wait
+                # for the disk.
+                connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            connection.execute(delete(OutboxMessage).where(OutboxMessage.message_id.in_(message_ids)))
+    except Exception as exc:  # noqa: BLE001  (sent twice later; every actor is idempotent)
+        log.warning("sent jobs not crossed off (%s): the clock sends them again", type(exc).__name__)
+
+
+def relay_overdue():
+    """The clock's sweep: send every request still waiting OUTBOX_RETRY_S after its commit.
+
+    Several clocks may sweep at once: each locks the rows it sends and skips the others'.
+    Returns how many were sent.
+    """
+    cutoff = utcnow() - timedelta(seconds=current_app.config["OUTBOX_RETRY_S"])
+    total = 0
+    while True:
+        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.created_at <= cutoff)
+                               .order_by(OutboxMessage.id).limit(SWEEP_BATCH)
+                               .with_for_update(skip_locked=True)).all()
+        messages = [dramatiq.Message(queue_name=QUEUE, actor_name=row.actor,
+                                     args=tuple(json.loads(row.args)), kwargs={}, options={},
+                                     message_id=row.message_id) for row in rows]
+        sent = _enqueue(messages)
+        if sent:
+            session.execute(delete(OutboxMessage).where(OutboxMessage.message_id.in_(sent)))
+        session.commit()
+        total += len(sent)
+        if len(sent) < len(messages):
+            raise RuntimeError(f"the broker took {len(sent)} of {len(messages)} overdue jobs")
+        if len(rows) < SWEEP_BATCH:
+            return total
+

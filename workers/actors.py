@@ -1,0 +1,54 @@
+"""The Dramatiq actors: thin and idempotent, they take ids and call the use cases.
+
+A use case asks for a job through the outbox (webapp.outbox.Job); each actor here is
+declared under that job's name by `declare(broker)`, on the broker of the process that
+runs them, never at import time.
+"""
+
+import dramatiq
+
+from webapp import invitations, journeys
+from webapp.outbox import QUEUE, Job
+
+
+def send_mail(application_id):
+    """Mail the invitation, or the reminder that is due (each once)."""
+    invitations.send_mail(application_id)
+
+
+def queue_mail(application_ids):
+    """Ask for each application's mail on its own, so a failure retries one, not the batch."""
+    invitations.queue_mails(application_ids)
+
+
+def fetch_source(journey_id, role, source):
+    """Fetch one source for one person of a journey."""
+    journeys.fetch_source(journey_id, role, source)
+
+
+def deliver_dossier(journey_id):
+    """Deliver the consented dossier to the municipality."""
+    journeys.deliver(journey_id)
+
+
+def purge_journey(journey_id):
+    """Remove the journey's personal data once the dossier is delivered."""
+    journeys.purge(journey_id)
+
+
+# Retries back off well below RabbitMQ's 30-minute consumer timeout.
+ACTORS = {
+    Job.SEND_MAIL: (send_mail, {"max_retries": 10, "min_backoff": 2_000, "max_backoff": 300_000}),
+    Job.QUEUE_MAIL: (queue_mail, {"max_retries": 10, "min_backoff": 1_000, "max_backoff": 60_000}),
+    Job.FETCH_SOURCE: (fetch_source, {"max_retries": 3, "min_backoff": 500, "max_backoff": 10_000}),
+    Job.DELIVER_DOSSIER: (deliver_dossier, {"max_retries": 10, "min_backoff": 1_000,
+                                            "max_backoff": 300_000}),
+    Job.PURGE_JOURNEY: (purge_journey, {"max_retries": 10, "min_backoff": 1_000,
+                                        "max_backoff": 300_000}),
+}
+
+
+def declare(broker):
+    """Declare every actor on `broker`; returns them by job."""
+    return {job: dramatiq.actor(fn, actor_name=job.value, queue_name=QUEUE, broker=broker, **options)
+            for job, (fn, options) in ACTORS.items()}
