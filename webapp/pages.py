@@ -23,6 +23,12 @@ def render_page(page, fragment, **context):
     return response
 
 
+def json_object():
+    """The request's JSON body when it is an object, else {}: hostile input never breaks a view."""
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
 def problem(title, message, status=400, back_url=None, back_label=None):
     """A clear page with a way back, for wrong turns and refused requests."""
     return render_template("problem.html", title=title, message=message,

@@ -6,10 +6,12 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sqlalchemy import inspect, text
+from sqlalchemy import func, inspect, select, text
+from sqlalchemy.orm import Session
 
 from webapp.domain.sources import SOURCES
 from webapp.simulators import population
+from webapp.simulators.gemeente import Dossier
 
 
 def application_form(citizen, partner_citizen=None, **overrides):
@@ -41,6 +43,17 @@ def all_database_text(app):
             for row in connection.execute(text(f'SELECT * FROM "{table}"')):
                 values.extend(str(value) for value in row if value is not None)
     return "\n".join(values)
+
+
+def dossiers(app):
+    """The dossiers in the municipality simulator's inbox."""
+    with Session(app.extensions["gemeente_inbox"]) as inbox:
+        return inbox.scalars(select(Dossier)).all()
+
+
+def dossier_count(app):
+    with Session(app.extensions["gemeente_inbox"]) as inbox:
+        return inbox.scalar(select(func.count()).select_from(Dossier))
 
 
 def local(url):

@@ -7,10 +7,9 @@ from sqlalchemy import select
 
 from webapp.db import session
 from webapp.models import Journey, Receipt
-from webapp.simulators.gemeente import Dossier
 from webapp.simulators.population import FATIMA, JAN, SANNE
 
-from .helpers import Walk, all_database_text, outbox_messages
+from .helpers import Walk, all_database_text, dossiers, outbox_messages
 
 
 def _state(journey_url):
@@ -55,12 +54,9 @@ def test_desktop_and_phone_with_partner_deliver_and_purge(app, desktop, phone, r
     assert 'data-state="done"' in desktop.get(walk.journey_url).text
 
     with app.app_context():
-        inbox = app.extensions["gemeente_inbox"]
-        from sqlalchemy.orm import Session
-        with Session(inbox) as s:
-            dossiers = s.scalars(select(Dossier)).all()
-        assert len(dossiers) == 1 and dossiers[0].gemeente_code == "GM0193"
-        body = json.loads(dossiers[0].body)
+        delivered = dossiers(app)
+        assert len(delivered) == 1 and delivered[0].gemeente_code == "GM0193"
+        body = json.loads(delivered[0].body)
         assert [p["bsn"] for p in body["personen"]] == [JAN.bsn, FATIMA.bsn]
         incomes = [str(p["bronnen"]["belastingdienst"]["verzamelinkomen"]) for p in body["personen"]]
 

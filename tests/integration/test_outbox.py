@@ -4,16 +4,16 @@ twice it takes effect once. (The same against real RabbitMQ and PostgreSQL proce
 test_backbone.py.)"""
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from webapp import journeys, outbox
 from webapp.db import session
 from webapp.domain.sources import FetchStatus
 from webapp.models import Journey, OutboxMessage, SourceFetch
 from webapp.outbox import Job
-from webapp.simulators.gemeente import Dossier
 from webapp.simulators.population import SANNE
 from workers import clock as clock_process
+
+from .helpers import dossier_count
 
 
 def _waiting_requests():
@@ -33,11 +33,6 @@ def _state(walk):
 def _status(journey_id, source):
     session.expire_all()
     return session.scalar(select(SourceFetch.status).filter_by(journey_id=journey_id, source=source))
-
-
-def _dossiers(app):
-    with Session(app.extensions["gemeente_inbox"]) as inbox:
-        return inbox.scalar(select(func.count()).select_from(Dossier))
 
 
 def _broker_down(*args, **kwargs):
@@ -85,12 +80,12 @@ def test_consent_whose_delivery_the_broker_refused_is_delivered_later(
     assert 'data-screen="sending"' in phone.post("/app/versturen", data={"toestemming": "ja"}).text
     monkeypatch.undo()
     walk.run_jobs()
-    assert _state(walk) == "sending" and _dossiers(app) == 0
+    assert _state(walk) == "sending" and dossier_count(app) == 0
 
     clock.advance(seconds=app.config["OUTBOX_RETRY_S"])
     clock_process.tick(app, [outbox.relay_overdue])
     walk.run_jobs()
-    assert _state(walk) == "done" and _dossiers(app) == 1
+    assert _state(walk) == "done" and dossier_count(app) == 1
     assert _waiting_requests() == 0
 
 
@@ -120,7 +115,7 @@ def test_every_job_sent_twice_takes_effect_once(app, walk, phone, job_log):
     actors[Job.DELIVER_DOSSIER].send(journey_id)
     actors[Job.PURGE_JOURNEY].send(journey_id)
     walk.run_jobs()
-    assert _state(walk) == "done" and _dossiers(app) == 1
+    assert _state(walk) == "done" and dossier_count(app) == 1
     assert sum(name == Job.DELIVER_DOSSIER for name, _ in job_log.done) == 2
     assert [error for _, error in job_log.done if error] == []
 

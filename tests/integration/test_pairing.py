@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from webapp import journeys
 from webapp.db import session
-from webapp.models import Journey
+from webapp.models import Journey, PairingToken
 from webapp.simulators.population import SANNE
 
 from .helpers import local
@@ -24,7 +24,6 @@ def _pairing_url(page):
 
 def _age_the_qr(walk, seconds):
     """Let `seconds` pass for the journey's QR codes."""
-    from webapp.models import PairingToken
     journey = _journey(walk)
     journey.pairing_expires_at -= timedelta(seconds=seconds)
     for token in session.query(PairingToken).filter_by(journey_id=journey.id):

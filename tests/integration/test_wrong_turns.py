@@ -6,6 +6,8 @@ from webapp.db import session
 from webapp.models import Journey
 from webapp.simulators.population import JAN, SANNE
 
+from .helpers import dossier_count
+
 
 def test_tampered_or_unknown_personal_link_gives_a_clear_page(walk, desktop):
     invitation = walk.apply(SANNE)
@@ -81,12 +83,7 @@ def test_sending_twice_delivers_once(app, walk, phone):
     assert phone.post("/app/versturen", data={"toestemming": "ja"}).status_code == 200
     assert phone.post("/app/versturen", data={"toestemming": "ja"}).status_code == 409
     walk.run_jobs()
-    from sqlalchemy import func, select
-    from sqlalchemy.orm import Session
-
-    from webapp.simulators.gemeente import Dossier
-    with Session(app.extensions["gemeente_inbox"]) as inbox:
-        assert inbox.scalar(select(func.count()).select_from(Dossier)) == 1
+    assert dossier_count(app) == 1
 
 
 def test_the_partner_step_refuses_the_applicants_own_digid(walk, phone):

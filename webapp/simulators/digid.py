@@ -16,9 +16,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 from itsdangerous import BadSignature
 
-from webapp.pages import personal
+from webapp.pages import json_object, personal
 
-from . import json_object, population
+from . import population
 
 bp = personal(Blueprint("digid_sim", __name__, url_prefix="/digid-sim"))
 STEP_MAX_AGE_S = 600

@@ -17,7 +17,9 @@ from flask import Blueprint, current_app
 from webapp.domain.bsn import is_valid_bsn
 from webapp.domain.sources import BY_KEY
 
-from . import json_object, population
+from webapp.pages import json_object
+
+from . import population
 
 bp = Blueprint("sources_sim", __name__, url_prefix="/bronnen-sim")
 log = logging.getLogger(__name__)
