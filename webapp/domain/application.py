@@ -104,20 +104,14 @@ class ApplicationStatus(enum.StrEnum):
         return self is ApplicationStatus.INVITED
 
 
-A = ApplicationStatus
-
-# Only an invited application moves; a delivered, withdrawn or expired one keeps its status
-# (its personal data goes all the same).
+# Only an invited application moves: delivered, expired, or else withdrawn (the applicant
+# stopped, in one way or another). A delivered, withdrawn or expired application keeps its
+# status (its personal data goes all the same).
+_ENDS_AS = {Outcome.DELIVERED: ApplicationStatus.DELIVERED,
+            Outcome.EXPIRED: ApplicationStatus.EXPIRED}
 APPLICATION_TRANSITIONS = {
-    (A.INVITED, Outcome.DELIVERED): A.DELIVERED,
-    (A.INVITED, Outcome.WITHDRAWN): A.WITHDRAWN,
-    (A.INVITED, Outcome.CANCELLED): A.WITHDRAWN,
-    (A.INVITED, Outcome.CONSENT_REFUSED): A.WITHDRAWN,
-    (A.INVITED, Outcome.APP_CLOSED): A.WITHDRAWN,
-    (A.INVITED, Outcome.EXPIRED): A.EXPIRED,
-}
-
-del A
+    (ApplicationStatus.INVITED, outcome): _ENDS_AS.get(outcome, ApplicationStatus.WITHDRAWN)
+    for outcome in Outcome}
 
 
 def status_after(status, outcome):
