@@ -1,15 +1,22 @@
-"""Playwright journeys in Debian's Chromium against a real server.
+"""Playwright journeys in Debian's Chromium against a real server, on pytest-playwright.
 
-OCKTOREIS_BASE_URL set: run against that deployment (it needs SIMULATORS and DEV_PAGES on,
-and ACCEPTANCE_MODE for the reminder journey).
-Unset: start `python -m webapp` on a free port with a fresh instance folder.
-OCKTOREIS_E2E_DATABASE_URL: the deployment's database, for the "nothing kept" check
-(known automatically for the self-started server).
+The plugin's fixtures (`browser`, `context`, `page`, `new_context`, `launch_browser`) and
+flags (`--headed`, `--browser-channel`, `--tracing`, `--screenshot`, `--output`) work as in
+any Playwright suite; this file only sets what the journeys need:
+
+- the browser: Debian's Chromium (or `CHROMIUM`) unless `--browser-channel` chooses one,
+  with CHROMIUM_ARGS;
+- every context: the base URL and locale nl-NL (`browser_context_args`); the plugin's
+  `context`/`page` is a 1280x900 desktop, `phone` a Pixel 7;
+- the system under test: `--base-url URL` runs against that deployment (it needs
+  SIMULATORS, DEV_PAGES and RATE_LIMITS_OFF on, and ACCEPTANCE_MODE for the reminder
+  journey); without it `python -m webapp` is started on a free port with a fresh instance
+  folder. OCKTOREIS_E2E_DATABASE_URL: the deployment's database, for the "nothing kept"
+  check (known automatically for the self-started server).
 """
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,17 +24,24 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+
+from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DESKTOP_VIEWPORT = {"width": 1280, "height": 900}
+LOCALE = "nl-NL"
+TIMEOUT_MS = 15_000
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def pytest_configure(config):
+    if os.environ.get("OCKTOREIS_BASE_URL"):
+        raise pytest.UsageError("OCKTOREIS_BASE_URL is no longer read: pass --base-url "
+                                f"{os.environ['OCKTOREIS_BASE_URL']} instead")
+    if config.getoption("--device", default=None):
+        raise pytest.UsageError("--device does not apply to the journeys: each chooses its "
+                                "own (a 1280x900 desktop, a Pixel 7, ...)")
 
 
 def _wait_until_up(url, process, timeout_s=30):
@@ -45,13 +59,14 @@ def _wait_until_up(url, process, timeout_s=30):
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
+def server(pytestconfig, tmp_path_factory):
     """(base URL, database URL or None, whether it is ours alone) of the system under test."""
-    if base_url := os.environ.get("OCKTOREIS_BASE_URL"):
+    # --base-url (or the base_url ini value or PYTEST_BASE_URL, as pytest-base-url reads them)
+    if base_url := pytestconfig.getoption("--base-url") or pytestconfig.getini("base_url"):
         yield base_url.rstrip("/"), os.environ.get("OCKTOREIS_E2E_DATABASE_URL"), False
         return
     instance = tmp_path_factory.mktemp("instance")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "OCKTOREIS_INSTANCE": str(instance), "SOURCE_SIM_LATENCY_MS": "300",
            "DEV_PAGES": "1", "RATE_LIMITS_OFF": "1", "ACCEPTANCE_MODE": "1", "PUBLIC_URL": f"http://127.0.0.1:{port}"}
     for name in ("DATABASE_URL", "RABBITMQ_URL", "REDIS_URL", "MAIL_SERVER"):
@@ -70,6 +85,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def base_url(server):
+    """The plugin's (and pytest-base-url's) base_url: --base-url, else the self-started server."""
     return server[0]
 
 
@@ -79,15 +95,15 @@ def database_url(server):
 
 
 @pytest.fixture(scope="session")
-def whole_database_is_ours(server):
-    """True for the self-started server: then every row of every table is searched."""
+def self_started(server):
+    """True without --base-url: the suite started the server itself."""
     return server[2]
 
 
 @pytest.fixture(scope="session")
-def playwright():
-    with sync_playwright() as p:
-        yield p
+def whole_database_is_ours(self_started):
+    """True for the self-started server: then every row of every table is searched."""
+    return self_started
 
 
 def _chromium_executable():
@@ -95,29 +111,45 @@ def _chromium_executable():
 
 
 @pytest.fixture(scope="session")
-def browser(playwright):
-    browser = playwright.chromium.launch(executable_path=_chromium_executable(), headless=True,
-                                         args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
+def browser_type_launch_args(browser_type_launch_args, browser_name):
+    """The plugin's launch options (--headed, --browser-channel, --slowmo) for Chromium with
+    CHROMIUM_ARGS; Debian's Chromium unless a channel is chosen (Playwright cannot download
+    its own browsers on these machines)."""
+    if browser_name != "chromium":
+        return browser_type_launch_args
+    options = {**browser_type_launch_args,
+               "args": [*CHROMIUM_ARGS, *browser_type_launch_args.get("args", [])]}
+    if "channel" not in options:
+        options.setdefault("executable_path", _chromium_executable())
+    return options
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """Every context (the plugin's base URL included) speaks Dutch."""
+    return {**browser_context_args, "locale": LOCALE}
 
 
 @pytest.fixture
-def desktop(browser, base_url):
-    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900},
-                                  locale="nl-NL")
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
+def context(new_context):
+    """The plugin's `context`, as a desktop browser window of 1280x900."""
+    context = new_context(viewport=DESKTOP_VIEWPORT)
+    context.set_default_timeout(TIMEOUT_MS)
+    return context
 
 
 @pytest.fixture
-def phone(browser, base_url, playwright):
-    device = playwright.devices["Pixel 7"]
-    context = browser.new_context(**device, base_url=base_url, locale="nl-NL")
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
+def desktop(page):
+    """A desktop page (1280x900, nl-NL) at the system under test: the plugin's `page`."""
+    return page
+
+
+@pytest.fixture
+def phone(new_context, playwright):
+    """A page on a Pixel 7, in a context of its own (traced like every context)."""
+    context = new_context(**phone_device(playwright, "Pixel 7"))
+    context.set_default_timeout(TIMEOUT_MS)
+    return context.new_page()
 
 
 def phone_device(playwright, name):
@@ -129,21 +161,6 @@ def phone_device(playwright, name):
     device = dict(playwright.devices[name])
     device.pop("default_browser_type", None)
     return device
-
-
-@pytest.fixture
-def launch_chromium(playwright):
-    """Start an extra Chromium with more arguments (e.g. a fake camera); closed afterwards."""
-    browsers = []
-
-    def launch(*args):
-        browsers.append(playwright.chromium.launch(executable_path=_chromium_executable(), headless=True,
-                                                   args=[*CHROMIUM_ARGS, *args]))
-        return browsers[-1]
-
-    yield launch
-    for browser in browsers:
-        browser.close()
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -175,13 +175,11 @@ def _follow_invitation(page, address):
 
 
 @pytest.fixture
-def zoomed_desktop(browser, base_url):
+def zoomed_desktop(new_context):
     """A 1280 px wide window at 200 % zoom: 640 CSS pixels at device scale factor 2."""
-    context = browser.new_context(base_url=base_url, viewport={"width": 640, "height": 720},
-                                  device_scale_factor=2, locale="nl-NL")
+    context = new_context(viewport={"width": 640, "height": 720}, device_scale_factor=2)
     context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
+    return context.new_page()
 
 
 def test_the_desktop_steps_work_with_the_keyboard_alone_at_200_percent_zoom(zoomed_desktop, phone):

@@ -18,12 +18,10 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(params=["Android 360x640", "iPhone 13"])
-def small_phone(request, browser, base_url, playwright):
-    context = browser.new_context(**phone_device(playwright, request.param), base_url=base_url,
-                                  locale="nl-NL")
+def small_phone(request, new_context, playwright):
+    context = new_context(**phone_device(playwright, request.param))
     context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
+    return context.new_page()
 
 
 def test_a_journey_opened_on_a_phone_starts_the_app_by_itself(small_phone):

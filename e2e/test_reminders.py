@@ -17,14 +17,17 @@ REMINDER = "Herinnering: lever uw gegevens aan met de Ockto app"
 pytestmark = pytest.mark.e2e
 
 
-def test_a_reminder_after_five_days_leads_to_delivery_and_then_no_more_reminders(phone):
+def test_a_reminder_after_five_days_leads_to_delivery_and_then_no_more_reminders(phone, self_started):
     address = apply(phone, SANNE)
     open_invitation(phone, address)
     link = phone.url
 
-    assert move_time(phone, link, 4) == 0
+    def days_pass(days):  # another deployment may run without ACCEPTANCE_MODE: then skip
+        return move_time(phone, link, days, skip_without_acceptance_mode=not self_started)
+
+    assert days_pass(4) == 0
     assert outbox_rows(phone, address, REMINDER).count() == 0
-    assert move_time(phone, link, 1) == 1
+    assert days_pass(1) == 1
     assert "U heeft nog 23 dagen." in open_mail(phone, address, REMINDER)
     follow_mail(phone, address, REMINDER)  # its personal link opens the invitation page
 
@@ -37,6 +40,6 @@ def test_a_reminder_after_five_days_leads_to_delivery_and_then_no_more_reminders
     phone.get_by_role("button", name="Versturen naar de gemeente").click()
     expect(phone.get_by_role("heading", name="U bent klaar!")).to_be_visible()
 
-    assert move_time(phone, link, 10) == 0
+    assert days_pass(10) == 0
     phone.wait_for_timeout(500)
     assert outbox_rows(phone, address).count() == 2  # the invitation and one reminder

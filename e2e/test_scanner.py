@@ -18,17 +18,33 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def phone_with_camera(launch_chromium, playwright, base_url, tmp_path):
-    """A phone whose camera films the given PNG picture."""
+def phone_with_camera(launch_browser, browser_type_launch_args, browser_context_args,
+                      _artifacts_recorder, playwright, tmp_path):
+    """A phone whose camera films the given PNG picture: a Chromium of its own, started with
+    the plugin's launch_browser and a fake camera; its context is traced and screenshotted
+    like the plugin's own (through the plugin's artifacts recorder)."""
+    browsers, contexts = [], []
+
     def start(picture_png):
         video = write_y4m(picture_png, tmp_path / "camera.y4m")
-        camera = launch_chromium("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                                 f"--use-file-for-fake-video-capture={video}")
-        context = camera.new_context(**phone_device(playwright, "Pixel 7"), base_url=base_url,
-                                     locale="nl-NL", permissions=["camera"])
+        browsers.append(launch_browser(args=[
+            *browser_type_launch_args.get("args", []), "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={video}"]))
+        context = browsers[-1].new_context(**browser_context_args, **phone_device(playwright, "Pixel 7"),
+                                           permissions=["camera"])
+        _artifacts_recorder.on_did_create_browser_context(context)
+        contexts.append(context)
         context.set_default_timeout(20_000)
         return context.new_page()
-    return start
+
+    yield start
+    try:
+        for context in contexts:
+            _artifacts_recorder.on_will_close_browser_context(context)
+            context.close()
+    finally:
+        for browser in browsers:
+            browser.close()
 
 
 def test_the_app_scans_the_desktops_qr_code_and_the_desktop_follows(desktop, phone_with_camera, tmp_path):
