@@ -69,7 +69,8 @@ def server(pytestconfig, tmp_path_factory):
     port = free_port()
     env = {**os.environ, "OCKTOREIS_INSTANCE": str(instance), "SOURCE_SIM_LATENCY_MS": "300",
            "DEV_PAGES": "1", "RATE_LIMITS_OFF": "1", "ACCEPTANCE_MODE": "1", "PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    for name in ("DATABASE_URL", "RABBITMQ_URL", "REDIS_URL", "MAIL_SERVER"):
+    for name in ("DATABASE_URL", "INBOX_DATABASE_URL", "OUTBOX_DIR", "RABBITMQ_URL", "REDIS_URL",
+                 "MAIL_SERVER", "DIGID_URL", "SOURCES_URL", "GEMEENTE_URL", "SIMULATORS"):
         env.pop(name, None)  # the self-started server runs on the embedded defaults
     log = open(instance / "server.log", "w")
     process = subprocess.Popen([sys.executable, "-m", "webapp", "--port", str(port)],

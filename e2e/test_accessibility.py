@@ -6,14 +6,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from webapp.simulators import population
+from webapp.simulators.population import FATIMA, HENK, JAN, PASSWORD
 
 from .a11y import assert_no_horizontal_scroll, check_axe
 from .steps import apply, digid_login, fetch_sources, open_invitation, phone_step_done, to_qr_code
-
-JAN = population.BY_USERNAME["jan.devries"]
-FATIMA = population.BY_USERNAME["fatima.devries"]
-HENK = population.BY_USERNAME["henk.mulder"]
 
 pytestmark = pytest.mark.e2e
 
@@ -82,7 +78,7 @@ def test_every_page_and_state_of_the_journey_passes_axe(desktop, phone):
     phone.get_by_role("button", name="Inloggen").click()
     expect(phone.locator("#digid-error")).to_be_visible()
     check_axe(phone, "8 DigiD-simulator: fout wachtwoord")
-    phone.get_by_label("Wachtwoord").fill(population.PASSWORD)
+    phone.get_by_label("Wachtwoord").fill(PASSWORD)
     phone.get_by_role("button", name="Inloggen").click()
     code = phone.get_by_test_id("sms-code").inner_text()
     check_axe(phone, "8 DigiD-simulator: sms-code")

@@ -6,14 +6,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from webapp.simulators import population
+from webapp.simulators.population import FATIMA, JAN, SANNE
 
 from .steps import (apply, assert_nothing_kept, digid_login, fetch_sources, gemeente_sign_in,
                     journey_id_of, open_invitation, review_incomes)
-
-JAN = population.BY_USERNAME["jan.devries"]
-FATIMA = population.BY_USERNAME["fatima.devries"]
-SANNE = population.BY_USERNAME["sanne.bakker"]
 
 pytestmark = pytest.mark.e2e
 

@@ -6,13 +6,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from webapp.simulators import population
+from webapp.simulators.population import HENK
 
 from .a11y import assert_no_horizontal_scroll
 from .conftest import phone_device
 from .steps import apply, digid_login, fetch_sources, open_invitation
-
-HENK = population.BY_USERNAME["henk.mulder"]
 
 pytestmark = pytest.mark.e2e
 

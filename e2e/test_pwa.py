@@ -8,11 +8,9 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from webapp.simulators import population
+from webapp.simulators.population import HENK
 
 from .steps import digid_login, to_qr_code
-
-HENK = population.BY_USERNAME["henk.mulder"]
 
 pytestmark = pytest.mark.e2e
 

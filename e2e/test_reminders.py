@@ -6,12 +6,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from webapp.simulators import population
+from webapp.simulators.population import SANNE
 
 from .steps import (apply, digid_login, fetch_sources, follow_mail, move_time, open_invitation,
                     open_mail, outbox_rows)
 
-SANNE = population.BY_USERNAME["sanne.bakker"]
 REMINDER = "Herinnering: lever uw gegevens aan met de Ockto app"
 
 pytestmark = pytest.mark.e2e

@@ -5,14 +5,12 @@ import pytest
 import qrcode
 from playwright.sync_api import expect
 
-from webapp.simulators import population
+from webapp.simulators.population import HENK
 
 from .a11y import check_axe
 from .camera import write_y4m
 from .conftest import phone_device
 from .steps import phone_step_done, to_qr_code
-
-HENK = population.BY_USERNAME["henk.mulder"]
 
 pytestmark = pytest.mark.e2e
 

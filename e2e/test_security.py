@@ -4,11 +4,9 @@ dev mail page work without one violation."""
 import pytest
 from playwright.sync_api import expect
 
-from webapp.simulators import population
+from webapp.simulators.population import SANNE
 
 from .steps import apply, open_invitation
-
-SANNE = population.BY_USERNAME["sanne.bakker"]
 
 pytestmark = pytest.mark.e2e
 
