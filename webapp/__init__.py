@@ -29,13 +29,13 @@ def create_worker_app(overrides=None, broker=None):
     app.extensions["broker"] = broker or make_broker(app.config["RABBITMQ_URL"])
     events.init_app(app)
     mail.init_app(app)
-    pages.init_app(app)
     return app
 
 
 def create_app(overrides=None, broker=None):
     """The web app: the worker app with the pages of every area on top."""
     app = create_worker_app(overrides, broker)
+    pages.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     ratelimit.init_app(app)

@@ -143,3 +143,30 @@ def test_the_job_is_sent_after_the_commit_that_holds_it(app, walk, phone):
     finally:
         broker.enqueue = original
     assert seen == [(FetchStatus.FETCHING, 1)]
+
+
+def test_after_a_failed_send_requests_leave_it_to_the_clock_until_a_send_succeeds(
+        app, walk, phone, broker, clock, monkeypatch):
+    """An unreachable broker may take seconds per attempt: one request tries, the next ones
+    in OUTBOX_RETRY_S do not; the clock's first successful send ends the pause."""
+    walk.start(walk.apply(SANNE))
+    phone.get(walk.to_qr())
+    walk.login(SANNE)
+    attempts = []
+
+    def unreachable(*args, **kwargs):
+        attempts.append(args)
+        raise ConnectionError("the broker does not answer")
+
+    monkeypatch.setattr(broker, "enqueue", unreachable)
+    for source in ("uwv", "duo", "pensioen"):
+        assert phone.post(f"/app/bronnen/{source}").status_code == 200
+    assert len(attempts) == 1 and _waiting_requests() == 3
+    monkeypatch.undo()
+
+    clock.advance(seconds=app.config["OUTBOX_RETRY_S"])
+    assert clock_process.tick(app, [outbox.relay_overdue]) == {"relay_overdue": 3}
+    phone.post("/app/bronnen/mijnoverheid")
+    assert _waiting_requests() == 0  # sent at once again
+    walk.run_jobs()
+    assert _status(_journey_id(walk), "mijnoverheid") is FetchStatus.FETCHED
