@@ -72,7 +72,9 @@ class DesktopStream:
         view = self._view = view or _current_view(self.journey_id)
         context = desktop_step_context(view)
         frame = (view.state, view.second_device, view.steps)
-        status = render_template("desktop/_status.html", **context)
+        # The status line alone, without render_template's context processors and signals:
+        # it is rendered for every event of every open desktop.
+        status = current_app.jinja_env.get_template("desktop/_status.html").render(context)
         if not whole and status and frame == self._frame:
             if status == self._status:
                 return []

@@ -5,16 +5,23 @@ alone; a page load renders from the same view, so a reload shows the same thing.
 """
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
 from .journey import PROGRESS_STEPS, JourneyState, Role, current_role, reached, role_to_log_in
 from .sources import FetchStatus, missing_sources
 
 
-@dataclass(frozen=True)
-class SourceProgress:
+class SourceProgress(NamedTuple):
     role: Role
     source: str  # a key of sources.SOURCES
     status: FetchStatus
+
+
+# Enum members by value: a live update turns ten of these into members, for every open page.
+_STATES = {state.value: state for state in JourneyState}
+_ROLES = {role.value: role for role in Role}
+_STATUSES = {status.value: status for status in FetchStatus}
 
 
 @dataclass(frozen=True)
@@ -40,11 +47,11 @@ class ProgressView:
     def fetches_of(self, role):
         return tuple(f for f in self.fetches if f.role == role)
 
-    @property
+    @cached_property
     def current_fetches(self):
         return self.fetches_of(self.role)
 
-    @property
+    @cached_property
     def fetched(self):
         """How many of the current person's sources are fetched."""
         return sum(f.status is FetchStatus.FETCHED for f in self.current_fetches)
@@ -53,7 +60,7 @@ class ProgressView:
         """The required source keys the current person has not fetched yet."""
         return missing_sources({f.source: f.status for f in self.current_fetches}, required)
 
-    @property
+    @cached_property
     def steps(self):
         """[(step, label, 'done' | 'current' | 'todo')]: the steps the desktop shows."""
         steps, current_seen = [], False
@@ -78,9 +85,9 @@ class ProgressView:
 
     @classmethod
     def from_json(cls, data):
-        return cls(journey_id=data["journey_id"], state=JourneyState(data["state"]),
+        return cls(journey_id=data["journey_id"], state=_STATES[data["state"]],
                    phone_only=data["phone_only"], has_partner=data["has_partner"],
                    gemeente_code=data["gemeente_code"],
-                   fetches=tuple(SourceProgress(Role(role), source, FetchStatus(status))
+                   fetches=tuple(SourceProgress(_ROLES[role], source, _STATUSES[status])
                                  for role, source, status in data["fetches"]),
                    second_device=data["second_device"])
