@@ -68,6 +68,15 @@ def rss_mb(pids):
     return total / 1024
 
 
+def cpu_s(pids):
+    """CPU seconds (user and system) the processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def worker_pids(master_pid):
     children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
     return [int(pid) for pid in children]
@@ -263,14 +272,16 @@ async def run(args, port, cookie_name, cookies, engine, master_pid):
     stop = asyncio.Event()
     pollers = [asyncio.create_task(poll(client, j, cookies[j], changed_at, poll_latencies, stop))
                for j in polled]
+    cpu_before = cpu_s(worker_pids(master_pid))
     sent = await publish_events(engine, redis_client, streamed, polled, args.rate,
                                 args.duration, published, changed_at)
     await asyncio.sleep(1)
+    web_cpu_s = cpu_s(worker_pids(master_pid)) - cpu_before
     stop.set()
     await asyncio.gather(*pollers, return_exceptions=True)
     for writer in readers:
         writer.close()
-    return latencies, poll_latencies, sent, (after_mb - before_mb)
+    return latencies, poll_latencies, sent, (after_mb - before_mb), web_cpu_s
 
 
 def main():
@@ -313,7 +324,7 @@ def main():
                 if time.monotonic() > deadline or web.poll() is not None:
                     raise SystemExit("the web processes did not start")
                 time.sleep(0.2)
-        latencies, poll_latencies, sent, grown_mb = asyncio.run(
+        latencies, poll_latencies, sent, grown_mb, web_cpu_s = asyncio.run(
             run(args, port, app.config["SESSION_COOKIE_NAME"], cookies, engine, web.pid))
     finally:
         os.killpg(web.pid, signal.SIGTERM)
@@ -327,10 +338,12 @@ def main():
           f"p99 {percentile(ms, 99):.1f}, max {max(ms):.1f}")
     print(f"polling every {POLL_INTERVAL_S * 1000:.0f} ms, {len(poll_ms)} changes seen: "
           f"p50 {statistics.median(poll_ms):.1f} ms, p99 {percentile(poll_ms, 99):.1f} ms")
-    print(f"web processes grew by {grown_mb:.0f} MB for {args.streams} open streams")
+    print(f"web processes grew by {grown_mb:.0f} MB for {args.streams} open streams, and used "
+          f"{web_cpu_s:.1f} CPU seconds while the events were published")
     print(f"live_updates streams={args.streams} p50_ms={statistics.median(ms):.1f} "
           f"p99_ms={percentile(ms, 99):.1f} polling_p50_ms={statistics.median(poll_ms):.1f} "
-          f"rss_mb_per_1000_streams={grown_mb / (args.streams / 1000):.1f}")
+          f"rss_mb_per_1000_streams={grown_mb / (args.streams / 1000):.1f} "
+          f"web_cpu_us_per_event={1e6 * web_cpu_s / max(sent, 1):.0f}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from .journey import PROGRESS_STEPS, JourneyState, Role, current_role, reached, role_to_log_in
-from .sources import FetchStatus, missing_sources
+from .sources import SOURCES, FetchStatus, missing_sources
 
 
 class SourceProgress(NamedTuple):
@@ -18,10 +18,11 @@ class SourceProgress(NamedTuple):
     status: FetchStatus
 
 
-# Enum members by value: a live update turns ten of these into members, for every open page.
+# Every live update is read back into a view, for every open page: its state by a lookup,
+# and its sources as the one shared (immutable) tuple for each role, source and status.
 _STATES = {state.value: state for state in JourneyState}
-_ROLES = {role.value: role for role in Role}
-_STATUSES = {status.value: status for status in FetchStatus}
+_SOURCE_PROGRESS = {(role.value, source.key, status.value): SourceProgress(role, source.key, status)
+                    for role in Role for source in SOURCES for status in FetchStatus}
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,6 @@ class ProgressView:
         return cls(journey_id=data["journey_id"], state=_STATES[data["state"]],
                    phone_only=data["phone_only"], has_partner=data["has_partner"],
                    gemeente_code=data["gemeente_code"],
-                   fetches=tuple(SourceProgress(_ROLES[role], source, _STATUSES[status])
-                                 for role, source, status in data["fetches"]),
+                   fetches=tuple([_SOURCE_PROGRESS[role, source, status]
+                                  for role, source, status in data["fetches"]]),
                    second_device=data["second_device"])
