@@ -43,7 +43,7 @@ def create_app(overrides=None, broker=None):
     for area in (application, desktop, phone, pwa, health):
         app.register_blueprint(area.bp)
     if app.config["SIMULATORS"]:
-        app.register_blueprint(digid.bp)
+        digid.init_app(app)
         sources.init_app(app)
         gemeente.init_app(app)
     if app.config["DEV_PAGES"]:

@@ -264,15 +264,18 @@ def _bind_phone(journey):
 
 # Step 8 and 9: DigiD login and the sources, for the applicant and the partner.
 
-def complete_login(journey, artifact):
-    """Resolve the DigiD artifact, check whose BSN it is, and open that person's sources."""
+def complete_login(journey, artifact, state):
+    """Resolve the DigiD artifact of the login this phone started (`state`), check whose
+    BSN it is, and open that person's sources."""
     role = role_to_log_in(journey.state)
     if role is None:
         raise JourneyError("Er wordt nu niet op een DigiD-login gewacht.")
     try:
-        bsn = outside.resolve_digid_artifact(artifact)
+        bsn, answered_state = outside.resolve_digid_artifact(artifact)
     except outside.OutsideSystemError:
         raise JourneyError("Inloggen met DigiD is niet gelukt. Probeer het opnieuw.") from None
+    if not (state and answered_state and hmac.compare_digest(answered_state, state)):
+        raise JourneyError("Deze DigiD-login hoort niet bij deze sessie. Log opnieuw in.")
     application = journey.application
     if role is Role.APPLICANT and bsn != application.bsn:
         raise JourneyError("U bent ingelogd met de DigiD van iemand anders dan de aanvrager. "

@@ -28,8 +28,10 @@ def _post(base_url_key, path, payload, headers=None, data=None):
 
 
 def resolve_digid_artifact(artifact):
-    """The BSN behind a DigiD artifact (the back channel after the browser returns)."""
-    return _post("DIGID_URL", "/digid-sim/api/artifact", {"artifact": artifact})["bsn"]
+    """(BSN, the state of the login it answers) for a DigiD artifact: the back channel after
+    the browser returns. An artifact resolves once."""
+    answer = _post("DIGID_URL", "/digid-sim/api/artifact", {"artifact": artifact})
+    return answer["bsn"], answer.get("state")
 
 
 def fetch_from_source(source, bsn):

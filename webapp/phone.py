@@ -96,7 +96,7 @@ def digid_return(journey):
         return _screen_page(journey, "Deze DigiD-login hoort niet bij deze sessie. "
                                      "Log opnieuw in.")
     try:
-        journeys.complete_login(journey, request.args.get("artifact", ""))
+        journeys.complete_login(journey, request.args.get("artifact", ""), expected)
     except JourneyError as error:
         return _screen_page(journey, str(error))
     return redirect(url_for(".home"), 303)

@@ -15,6 +15,7 @@ from flask import current_app, make_response, request
 
 from . import binding
 from .pages import htmx, problem
+from .simulators import digid
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,10 @@ def _scope_value(scope):
     if scope == "journey":
         journey = binding.phone_journey()
         return journey.id if journey else None
-    if scope == "username":
-        return _digest(request.form.get("username", "").strip().lower()[:64])
-    if scope == "sms":
-        return _digest(request.values.get("t", ""))
+    if scope == "username":  # as the simulator looks it up; case variants count together
+        return _digest(request.form.get("username", "").strip()[:64].lower())
+    if scope == "sms":  # the login attempt inside the token, however the token is spelled
+        return digid.login_attempt(request.values.get("t", ""))
     raise ValueError(scope)
 
 

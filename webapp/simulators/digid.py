@@ -1,17 +1,24 @@
 """DigiD simulator: username and password, then an sms code, then back with an artifact.
 
-Stateless, so any web process can serve any step: what it must remember travels in
-sealed tokens (encrypted and authenticated: they travel in URLs, so the BSN inside must
-not be readable in a log). In development the sms page shows the code (DIGID_SIM_SHOW_CODE).
+Any web process can serve any step: what it must remember travels in sealed tokens
+(encrypted and authenticated: they travel in URLs, so the BSN inside must not be readable
+in a log). An artifact answers for the login that asked for it (its `state`) and resolves
+once: the artifacts resolved in the last ARTIFACT_MAX_AGE_S are kept in Redis when REDIS_URL
+is set (every process agrees), else in memory. In development the sms page shows the code
+(DIGID_SIM_SHOW_CODE).
 """
 
 import base64
 import hashlib
 import hmac
 import json
+import logging
 import secrets
+import threading
+import time
 from urllib.parse import urlencode, urlsplit
 
+import redis
 from cryptography.fernet import Fernet, InvalidToken
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 from itsdangerous import BadSignature
@@ -21,8 +28,49 @@ from webapp.pages import json_object, personal
 from . import population
 
 bp = personal(Blueprint("digid_sim", __name__, url_prefix="/digid-sim"))
+log = logging.getLogger(__name__)
 STEP_MAX_AGE_S = 600
 ARTIFACT_MAX_AGE_S = 120
+
+
+class MemoryResolved:
+    """The artifacts resolved lately, in this process (the embedded default)."""
+
+    def __init__(self):
+        self._until = {}
+        self._lock = threading.Lock()
+
+    def first_time(self, artifact_id):
+        """True the first time an artifact is resolved, False ever after (within its age)."""
+        now = time.monotonic()
+        with self._lock:
+            self._until = {key: until for key, until in self._until.items() if until > now}
+            if artifact_id in self._until:
+                return False
+            self._until[artifact_id] = now + ARTIFACT_MAX_AGE_S
+            return True
+
+
+class RedisResolved:
+    """The artifacts resolved lately, shared by every process; while Redis is down no
+    artifact resolves (a login fails rather than one being used twice)."""
+
+    def __init__(self, url):
+        self._redis = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+
+    def first_time(self, artifact_id):
+        try:
+            return bool(self._redis.set(f"digid-sim:resolved:{artifact_id}", 1, nx=True,
+                                        ex=ARTIFACT_MAX_AGE_S))
+        except redis.RedisError as exc:
+            log.warning("DigiD simulator: artifacts cannot be resolved (%s)", type(exc).__name__)
+            return False
+
+
+def init_app(app):
+    url = app.config.get("REDIS_URL")
+    app.extensions["digid_sim_resolved"] = RedisResolved(url) if url else MemoryResolved()
+    app.register_blueprint(bp)
 
 
 class _Sealer:
@@ -40,6 +88,16 @@ class _Sealer:
             return json.loads(self._fernet.decrypt(str(token).encode(), ttl=max_age))
         except (InvalidToken, ValueError):
             raise BadSignature("invalid token") from None
+
+
+def login_attempt(token):
+    """The login attempt an sms token stands for, or None: limits count attempts, never
+    a token's spelling (the decoder skips characters outside base64, so one attempt has
+    many spellings)."""
+    try:
+        return _Sealer("sms").loads(token, max_age=STEP_MAX_AGE_S)["nonce"]
+    except BadSignature:
+        return None
 
 
 def _sms_code(nonce):
@@ -98,7 +156,8 @@ def sms():
             return _back(flow["return_url"], fout="geannuleerd", state=flow["state"])
         code = request.form.get("code", "").strip()
         if hmac.compare_digest(code.encode(), _sms_code(flow["nonce"]).encode()):
-            artifact = _Sealer("artifact").dumps({"bsn": flow["bsn"], "nonce": flow["nonce"]})
+            artifact = _Sealer("artifact").dumps({"bsn": flow["bsn"], "nonce": flow["nonce"],
+                                                  "state": flow["state"]})
             return _back(flow["return_url"], artifact=artifact, state=flow["state"])
         error = "Deze sms-code klopt niet. Controleer de code en probeer het opnieuw."
     show_code = _sms_code(flow["nonce"]) if current_app.config["DIGID_SIM_SHOW_CODE"] else None
@@ -108,10 +167,13 @@ def sms():
 
 @bp.post("/api/artifact")
 def resolve_artifact():
-    """The back channel: the service exchanges the artifact for the BSN."""
+    """The back channel: the service exchanges the artifact, once, for the BSN and the
+    `state` of the login it answers (the service checks that it asked for this login)."""
     artifact = json_object().get("artifact", "")
     try:
         data = _Sealer("artifact").loads(artifact, max_age=ARTIFACT_MAX_AGE_S)
     except BadSignature:
         return {"error": "invalid artifact"}, 400
-    return {"bsn": data["bsn"]}
+    if not current_app.extensions["digid_sim_resolved"].first_time(data["nonce"]):
+        return {"error": "artifact already resolved"}, 400
+    return {"bsn": data["bsn"], "state": data.get("state", "")}

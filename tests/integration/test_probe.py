@@ -1,0 +1,105 @@
+"""What an outside security probe found, replayed the way it was found: over real HTTP
+against the running app (the loopback server of the `app` fixture)."""
+
+import re
+from urllib.parse import unquote
+
+import pytest
+
+from webapp.ratelimit import DEFAULT_RULES
+from webapp.simulators import population
+from webapp.simulators.population import JAN, SANNE
+
+from .conftest import PHONE_UA
+from .deployment import HttpClient
+from .helpers import Walk, application_form, invitation_path, local
+
+
+@pytest.fixture
+def app_config():
+    return {"RATE_LIMITS": DEFAULT_RULES}
+
+
+@pytest.fixture
+def base_url(app):
+    return app.config["PUBLIC_URL"]
+
+
+def _login_page(client, state="s"):
+    page = client.get(f"/digid-sim/inloggen?return_url={client.base_url}/app/digid/terug"
+                      f"&state={state}").text
+    return {k: v.replace("&amp;", "&")
+            for k, v in re.findall(r'name="(return_url|state|dienst)" value="([^"]*)"', page)}
+
+
+def _sms_token(client, citizen, state="s"):
+    answer = client.post("/digid-sim/inloggen", data={**_login_page(client, state),
+                                                      "username": citizen.username,
+                                                      "password": population.PASSWORD})
+    assert answer.status_code == 303, answer.text
+    return re.search(r"t=([^&]+)", answer.headers["Location"]).group(1)
+
+
+def _sms_code(client, token):
+    return re.search(r'data-testid="sms-code">(\d{6})<', client.get(f"/digid-sim/sms?t={token}").text).group(1)
+
+
+def test_the_sms_code_limit_counts_the_login_not_the_spelling_of_its_token(base_url):
+    attacker = HttpClient(base_url, PHONE_UA)
+    token = _sms_token(attacker, SANNE)
+    right = _sms_code(attacker, token)
+    for _ in range(5):
+        assert attacker.post("/digid-sim/sms", data={"t": token, "code": "000000"}).status_code == 422
+    assert attacker.post("/digid-sim/sms", data={"t": token, "code": right}).status_code == 429
+    for respelled in (token + "!", token + "~~", token + "!!!~"):
+        answer = attacker.post("/digid-sim/sms", data={"t": respelled, "code": right})
+        assert answer.status_code == 429, f"{respelled[-4:]!r}: {answer.status_code}"
+
+
+def _to_digid(base_url, citizen, journey_client=None):
+    """A journey of `citizen`'s application waiting for the applicant's DigiD login; returns
+    the phone that may log in."""
+    desktop = HttpClient(base_url)
+    phone = journey_client or HttpClient(base_url, PHONE_UA)
+    walk = Walk(None, desktop, phone, None)
+    assert desktop.post("/aanvraag", data=application_form(citizen)).status_code == 303
+    return walk, phone
+
+
+def test_a_digid_artifact_only_logs_in_the_login_that_asked_for_it(app, base_url, run_jobs):
+    victim_walk, victim = _to_digid(base_url, SANNE)
+    run_jobs()
+    victim_walk.start(invitation_path(app))
+    victim.get(victim_walk.to_qr())
+    attacker_walk, attacker = _to_digid(base_url, SANNE)  # applied with the victim's BSN
+    run_jobs()
+    attacker_walk.start(invitation_path(app))
+    attacker.get(attacker_walk.to_qr())
+
+    # The victim logs in; her artifact is on its way back to her phone (a URL, a log line).
+    victim_state = re.search(r"state=([^&]+)", victim.get("/app/digid").headers["Location"]).group(1)
+    token = _sms_token(victim, SANNE, victim_state)
+    back = victim.post("/digid-sim/sms", data={"t": token, "code": _sms_code(victim, token)})
+    artifact = re.search(r"artifact=([^&]+)", back.headers["Location"]).group(1)
+
+    # The attacker starts a login of their own and returns with the victim's artifact.
+    own_state = re.search(r"state=([^&]+)", attacker.get("/app/digid").headers["Location"]).group(1)
+    stolen = attacker.get(f"/app/digid/terug?artifact={artifact}&state={own_state}",
+                          follow_redirects=True)
+    assert "hoort niet bij deze sessie" in stolen.text
+    assert 'data-screen="sources-applicant"' not in attacker.get("/app/").text
+
+    # An artifact resolves once: the victim's own return now fails too, and asks her to log in again.
+    again = victim.get(local(back.headers["Location"]), follow_redirects=True)
+    assert 'data-screen="sources-applicant"' not in again.text
+    assert "Inloggen met DigiD is niet gelukt" in again.text
+
+
+def test_an_artifact_resolves_once_on_the_back_channel(base_url):
+    client = HttpClient(base_url, PHONE_UA)
+    token = _sms_token(client, JAN)
+    back = client.post("/digid-sim/sms", data={"t": token, "code": _sms_code(client, token)})
+    artifact = unquote(re.search(r"artifact=([^&]+)", back.headers["Location"]).group(1))
+    first = client.post("/digid-sim/api/artifact", json={"artifact": artifact})
+    assert first.status_code == 200 and first.json()["bsn"] == JAN.bsn and first.json()["state"] == "s"
+    assert client.post("/digid-sim/api/artifact", json={"artifact": artifact}).status_code == 400
