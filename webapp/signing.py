@@ -11,6 +11,7 @@ import hmac
 import time
 
 WINDOW_S = 300
+TIMESTAMP_DIGITS = 12  # seconds since 1970: ten digits until the year 2286
 TIMESTAMP, SIGNATURE, DELIVERY_ID = "X-Ockto-Timestamp", "X-Ockto-Signature", "Idempotency-Key"
 
 
@@ -35,7 +36,9 @@ def verify(secret, code, headers, body, now=None):
     now = now if now is not None else time.time()
     timestamp, given = headers.get(TIMESTAMP, ""), headers.get(SIGNATURE, "")
     delivery_id = headers.get(DELIVERY_ID, "")
-    if not (timestamp.isascii() and timestamp.isdigit() and given and delivery_id):
+    # Parsed and bounded before any arithmetic: a 400-digit "timestamp" is no number of seconds.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= TIMESTAMP_DIGITS
+            and given and delivery_id):
         return "unsigned"
     if abs(now - int(timestamp)) > WINDOW_S:
         return "stale"

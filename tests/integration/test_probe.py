@@ -5,6 +5,7 @@ import re
 from urllib.parse import unquote
 
 import pytest
+import requests
 
 from webapp.ratelimit import DEFAULT_RULES
 from webapp.simulators import population
@@ -103,3 +104,11 @@ def test_an_artifact_resolves_once_on_the_back_channel(base_url):
     first = client.post("/digid-sim/api/artifact", json={"artifact": artifact})
     assert first.status_code == 200 and first.json()["bsn"] == JAN.bsn and first.json()["state"] == "s"
     assert client.post("/digid-sim/api/artifact", json={"artifact": artifact}).status_code == 400
+
+
+@pytest.mark.parametrize("timestamp", ["9" * 400, "9" * 13, "-1", "1e9", "0x10"])
+def test_a_delivery_with_a_monstrous_timestamp_is_refused_not_a_500(base_url, timestamp):
+    answer = requests.post(f"{base_url}/gemeente/api/GM0193/dossiers", data=b"{}", timeout=10,
+                           headers={"Content-Type": "application/json", "X-Ockto-Timestamp": timestamp,
+                                    "X-Ockto-Signature": "0" * 64, "Idempotency-Key": "k"})
+    assert answer.status_code == 401 and answer.json() == {"error": "unsigned"}
