@@ -18,6 +18,7 @@ class LoopbackSMTP:
     def __init__(self):
         self.port = free_port()
         self.messages = []
+        self.refused = set()  # recipients answered "550 no such mailbox"
         self._arrived = threading.Condition()
         self._controller = None
 
@@ -29,6 +30,12 @@ class LoopbackSMTP:
         if self._controller:
             self._controller.stop()
             self._controller = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refused:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)

@@ -19,9 +19,12 @@ def form():
 def submit():
     values = {field: request.form.get(field, "") for field in FIELDS}
     application, errors = validate_application(request.form)
-    if errors:
-        return render_page("application/form.html", "application/_form.html",
-                           values=values, errors=errors), 422
+    if errors:  # the form again, with what was typed: a name, an address, a BSN
+        response = render_page("application/form.html", "application/_form.html",
+                               values=values, errors=errors)
+        response.status_code = 422
+        response.headers["Cache-Control"] = "no-store"
+        return response
     invitations.create_application(application)
     return go_to(url_for(".sent"))
 

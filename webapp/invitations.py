@@ -7,6 +7,7 @@ database says it is due. Both sides claim with a compare-and-set on the row, so 
 clocks and workers at once send each mail once.
 """
 
+import smtplib
 from datetime import timedelta
 
 from flask import current_app, render_template
@@ -25,6 +26,17 @@ from .domain.reminders import INVITATION, Schedule
 from .journeys import JourneyError
 from .models import Application
 from .outbox import Job
+
+class MailUndeliverable(Exception):
+    """The address refuses this mail for good: the job must not be retried (workers.actors)."""
+
+
+def _never_deliverable(exc):
+    """What no retry mends: an address the mail's encoding cannot carry, or a recipient the
+    server refuses for good (5xx). A 4xx refusal (mailbox full, greylisting) is tried again."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, UnicodeError)
 
 SENDING_LEASE = timedelta(minutes=10)  # a worker that died while sending is replaced then
 SWEEP_BATCH = 2000  # applications claimed per statement, and ids per queued message
@@ -166,7 +178,10 @@ def send_mail(application_id):
         return  # another worker sends it, or has sent it
     try:
         _send(application, number, plan, now)
-    except Exception:
+    except Exception as exc:
+        if _never_deliverable(exc):
+            _give_up(application.id, number, exc)
+            raise MailUndeliverable(f"application {application.id}: {type(exc).__name__}") from None
         _release(application.id)
         raise  # Dramatiq retries with backoff; after the last retry the clock does
     if number == INVITATION:
@@ -195,6 +210,16 @@ def _claim(application, number, now):
         .values(mail_claimed_until=now + SENDING_LEASE))
     session.commit()
     return claimed.rowcount == 1
+
+
+def _give_up(application_id, number, exc):
+    """This mail can never be sent: no more tries, by Dramatiq or the clock; operators hear."""
+    session.rollback()
+    session.execute(update(Application).where(Application.id == application_id)
+                    .values(mail_claimed_until=None, next_mail_at=None))
+    session.commit()
+    current_app.logger.error("mail %d of application %s can never be sent (%s): given up",
+                             number, application_id, type(exc).__name__)
 
 
 def _release(application_id):

@@ -61,6 +61,15 @@ def _csrf_refused():
                    "/", "Naar de startpagina")
 
 
+def _nul_refused():
+    """A NUL character in the path or the query is nobody's id or search: refused before it
+    reaches a database (PostgreSQL refuses NUL in text with an error, not a miss)."""
+    if "\x00" in request.path or any("\x00" in value for value in request.args.values()):
+        return problem("Dit verzoek klopt niet", "Deze link bevat een teken dat niet kan. "
+                       "Controleer de link.", 400, "/", "Naar de startpagina")
+    return None
+
+
 def content_security_policy(config):
     """No inline script and no inline style; images as data: for the QR code."""
     form_action = "'self'" + (f" {_origin(config['DIGID_URL'])}" if config.get("DIGID_URL") else "")
@@ -91,6 +100,7 @@ def init_app(app):
     if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default: no limit
         app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
     app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field)
+    app.before_request(_nul_refused)
     app.before_request(_csrf_refused)
     policy = content_security_policy(app.config)
 

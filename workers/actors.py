@@ -36,9 +36,15 @@ def purge_journey(journey_id):
     journeys.purge(journey_id)
 
 
+def _mail_worth_retrying(retries, exception):
+    """Up to ten tries, but none for a mail that can never be sent: it goes to the dead letters."""
+    return retries < 10 and not isinstance(exception, invitations.MailUndeliverable)
+
+
 # Retries back off well below RabbitMQ's 30-minute consumer timeout.
 ACTORS = {
-    Job.SEND_MAIL: (send_mail, {"max_retries": 10, "min_backoff": 2_000, "max_backoff": 300_000}),
+    Job.SEND_MAIL: (send_mail, {"retry_when": _mail_worth_retrying, "min_backoff": 2_000,
+                                "max_backoff": 300_000}),
     Job.QUEUE_MAIL: (queue_mail, {"max_retries": 10, "min_backoff": 1_000, "max_backoff": 60_000}),
     Job.FETCH_SOURCE: (fetch_source, {"max_retries": 3, "min_backoff": 500, "max_backoff": 10_000}),
     Job.DELIVER_DOSSIER: (deliver_dossier, {"max_retries": 10, "min_backoff": 1_000,

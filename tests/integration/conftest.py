@@ -133,7 +133,9 @@ def app(tmp_path, clock, app_config):
         yield app
         session.remove()
     server.shutdown()
-    app.extensions["db_engine"].dispose()
+    for engine in ("db_engine", "gemeente_inbox"):
+        if engine in app.extensions:
+            app.extensions[engine].dispose()
 
 
 @pytest.fixture

@@ -112,3 +112,16 @@ def test_a_delivery_with_a_monstrous_timestamp_is_refused_not_a_500(base_url, ti
                            headers={"Content-Type": "application/json", "X-Ockto-Timestamp": timestamp,
                                     "X-Ockto-Signature": "0" * 64, "Idempotency-Key": "k"})
     assert answer.status_code == 401 and answer.json() == {"error": "unsigned"}
+
+
+@pytest.mark.parametrize("address", ["a\u202eb@example.nl", "a\u200bb@example.nl",
+                                     "tëst@exämple.nl", "a\x00b@example.nl"],
+                         ids=["bidi", "zero-width", "accents", "nul"])
+def test_an_address_the_mailer_cannot_send_to_gets_a_dutch_message_and_keeps_the_form(
+        base_url, address):
+    applicant = HttpClient(base_url)
+    answer = applicant.post("/aanvraag", data=application_form(SANNE, email=address))
+    assert answer.status_code == 422
+    assert "e-mail" in re.search(r'id="email-fout">([^<]+)<', answer.text).group(1)
+    assert f'value="{SANNE.name}"' in answer.text and f'value="{SANNE.bsn}"' in answer.text
+    assert answer.headers["Cache-Control"] == "no-store"

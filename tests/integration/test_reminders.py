@@ -197,9 +197,9 @@ def test_smtp_down_retries_with_backoff_and_the_journey_keeps_working(
 def test_mail_that_failed_every_retry_is_sent_by_the_clock(app, broker, desktop, worker, smtp, clock,
                                                            monkeypatch):
     smtp.stop()
-    monkeypatch.setitem(actor(app, Job.SEND_MAIL).options, "max_retries", 0)
+    monkeypatch.setitem(actor(app, Job.SEND_MAIL).options, "retry_when", lambda retries, exc: False)
     apply(desktop)
-    broker.join(QUEUE, fail_fast=False)  # the one attempt has failed; the message is dead
+    broker.join(QUEUE, fail_fast=False, timeout=15_000)  # the one attempt failed: it is dead
     assert len(broker.dead_letters) == 1
     application = session.scalars(select(Application)).one()
     assert application.invitation_sent_at is None and application.mail_claimed_until is None
@@ -228,3 +228,18 @@ def test_delivered_or_withdrawn_applications_get_no_reminder(app, desktop, run_j
     actor(app, Job.SEND_MAIL).send(application_id)  # a message queued before the ending
     run_jobs()
     assert len(smtp.messages) == 1
+
+
+def test_a_mail_refused_for_good_ends_as_a_visible_failure_not_a_retry_loop(
+        app, broker, desktop, worker, smtp, clock, caplog):
+    smtp.refused.add("bestaat-niet@example.org")
+    apply(desktop, email="bestaat-niet@example.org")
+    broker.join(QUEUE, fail_fast=False, timeout=15_000)
+    assert len(broker.dead_letters) == 1  # at once, no retries: operators see it there
+    assert "can never be sent (SMTPRecipientsRefused): given up" in caplog.text
+    application = session.scalars(select(Application)).one()
+    assert application.next_mail_at is None and application.mail_claimed_until is None
+    for _ in range(3):  # and the clock does not ask for it again
+        clock.advance(days=5)
+        assert tick(app) == 0
+    assert smtp.messages == []

@@ -179,11 +179,30 @@ def test_invalid_email_is_refused(email):
         "email", "Vul een geldig e-mailadres in, bijvoorbeeld naam@voorbeeld.nl.")
 
 
-def test_email_of_exactly_the_maximum_length_is_accepted():
-    email = "j" * (MAX_EMAIL - len("@example.org")) + "@example.org"
+def test_email_of_the_longest_length_mail_allows_is_accepted():
+    domain = ".".join(["d" * 63, "e" * 63, "f" * 58, "nl"])  # labels of at most 63
+    email = "j" * 64 + "@" + domain  # at most 64 before the @
+    assert len(email) == MAX_EMAIL
     result, errors = validate_application(_form(email=email))
     assert errors == {}
     assert result.email == email
+
+
+@pytest.mark.parametrize(("email", "message"), [
+    ("a\u202eb@example.nl", "geen onzichtbare tekens"),  # right-to-left override
+    ("a\u200bb@example.nl", "geen onzichtbare tekens"),  # zero-width space
+    ("a\x00b@example.nl", "geen onzichtbare tekens"),
+    ("tëst@example.nl", "alleen letters zonder accenten"),
+    ("j" * 65 + "@example.org", "Vul een geldig e-mailadres in")],
+    ids=["bidi", "zero-width", "nul", "accent-before-the-at", "65-before-the-at"])
+def test_an_address_the_mail_cannot_be_sent_to_is_refused_in_dutch(email, message):
+    field, error = _only_error(_form(email=email))
+    assert field == "email" and message in error
+
+
+def test_a_domain_with_accents_is_kept_in_the_form_the_mail_is_sent_to():
+    result, errors = validate_application(_form(email="test@exämple.nl"))
+    assert errors == {} and result.email == "test@xn--exmple-cua.nl"
 
 
 def test_missing_bsn_is_refused():

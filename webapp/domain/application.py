@@ -3,7 +3,8 @@ lifecycle: one table says which status follows which."""
 
 import dataclasses
 import enum
-import re
+
+from email_validator import EmailNotValidError, validate_email
 
 from . import gemeenten
 from .bsn import is_valid_bsn, normalise_bsn
@@ -11,7 +12,6 @@ from .journey import Outcome
 
 MAX_NAME = 100
 MAX_EMAIL = 254
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FIELDS = ("gemeente", "naam", "email", "bsn", "partner", "partner_naam", "partner_bsn")
 
 
@@ -34,6 +34,26 @@ def _name_error(value, missing):
     if any(not c.isprintable() for c in value):
         return "Een naam mag geen onzichtbare tekens bevatten."
     return None
+
+
+def _checked_email(value):
+    """(the address to send to, None) or (None, a Dutch message). Validated the way the mail
+    will be sent: no SMTPUTF8, so the part before the @ is plain ASCII and at most 64 long
+    (RFC 5321); a domain with accents is sent to in its ASCII form (xn--…)."""
+    if not value:
+        return None, "Vul uw e-mailadres in."
+    if any(not c.isprintable() for c in value):
+        return None, "Een e-mailadres mag geen onzichtbare tekens bevatten."
+    if not value.partition("@")[0].isascii():
+        return None, ("Gebruik vóór de @ alleen letters zonder accenten, cijfers en . - _ +. "
+                      "Heeft u zo'n adres niet? Gebruik dan een ander e-mailadres.")
+    try:
+        address = validate_email(value, check_deliverability=False, allow_smtputf8=False).ascii_email
+    except EmailNotValidError:
+        address = None
+    if address is None or len(address) > MAX_EMAIL or len(address.partition("@")[0]) > 64:
+        return None, "Vul een geldig e-mailadres in, bijvoorbeeld naam@voorbeeld.nl."
+    return address, None
 
 
 def _bsn_error(value):
@@ -61,11 +81,9 @@ def validate_application(form):
     if error := _name_error(values["naam"], "Vul uw naam in."):
         errors["naam"] = error
 
-    email = values["email"]
-    if not email:
-        errors["email"] = "Vul uw e-mailadres in."
-    elif len(email) > MAX_EMAIL or not _EMAIL.match(email):
-        errors["email"] = "Vul een geldig e-mailadres in, bijvoorbeeld naam@voorbeeld.nl."
+    email, error = _checked_email(values["email"])
+    if error:
+        errors["email"] = error
 
     bsn = normalise_bsn(values["bsn"])
     if error := _bsn_error(bsn):
