@@ -13,6 +13,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from messaging.broker import AppContext
 from webapp import create_app
+from webapp.serving import RequestHandler
 from workers import actors, clock
 
 
@@ -39,7 +40,8 @@ def main():
     if app.config["DEV_PAGES"]:
         print(f"Mail outbox (development): {app.config['PUBLIC_URL']}/dev/outbox", flush=True)
     try:
-        app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+        app.run(host=args.host, port=args.port, threaded=True, use_reloader=False,
+                request_handler=RequestHandler)
     finally:
         if worker:
             clock_stop.set()

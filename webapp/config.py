@@ -77,6 +77,7 @@ SETTINGS = {
     # Never in production: QA's test deployments and development.
     "RATE_LIMITS_OFF": (_flag, False),  # journeys run many times from one address
     "DEV_PAGES": (_flag, False),  # the mail outbox
+    "DEV_PAGES_TOKEN": (str, None),  # unset: development pages for this machine (loopback) only
     "ACCEPTANCE_MODE": (_flag, False),  # an endpoint that moves one application's time
 }
 ENVIRONMENT_NAMES = {"INSTANCE_DIR": "OCKTOREIS_INSTANCE"}

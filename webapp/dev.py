@@ -1,16 +1,35 @@
-"""Development-only pages (DEV_PAGES=1): the local mail outbox."""
+"""Development-only pages (DEV_PAGES=1): the local mail outbox, which holds everyone's
+personal links. Served to this machine only (loopback); an acceptance deployment, where QA
+reads it from elsewhere, sets DEV_PAGES_TOKEN and opens `/dev/outbox?token=…` once per
+browser."""
 
 import email
 import email.policy
+import hmac
+import ipaddress
 import re
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, make_response, render_template
+from flask import Blueprint, abort, current_app, make_response, render_template, request, session as cookie
 
 from .pages import personal
 
 bp = personal(Blueprint("dev", __name__, url_prefix="/dev"))
 MAIL_ID = re.compile(r"[0-9]{1,20}-[0-9a-f]{8}")
+TOKEN_KEY = "dev_pages_token"
+
+
+@bp.before_request
+def _only_this_machine_or_the_token():
+    token = current_app.config["DEV_PAGES_TOKEN"]
+    if not token:
+        if not ipaddress.ip_address(request.remote_addr or "0.0.0.0").is_loopback:
+            abort(404)
+        return
+    if given := request.args.get("token"):
+        cookie[TOKEN_KEY] = given
+    if not hmac.compare_digest(str(cookie.get(TOKEN_KEY, "")).encode(), token.encode()):
+        abort(404)
 
 
 def _outbox():

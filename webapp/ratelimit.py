@@ -1,4 +1,5 @@
-"""Rate limits: a fixed-window counter per rule, per client and per journey (or login).
+"""Rate limits: a sliding-window counter per rule, per client and per journey (or login):
+at most the limit within any window's length, also around a window's edge.
 
 Counters live in Redis when REDIS_URL is set, so every web process shares them, and in
 this process's memory otherwise. A refused request gets a Dutch page and Retry-After.
@@ -7,13 +8,16 @@ this process's memory otherwise. A refused request gets a Dutch page and Retry-A
 import hashlib
 import logging
 import math
+import secrets
 import threading
-import time
+from collections import deque
+from datetime import timezone
 
 import redis
 from flask import current_app, make_response, request
 
 from . import binding
+from .clock import utcnow
 from .pages import htmx, problem
 from .simulators import digid
 
@@ -60,40 +64,48 @@ def _scope_value(scope):
 
 
 class MemoryCounter:
-    """Fixed windows in this process's memory: the embedded default."""
+    """Sliding windows in this process's memory: the embedded default."""
 
     def __init__(self):
-        self._counts = {}
+        self._hits = {}  # key: deque of the times of its hits within the last window
         self._lock = threading.Lock()
 
     def hit(self, key, window_s, now):
-        start = int(now // window_s)
+        """Count a hit; returns (hits within the last `window_s` seconds, seconds until the
+        oldest of them leaves the window)."""
         with self._lock:
-            if len(self._counts) > 10_000:  # forget windows that ended
-                self._counts = {k: v for k, v in self._counts.items() if v[0] >= start - 1}
-            window, count = self._counts.get(key, (start, 0))
-            count = count + 1 if window == start else 1
-            self._counts[key] = (start, count)
-        return count
+            if len(self._hits) > 10_000:  # forget keys whose hits all left their window
+                self._hits = {k: q for k, q in self._hits.items() if q and q[-1] > now - 3600}
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= now - window_s:
+                hits.popleft()
+            hits.append(now)
+            return len(hits), hits[0] + window_s - now
 
 
 class RedisCounter:
-    """Fixed windows in Redis, shared by every web process."""
+    """Sliding windows in Redis (a sorted set of hit times per key), shared by every web
+    process."""
 
     def __init__(self, url):
         self._redis = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
 
     def hit(self, key, window_s, now):
-        """The count in this window; 0 while Redis is down: a journey goes on unlimited
+        """As MemoryCounter.hit; (0, 0) while Redis is down: a journey goes on unlimited
         rather than stopping with the event bus (the outage is logged)."""
-        name = f"ocktoreis:rate:{key}:{int(now // window_s)}"
+        name = f"ocktoreis:rate:{key}"
         try:
             with self._redis.pipeline() as pipe:
-                count, _ = pipe.incr(name).expire(name, window_s).execute()
+                pipe.zremrangebyscore(name, "-inf", now - window_s)
+                pipe.zadd(name, {f"{now}:{secrets.token_hex(4)}": now})
+                pipe.zcard(name)
+                pipe.zrange(name, 0, 0, withscores=True)
+                pipe.expire(name, math.ceil(window_s))
+                _, _, count, oldest, _ = pipe.execute()
         except redis.RedisError as exc:
             log.warning("rate limits not counted (%s)", type(exc).__name__)
-            return 0
-        return count
+            return 0, 0
+        return count, oldest[0][1] + window_s - now
 
 
 def _wait_text(seconds):
@@ -119,13 +131,14 @@ def _check():
     if rule is None or request.method not in rule[0]:
         return None
     counter = current_app.extensions["rate_counter"]
-    now = time.time()
+    now = utcnow().replace(tzinfo=timezone.utc).timestamp()
     for scope, limit, window_s in rule[2]:
         value = _scope_value(scope)
         if value is None:
             continue
-        if counter.hit(f"{request.endpoint}:{scope}:{value}", window_s, now) > limit:
-            return too_many(rule[1], window_s - now % window_s)
+        count, free_in_s = counter.hit(f"{request.endpoint}:{scope}:{value}", window_s, now)
+        if count > limit:
+            return too_many(rule[1], free_in_s)
     return None
 
 

@@ -18,6 +18,7 @@ from tests.services import free_port, fresh_postgres_database, unavailable
 from webapp import create_app
 from webapp.db import session
 from webapp.domain.clock import FrozenClock
+from webapp.serving import RequestHandler
 from workers import actors
 
 from .helpers import Walk
@@ -125,7 +126,7 @@ def app(tmp_path, clock, app_config):
     broker.add_middleware(AppContext(app=app))
     app.extensions["actors"] = actors.declare(broker)
     app.test_client_class = BrowserClient
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=RequestHandler)
     app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,6 +1,7 @@
 """What an outside security probe found, replayed the way it was found: over real HTTP
 against the running app (the loopback server of the `app` fixture)."""
 
+import logging
 import re
 from urllib.parse import unquote
 
@@ -125,3 +126,42 @@ def test_an_address_the_mailer_cannot_send_to_gets_a_dutch_message_and_keeps_the
     assert "e-mail" in re.search(r'id="email-fout">([^<]+)<', answer.text).group(1)
     assert f'value="{SANNE.name}"' in answer.text and f'value="{SANNE.bsn}"' in answer.text
     assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_the_development_outbox_is_for_this_machine_only(app, walk):
+    walk.apply(SANNE)
+    assert app.test_client().get("/dev/outbox").status_code == 200  # 127.0.0.1
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "192.0.2.44"  # another machine on the network
+    assert other.get("/dev/outbox").status_code == 404
+    assert other.get("/dev/outbox?token=guess").status_code == 404
+
+
+def test_an_acceptance_deployment_opens_the_outbox_with_its_token(app, walk):
+    walk.apply(SANNE)
+    app.config["DEV_PAGES_TOKEN"] = "qa-token-from-the-deployment"
+    qa = app.test_client()
+    qa.environ_base["REMOTE_ADDR"] = "192.0.2.44"
+    assert qa.get("/dev/outbox").status_code == 404
+    assert qa.get("/dev/outbox?token=wrong").status_code == 404
+    assert qa.get("/dev/outbox?token=qa-token-from-the-deployment").status_code == 200
+    assert "Lever uw gegevens aan" in qa.get("/dev/outbox").text  # the browser keeps it
+    assert app.test_client().get("/dev/outbox").status_code == 404  # loopback needs it too
+
+
+def test_the_server_names_no_versions_and_its_log_holds_no_link_or_artifact(app, base_url, caplog):
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    applicant = HttpClient(base_url, PHONE_UA)
+    answer = applicant.get("/")
+    assert answer.headers["Server"] == "Ocktoreis"
+    assert applicant.post("/aanvraag", data=application_form(SANNE)).status_code == 303
+    token = _sms_token(applicant, SANNE)
+    back = applicant.post("/digid-sim/sms", data={"t": token, "code": _sms_code(applicant, token)})
+    artifact = re.search(r"artifact=([^&]+)", back.headers["Location"]).group(1)
+    applicant.get(local(back.headers["Location"]))
+    applicant.get(f"/uitnodiging/{'x' * 40}")
+    applicant.get(f"/app/koppel/{'y' * 43}")
+    logged = caplog.text
+    assert "GET /app/digid/terug?artifact=…&state=…" in logged  # the request is logged ...
+    for secret in (artifact, token, "x" * 40, "y" * 43):
+        assert secret not in logged  # ... its secrets are not

@@ -99,6 +99,29 @@ def test_digid_logins_are_limited_per_journey(app, desktop, phone, run_jobs):
 def test_a_counter_counts_per_key_within_its_window(make):
     counter = make()
     key = f"test:{uuid.uuid4().hex}"
-    assert [counter.hit(key, 60, 120.0) for _ in range(3)] == [1, 2, 3]
-    assert counter.hit(f"{key}:other", 60, 120.0) == 1
-    assert counter.hit(key, 60, 180.0) == 1  # the next window starts afresh
+    assert [counter.hit(key, 60, 120.0)[0] for _ in range(3)] == [1, 2, 3]
+    assert counter.hit(f"{key}:other", 60, 120.0)[0] == 1
+    assert counter.hit(key, 60, 180.0)[0] == 1  # the earlier hits have left the window
+
+
+@pytest.mark.parametrize("make", [MemoryCounter, lambda: RedisCounter(redis_or_skip())],
+                         ids=["memory", "redis"])
+def test_a_window_edge_does_not_double_the_limit(make):
+    """Ten hits just before a minute turns and ten just after: a fixed window would count
+    each ten afresh; a sliding one sees twenty within a minute."""
+    counter = make()
+    key = f"test:{uuid.uuid4().hex}"
+    before = [counter.hit(key, 60, 119.9)[0] for _ in range(10)]
+    after = [counter.hit(key, 60, 120.1)[0] for _ in range(10)]
+    assert before == list(range(1, 11)) and after == list(range(11, 21))
+    assert counter.hit(key, 60, 120.1)[1] == pytest.approx(59.8)  # free again when the first leaves
+    assert counter.hit(key, 60, 180.0)[0] == 12  # the ten of 119.9 have left; 120.1's remain
+
+
+def test_over_http_a_client_cannot_double_its_limit_at_a_window_edge(app, phone, clock):
+    clock.current = clock.current.replace(second=59, microsecond=900_000)
+    for _ in range(10):
+        assert phone.get(f"/app/koppel/{uuid.uuid4().hex}").status_code == 410
+    clock.advance(seconds=0.2)  # a new minute
+    refused = phone.get(f"/app/koppel/{uuid.uuid4().hex}")
+    assert _is_refused_in_dutch(refused) and int(refused.headers["Retry-After"]) == 60

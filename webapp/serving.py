@@ -1,0 +1,31 @@
+"""The embedded web server's request handler: it names no versions, and its access log
+holds no personal link and no token.
+
+A personal link (`/uitnodiging/<token>`), a QR code's link (`/app/koppel/<token>`), a DigiD
+artifact and the other tokens in query strings open a journey or a login to whoever has
+them: the access log says `…` instead.
+"""
+
+import re
+
+from werkzeug.serving import WSGIRequestHandler
+
+_SECRET_PATHS = re.compile(r"^(/uitnodiging|/app/koppel)/[^/?#]+")
+_SECRET_PARAMS = re.compile(r"([?&](?:artifact|t|token|code|state)=)[^&#]*")
+
+
+def scrub(path):
+    """The path and query with every personal link and token replaced by `…`."""
+    return _SECRET_PARAMS.sub(r"\1…", _SECRET_PATHS.sub(r"\1/…", path))
+
+
+class RequestHandler(WSGIRequestHandler):
+    def version_string(self):
+        return "Ocktoreis"  # not Werkzeug's and Python's versions, for whoever probes
+
+    def log_request(self, code="-", size="-"):
+        path, self.path = self.path, scrub(self.path)
+        try:
+            super().log_request(code, size)
+        finally:
+            self.path = path
