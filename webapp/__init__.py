@@ -11,8 +11,8 @@ from messaging import events, mail
 from messaging.broker import make_broker
 
 from . import (
-    acceptance, application, clock, db, desktop, dev, errors, health, migrate, pages, phone,
-    privacy, pwa, ratelimit, security,
+    acceptance, application, clock, db, desktop, dev, errors, health, live, migrate, pages,
+    phone, privacy, pwa, ratelimit, security,
 )
 from .config import Config
 from .simulators import digid, gemeente, sources
@@ -36,6 +36,7 @@ def create_app(overrides=None, broker=None):
     """The web app: the worker app with the pages of every area on top."""
     app = create_worker_app(overrides, broker)
     pages.init_app(app)
+    live.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     ratelimit.init_app(app)

@@ -33,6 +33,8 @@ SETTINGS = {
     "RABBITMQ_URL": (str, None),  # unset: Dramatiq's StubBroker, worker threads in the process
     "REDIS_URL": (str, None),  # unset: live events and counters stay inside this process
     "SSE_HEARTBEAT_S": (float, 15.0),  # an open stream's heartbeat: a closed page is released
+    "SSE_STREAMS_PER_DEVICE": (int, 4),  # per journey and device (tabs): a new one closes the oldest
+    "SSE_STREAMS_PER_ADDRESS": (int, 300),  # per client address and web process: then refused
 
     # Mail: with MAIL_SERVER unset, mail lands in OUTBOX_DIR as .eml files.
     "MAIL_SERVER": (str, None),

@@ -9,11 +9,13 @@ client is noticed and released. Page loads render the same fragments from the sa
 
 import base64
 import io
+import threading
 import time
+from collections import defaultdict, deque
 
 import qrcode
 import qrcode.image.svg
-from flask import current_app, render_template, stream_with_context, url_for
+from flask import current_app, render_template, request, stream_with_context, url_for
 
 from messaging import events
 
@@ -109,6 +111,55 @@ class PhoneStream:
         return None
 
 
+class StreamLimits:
+    """How many event streams this process holds open per journey's device and per address.
+
+    A journey's page may be open in a few tabs: a new stream beyond SSE_STREAMS_PER_DEVICE
+    closes that device's oldest (never refused: a reconnect must always work; a tab that was
+    closed this way reconnects in turn). Many phones share one carrier address, so the cap
+    per address (SSE_STREAMS_PER_ADDRESS) is high; beyond it a stream is refused and the
+    page polls. One cookie or one address cannot fill a web process with streams.
+    """
+
+    def __init__(self, per_device, per_address):
+        self.per_device, self.per_address = per_device, per_address
+        self._devices = defaultdict(deque)  # (kind, journey): subscriptions, oldest first
+        self._addresses = defaultdict(int)
+        self._lock = threading.Lock()
+        self.oldest_closed = self.refused = 0  # counted since the process started
+
+    def open(self, device, address, subscription):
+        """Take a place for the stream, closing the device's oldest if needed; False when
+        the address has no room left."""
+        with self._lock:
+            if self._addresses[address] >= self.per_address:
+                self.refused += 1
+                return False
+            self._addresses[address] += 1
+            streams = self._devices[device]
+            streams.append(subscription)
+            while len(streams) > self.per_device:
+                streams.popleft().put(events.DISCONNECTED)  # its stream ends; the tab reconnects
+                self.oldest_closed += 1
+            return True
+
+    def close(self, device, address, subscription):
+        with self._lock:
+            self._addresses[address] -= 1
+            if not self._addresses[address]:
+                del self._addresses[address]
+            streams = self._devices[device]
+            if subscription in streams:
+                streams.remove(subscription)
+            if not streams:
+                del self._devices[device]
+
+
+def init_app(app):
+    app.extensions["stream_limits"] = StreamLimits(app.config["SSE_STREAMS_PER_DEVICE"],
+                                                   app.config["SSE_STREAMS_PER_ADDRESS"])
+
+
 def stream(journey_id, page):
     """An event-stream response for `page` (a DesktopStream or PhoneStream)."""
     app = current_app._get_current_object()
@@ -117,6 +168,11 @@ def stream(journey_id, page):
         subscription = events.bus(app).subscribe(events.channel_for(journey_id))
     except events.EventsUnavailable:
         return "Live updates are unavailable; poll instead.", 503
+    limits = app.extensions["stream_limits"]
+    device, address = (type(page).__name__, journey_id), request.remote_addr
+    if not limits.open(device, address, subscription):
+        subscription.close()
+        return "Too many live updates from this address; poll instead.", 429
 
     @stream_with_context
     def generate():
@@ -145,6 +201,7 @@ def stream(journey_id, page):
                 view = ProgressView.from_json(message["view"]) if message and "view" in message else None
         finally:
             subscription.close()
+            limits.close(device, address, subscription)
 
     response = app.response_class(generate(), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"

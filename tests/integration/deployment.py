@@ -64,6 +64,7 @@ class EventStream:
 
     def __init__(self, client, path):
         self.events = []
+        self.ended = threading.Event()  # the server ended the stream (or it was closed)
         self._changed = threading.Condition()
         self._response = client.http.get(client.base_url + path, stream=True, timeout=(5, 60))
         self.status_code = self._response.status_code
@@ -86,6 +87,8 @@ class EventStream:
                     name, data = None, []
         except (requests.RequestException, AttributeError):
             pass  # closed
+        finally:
+            self.ended.set()
 
     def wait_for(self, text_, timeout_s=20):
         """Wait until an event's data contains `text_`."""

@@ -13,7 +13,7 @@ from webapp.simulators import population
 from webapp.simulators.population import JAN, SANNE
 
 from .conftest import PHONE_UA
-from .deployment import HttpClient
+from .deployment import EventStream, HttpClient, wait_for
 from .helpers import Walk, application_form, invitation_path, local
 
 
@@ -165,3 +165,46 @@ def test_the_server_names_no_versions_and_its_log_holds_no_link_or_artifact(app,
     assert "GET /app/digid/terug?artifact=…&state=…" in logged  # the request is logged ...
     for secret in (artifact, token, "x" * 40, "y" * 43):
         assert secret not in logged  # ... its secrets are not
+
+
+def _journey_page(app, base_url, run_jobs):
+    desktop = HttpClient(base_url)
+    walk = Walk(app, desktop, None, run_jobs)
+    walk.start(walk.apply(SANNE))
+    return desktop, f"{walk.journey_url}/events"
+
+
+def test_one_cookie_cannot_open_streams_without_end(app, base_url, run_jobs):
+    desktop, events = _journey_page(app, base_url, run_jobs)
+    per_device = app.config["SSE_STREAMS_PER_DEVICE"]
+    streams = []
+    for _ in range(per_device + 3):
+        streams.append(EventStream(desktop, events))
+        assert streams[-1].status_code == 200  # never refused: a reconnect always works
+        streams[-1].wait_for('data-step="checklist"')
+    for oldest in streams[:3]:
+        assert oldest.ended.wait(10), "the oldest streams are closed by the server"
+    assert not any(stream.ended.is_set() for stream in streams[3:])
+    limits = app.extensions["stream_limits"]
+    assert limits.oldest_closed == 3
+    for stream in streams:
+        stream.close()
+
+
+def test_one_address_has_a_high_cap_beyond_which_the_page_polls(app, base_url, run_jobs):
+    app.extensions["stream_limits"].per_address = 3
+    app.config["SSE_HEARTBEAT_S"] = 0.2  # a page that went away is noticed at the next write
+    pages = [_journey_page(app, base_url, run_jobs) for _ in range(4)]
+    streams = [EventStream(client, events) for client, events in pages[:3]]
+    assert EventStream(*pages[3]).status_code == 429
+    client, events = pages[3]
+    assert client.get(events.replace("/events", "/stap")).status_code == 200  # polling works
+    streams[0].close()
+
+    def room_again():
+        stream = EventStream(client, events)
+        stream.close()
+        return stream.status_code == 200
+    wait_for(room_again, 10, "room again once a page went away")
+    for stream in streams[1:]:
+        stream.close()
