@@ -2,8 +2,9 @@
 
 It keeps its own database (INBOX_DATABASE_URL): the dossier lives on the municipality's
 side, never in Ockto's. A delivery must be signed by the journey service with this
-municipality's key (webapp.signing), fresh, and never seen before; the same Idempotency-Key
-twice stores one dossier. Staff sign in per municipality and see only its dossiers.
+municipality's key (webapp.signing), fresh, and never seen before; an Idempotency-Key belongs
+to one municipality and one body: the same key with the same body again stores nothing new,
+with another body it is refused. Staff sign in per municipality and see only its dossiers.
 """
 
 import hmac
@@ -12,7 +13,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session as cookie, url_for
-from sqlalchemy import String, Text, delete, select
+from sqlalchemy import String, Text, UniqueConstraint, delete, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -31,10 +32,11 @@ class InboxBase(DeclarativeBase):
 
 class Dossier(InboxBase):
     __tablename__ = "dossier"
+    __table_args__ = (UniqueConstraint("gemeente_code", "delivery_id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     gemeente_code: Mapped[str] = mapped_column(String(6), index=True)
-    delivery_id: Mapped[str] = mapped_column(String(64), unique=True)
+    delivery_id: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime]
     body: Mapped[str] = mapped_column(Text)
 
@@ -97,10 +99,15 @@ def receive(code):
             inbox.commit()
             return {"error": "replayed"}, 409
         inbox.add(SeenSignature(signature=signature, seen_at=now))
-        existing = inbox.scalar(select(Dossier).filter_by(delivery_id=delivery_id))
-        if existing:  # the journey service tried again: nothing new is stored
+        existing = inbox.scalar(select(Dossier).filter_by(gemeente_code=code,
+                                                          delivery_id=delivery_id))
+        if existing:
             inbox.commit()
-            return {"reference": existing.id}
+            if json.loads(existing.body) != body:
+                # A key is reusable with the same request only (422 as in the IETF draft "The
+                # Idempotency-Key HTTP Header Field"); the first body stays.
+                return {"error": "Idempotency-Key already used for another delivery"}, 422
+            return {"reference": existing.id}  # the journey service tried again: nothing new
         dossier = Dossier(id=secrets.token_hex(8), gemeente_code=code, delivery_id=delivery_id,
                           received_at=now, body=json.dumps(body))
         inbox.add(dossier)
