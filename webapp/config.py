@@ -55,8 +55,7 @@ SETTINGS = {
     "GEMEENTE_URL": (_url, None),
     "OUTSIDE_TIMEOUT_S": (float, 10.0),
     "GEMEENTE_SIGNING_SECRET": (str, None),  # unset: SECRET_KEY
-    "GEMEENTE_STAFF_PASSWORD": (str, "Gemeente01!"),
-    "GEMEENTE_STAFF_PASSWORDS": (json.loads, {}),  # {"GM0193": "…"}
+    "GEMEENTE_STAFF_PASSWORDS": (json.loads, {}),  # {"GM0193": "scrypt:…"}; unset: derived
     "SOURCES_TOKEN": (str, None),  # the sources' bearer token; unset: derived from SECRET_KEY
     "INBOX_DATABASE_URL": (str, None),  # unset: SQLite in the instance folder
     "SOURCE_SIM_LATENCY_MS": (int, 600),

@@ -20,7 +20,7 @@ from webapp.simulators.population import SANNE
 
 from . import crash_after_commit
 from .conftest import PHONE_UA
-from .deployment import ROOT, Deployment, EventStream, HttpClient, wait_for
+from .deployment import ROOT, STAFF_PASSWORD, Deployment, EventStream, HttpClient, wait_for
 from .helpers import Walk, application_form, local, outbox_messages
 
 
@@ -44,11 +44,11 @@ def deployment(tmp_path, postgres_url, rabbitmq, redis_server):
         d.stop()
 
 
-def _dossiers_in_inbox(web, code="GM0193"):
-    """Staff of the municipality sign in and count the dossiers in their inbox."""
+def _dossiers_in_inbox(web):
+    """Zwolle's staff sign in and count the dossiers in their inbox."""
     staff = HttpClient(web)
-    staff.post(f"/gemeente/{code}/inloggen", data={"password": "Gemeente01!"})
-    inbox = staff.get(f"/gemeente/{code}/inbox")
+    staff.post("/gemeente/GM0193/inloggen", data={"password": STAFF_PASSWORD})
+    inbox = staff.get("/gemeente/GM0193/inbox")
     assert inbox.status_code == 200, inbox.text
     return inbox.text.count("Bekijk ")
 
