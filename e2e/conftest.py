@@ -12,10 +12,13 @@ any Playwright suite; this file only sets what the journeys need:
   SIMULATORS, DEV_PAGES and RATE_LIMITS_OFF on, and ACCEPTANCE_MODE for the reminder
   journey); without it `python -m webapp` is started on a free port with a fresh instance
   folder. OCKTOREIS_E2E_DATABASE_URL: the deployment's database, for the "nothing kept"
-  check (known automatically for the self-started server).
+  check (known automatically for the self-started server); OCKTOREIS_E2E_GEMEENTE_PASSWORD:
+  the staff password of Zwolle's inbox there (the self-started server is given a new one).
 """
 
+import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -26,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.services import free_port
+from webapp.simulators.gemeente import staff_password_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -67,8 +71,11 @@ def server(pytestconfig, tmp_path_factory):
         return
     instance = tmp_path_factory.mktemp("instance")
     port = free_port()
+    staff_password = secrets.token_urlsafe(12)  # Zwolle's, as QA would configure it
     env = {**os.environ, "OCKTOREIS_INSTANCE": str(instance), "SOURCE_SIM_LATENCY_MS": "300",
-           "DEV_PAGES": "1", "RATE_LIMITS_OFF": "1", "ACCEPTANCE_MODE": "1", "PUBLIC_URL": f"http://127.0.0.1:{port}"}
+           "DEV_PAGES": "1", "RATE_LIMITS_OFF": "1", "ACCEPTANCE_MODE": "1", "PUBLIC_URL": f"http://127.0.0.1:{port}",
+           "GEMEENTE_STAFF_PASSWORDS": json.dumps(
+               {"GM0193": staff_password_hash("GM0193", staff_password)})}
     for name in ("DATABASE_URL", "INBOX_DATABASE_URL", "OUTBOX_DIR", "RABBITMQ_URL", "REDIS_URL",
                  "MAIL_SERVER", "DIGID_URL", "SOURCES_URL", "GEMEENTE_URL", "SIMULATORS"):
         env.pop(name, None)  # the self-started server runs on the embedded defaults
@@ -77,7 +84,9 @@ def server(pytestconfig, tmp_path_factory):
                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_until_up(f"http://127.0.0.1:{port}", process)
-        yield f"http://127.0.0.1:{port}", f"sqlite:///{instance / 'ocktoreis.db'}", True
+        with pytest.MonkeyPatch.context() as patch:  # where the steps read it, as against QA
+            patch.setenv("OCKTOREIS_E2E_GEMEENTE_PASSWORD", staff_password)
+            yield f"http://127.0.0.1:{port}", f"sqlite:///{instance / 'ocktoreis.db'}", True
     finally:
         process.terminate()
         process.wait(timeout=10)

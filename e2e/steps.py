@@ -118,9 +118,12 @@ def review_incomes(page):
 
 def gemeente_sign_in(page, code):
     """Municipality staff sign in to their own inbox (the simulator's staff account)."""
+    password = os.environ.get("OCKTOREIS_E2E_GEMEENTE_PASSWORD")
+    if not password:
+        pytest.fail(f"set OCKTOREIS_E2E_GEMEENTE_PASSWORD to the staff password of {code} on the "
+                    "deployment under test")
     page.goto(f"/gemeente/{code}/inbox")
-    page.get_by_label("Wachtwoord").fill(os.environ.get("OCKTOREIS_E2E_GEMEENTE_PASSWORD",
-                                                        "Gemeente01!"))
+    page.get_by_label("Wachtwoord").fill(password)
     page.get_by_role("button", name="Inloggen").click()
     expect(page.get_by_role("heading", name="Ontvangen dossiers")).to_be_visible()
 

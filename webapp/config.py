@@ -5,6 +5,8 @@ then derives what depends on other settings (the instance folder's files, the co
 flag), so an override is seen by everything derived from it.
 """
 
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -55,8 +57,8 @@ SETTINGS = {
     "GEMEENTE_URL": (_url, None),
     "OUTSIDE_TIMEOUT_S": (float, 10.0),
     "GEMEENTE_SIGNING_SECRET": (str, None),  # unset: SECRET_KEY
-    "GEMEENTE_STAFF_PASSWORD": (str, "Gemeente01!"),
-    "GEMEENTE_STAFF_PASSWORDS": (json.loads, {}),  # {"GM0193": "…"}
+    "GEMEENTE_STAFF_PASSWORDS": (json.loads, {}),  # {"GM0193": "scrypt:…"}; unset: derived
+    "SOURCES_TOKEN": (str, None),  # the sources' bearer token; unset: derived from SECRET_KEY
     "INBOX_DATABASE_URL": (str, None),  # unset: SQLite in the instance folder
     "SOURCE_SIM_LATENCY_MS": (int, 600),
     "SOURCE_SIM_FAILURE_RATE": (float, 0.0),
@@ -106,6 +108,8 @@ def _derive(values):
                                     or f"sqlite:///{instance / 'gemeente-inbox.db'}")
     values["OUTBOX_DIR"] = values["OUTBOX_DIR"] or str(instance / "outbox")
     values["GEMEENTE_SIGNING_SECRET"] = values["GEMEENTE_SIGNING_SECRET"] or values["SECRET_KEY"]
+    values["SOURCES_TOKEN"] = values["SOURCES_TOKEN"] or hmac.new(
+        values["SECRET_KEY"].encode(), b"sources-token", hashlib.sha256).hexdigest()
     values.setdefault("SESSION_COOKIE_NAME", "ocktoreis")
     values.setdefault("SESSION_COOKIE_HTTPONLY", True)
     values.setdefault("SESSION_COOKIE_SAMESITE", "Lax")

@@ -35,8 +35,9 @@ def resolve_digid_artifact(artifact):
 
 
 def fetch_from_source(source, bsn):
-    """The data one source holds for this BSN."""
-    return _post("SOURCES_URL", f"/bronnen-sim/api/{source}", {"bsn": bsn})
+    """The data one source holds for this BSN, asked with the sources' bearer token."""
+    headers = {"Authorization": f"Bearer {current_app.config['SOURCES_TOKEN']}"}
+    return _post("SOURCES_URL", f"/bronnen-sim/api/{source}", {"bsn": bsn}, headers)
 
 
 def deliver_to_gemeente(gemeente_code, dossier, delivery_id):

@@ -112,6 +112,7 @@ def embedded_settings(tmp_path):
         "DIGID_URL": None, "SOURCES_URL": None, "GEMEENTE_URL": None,
         "SIMULATORS": True, "SOURCE_SIM_LATENCY_MS": 0, "SOURCE_SIM_FAILURE_RATE": 0.0,
         "DEV_PAGES": True, "ACCEPTANCE_MODE": False,
+        "SOURCES_TOKEN": None, "GEMEENTE_STAFF_PASSWORDS": {},  # derived from SECRET_KEY
         "RATE_LIMITS": {},  # test_rate_limits.py turns them on
     }
 

@@ -18,9 +18,11 @@ import requests
 from sqlalchemy import create_engine, text
 
 from tests.services import free_port
+from webapp.simulators.gemeente import staff_password_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+STAFF_PASSWORD = "backbone-zwolle"  # Zwolle's staff password in every deployment
 
 
 def wait_for(condition, timeout_s=30, what="condition"):
@@ -120,6 +122,8 @@ class Deployment:
             "SECRET_KEY": "backbone-test-secret", "OCKTOREIS_INSTANCE": str(tmp_path),
             "OUTBOX_DIR": str(self.outbox), "DEV_PAGES": "1",
             "INBOX_DATABASE_URL": f"sqlite:///{tmp_path / 'inbox.db'}",
+            "GEMEENTE_STAFF_PASSWORDS": json.dumps(
+                {"GM0193": staff_password_hash("GM0193", STAFF_PASSWORD)}),
             "SOURCE_SIM_LATENCY_MS": "0", **{k: str(v) for k, v in settings.items()}}
         self.env.pop("MAIL_SERVER", None)
         self.env.pop("CI", None)  # not read by the app; keeps child output plain

@@ -116,3 +116,10 @@ class Walk:
             client.post(f"/app/bronnen/{source.key}")
         self.run_jobs()
         return client.post("/app/bronnen/klaar")
+
+
+def staff_password(app, code="GM0193"):
+    """A municipality's staff password, as a developer gets it: the simulator's command."""
+    result = app.test_cli_runner().invoke(args=["gemeente", "password", code])
+    assert result.exit_code == 0, result.output
+    return result.output.strip()

@@ -20,7 +20,7 @@ from webapp.simulators.population import SANNE
 
 from . import crash_after_commit
 from .conftest import PHONE_UA
-from .deployment import ROOT, Deployment, EventStream, HttpClient, wait_for
+from .deployment import ROOT, STAFF_PASSWORD, Deployment, EventStream, HttpClient, wait_for
 from .helpers import Walk, application_form, local, outbox_messages
 
 
@@ -44,11 +44,11 @@ def deployment(tmp_path, postgres_url, rabbitmq, redis_server):
         d.stop()
 
 
-def _dossiers_in_inbox(web, code="GM0193"):
-    """Staff of the municipality sign in and count the dossiers in their inbox."""
+def _dossiers_in_inbox(web):
+    """Zwolle's staff sign in and count the dossiers in their inbox."""
     staff = HttpClient(web)
-    staff.post(f"/gemeente/{code}/inloggen", data={"password": "Gemeente01!"})
-    inbox = staff.get(f"/gemeente/{code}/inbox")
+    staff.post("/gemeente/GM0193/inloggen", data={"password": STAFF_PASSWORD})
+    inbox = staff.get("/gemeente/GM0193/inbox")
     assert inbox.status_code == 200, inbox.text
     return inbox.text.count("Bekijk ")
 
@@ -119,16 +119,16 @@ def test_a_closed_page_gets_heartbeats_and_is_released_at_the_next_one(deploymen
 
 
 def test_a_source_taken_down_on_one_web_process_is_down_on_every_one(deployment):
-    system = deployment()
+    system = deployment(ACCEPTANCE_MODE=1, SOURCES_TOKEN="sources-token")  # QA's outage switch
     web_a, web_b = HttpClient(system.start_web()), HttpClient(system.start_web())
-    fetch = {"bsn": SANNE.bsn}
-    assert web_a.post("/bronnen-sim/api/duo", json=fetch).status_code == 200
+    fetch = {"json": {"bsn": SANNE.bsn}, "headers": {"Authorization": "Bearer sources-token"}}
+    assert web_a.post("/bronnen-sim/api/duo", **fetch).status_code == 200
     assert web_b.post("/bronnen-sim/storing", json={"source": "duo", "down": True}).json() == {
         "down": ["duo"]}
-    assert web_a.post("/bronnen-sim/api/duo", json=fetch).status_code == 503
-    assert web_a.post("/bronnen-sim/api/uwv", json=fetch).status_code == 200
+    assert web_a.post("/bronnen-sim/api/duo", **fetch).status_code == 503
+    assert web_a.post("/bronnen-sim/api/uwv", **fetch).status_code == 200
     web_a.post("/bronnen-sim/storing", json={"source": "duo", "down": False})
-    assert web_b.post("/bronnen-sim/api/duo", json=fetch).status_code == 200
+    assert web_b.post("/bronnen-sim/api/duo", **fetch).status_code == 200
 
 
 def test_a_worker_killed_in_the_middle_of_a_fetch_loses_nothing(deployment):

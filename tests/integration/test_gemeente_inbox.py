@@ -1,4 +1,5 @@
-"""The municipality inbox: only signed, fresh, unseen deliveries; staff see only their own."""
+"""The municipality inbox: only signed, fresh, unseen deliveries, each Idempotency-Key once per
+municipality and for one body only. Its staff: test_simulator_access.py."""
 
 import json
 import time
@@ -9,7 +10,7 @@ import requests
 from webapp import signing
 from webapp.simulators.population import SANNE
 
-from .helpers import Walk, dossier_count
+from .helpers import dossier_count, dossiers
 
 BODY = {"gemeente": "GM0193", "aanvraag": "a1", "personen": [
     {"rol": "applicant", "naam": "Sanne Bakker", "bsn": SANNE.bsn, "bronnen": {}}]}
@@ -29,10 +30,33 @@ def _signed(app, code="GM0193", delivery_id="delivery-1", body=None, now=None, s
 
 def test_a_signed_delivery_is_stored_once(app):
     raw, headers = _signed(app)
-    assert _post(app, "GM0193", raw, headers).status_code == 201
+    first = _post(app, "GM0193", raw, headers)
+    assert first.status_code == 201
     raw, headers = _signed(app, now=time.time() + 1)  # a retry of the same delivery, signed anew
-    assert _post(app, "GM0193", raw, headers).status_code == 200
+    retry = _post(app, "GM0193", raw, headers)
+    assert retry.status_code == 200 and retry.json() == first.json()
     assert dossier_count(app) == 1
+
+
+def test_an_idempotency_key_belongs_to_one_municipality(app):
+    raw, headers = _signed(app)
+    zwolle = _post(app, "GM0193", raw, headers)
+    assert zwolle.status_code == 201
+    raw, headers = _signed(app, code="GM0363", body={**BODY, "gemeente": "GM0363"})  # the same key
+    amsterdam = _post(app, "GM0363", raw, headers)
+    assert amsterdam.status_code == 201
+    assert amsterdam.json()["reference"] != zwolle.json()["reference"]
+    assert sorted((d.gemeente_code, json.loads(d.body)["gemeente"]) for d in dossiers(app)) == [
+        ("GM0193", "GM0193"), ("GM0363", "GM0363")]
+
+
+def test_a_key_reused_with_another_body_is_refused(app):
+    raw, headers = _signed(app)
+    assert _post(app, "GM0193", raw, headers).status_code == 201
+    raw, headers = _signed(app, body={**BODY, "aanvraag": "a2"}, now=time.time() + 1)
+    reused = _post(app, "GM0193", raw, headers)
+    assert reused.status_code == 422 and "reference" not in reused.json()
+    assert [json.loads(d.body)["aanvraag"] for d in dossiers(app)] == ["a1"]
 
 
 @pytest.mark.parametrize("forge", ["unsigned", "wrong secret", "other municipality's key",
@@ -62,37 +86,3 @@ def test_a_replayed_delivery_is_refused(app):
     assert _post(app, "GM0193", raw, headers).status_code == 201
     assert _post(app, "GM0193", raw, headers).status_code == 409
     assert dossier_count(app) == 1
-
-
-def test_staff_must_sign_in_and_see_only_their_own_municipality(app, desktop, phone, run_jobs):
-    Walk(app, desktop, phone, run_jobs).to_review(SANNE)
-    phone.post("/app/versturen", data={"toestemming": "ja"})
-    run_jobs()
-
-    staff = app.test_client()
-    assert staff.get("/gemeente/GM0193/inbox").headers["Location"] == "/gemeente/GM0193/inloggen"
-    wrong = staff.post("/gemeente/GM0193/inloggen", data={"password": "geraden"})
-    assert wrong.status_code == 422 and "Dit wachtwoord klopt niet" in wrong.text
-    assert staff.post("/gemeente/GM0193/inloggen",
-                      data={"password": app.config["GEMEENTE_STAFF_PASSWORD"]}).status_code == 303
-    inbox = staff.get("/gemeente/GM0193/inbox").text
-    assert "Sanne Bakker" in inbox
-    dossier_url = inbox.split('href="/gemeente/GM0193/inbox/')[1].split('"')[0]
-
-    other = app.test_client()  # staff of Amsterdam
-    other.post("/gemeente/GM0363/inloggen", data={"password": app.config["GEMEENTE_STAFF_PASSWORD"]})
-    assert "Nog geen dossiers" in other.get("/gemeente/GM0363/inbox").text
-    for path in ("/gemeente/GM0193/inbox", f"/gemeente/GM0193/inbox/{dossier_url}",
-                 f"/gemeente/GM0363/inbox/{dossier_url}"):
-        response = other.get(path)
-        assert response.status_code in (303, 404), path
-        assert "Sanne Bakker" not in response.text
-
-
-def test_a_password_per_municipality_from_the_configuration(app):
-    app.config["GEMEENTE_STAFF_PASSWORDS"] = {"GM0193": "zwolle-geheim"}
-    staff = app.test_client()
-    assert staff.post("/gemeente/GM0193/inloggen",
-                      data={"password": app.config["GEMEENTE_STAFF_PASSWORD"]}).status_code == 422
-    assert staff.post("/gemeente/GM0193/inloggen",
-                      data={"password": "zwolle-geheim"}).status_code == 303

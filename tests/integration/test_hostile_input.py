@@ -85,11 +85,12 @@ def test_digid_simulator_sms_and_the_return_to_the_app(client, token, code):
 
 @fuzz
 @given(value=hostile_text)
-def test_machine_apis_refuse_nonsense_without_a_500(client, value):
+def test_machine_apis_refuse_nonsense_without_a_500(app, client, value):
+    headers = {"Content-Type": "application/json",  # past the sources' token, to the body
+               "Authorization": f"Bearer {app.config['SOURCES_TOKEN']}"}
     for path in ("/digid-sim/api/artifact", "/bronnen-sim/api/uwv", "/gemeente/api/GM0193/dossiers"):
         for body in ({"artifact": value, "bsn": value}, value):
-            assert_handled(client.post(path, data=json.dumps(body),
-                                       headers={"Content-Type": "application/json"}))
+            assert_handled(client.post(path, data=json.dumps(body), headers=headers))
 
 
 @fuzz

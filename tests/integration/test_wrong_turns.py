@@ -1,6 +1,7 @@
 """Jumping ahead, going back, tampering: a clear page with a way back, never a 500,
 never someone else's data."""
 
+import pytest
 
 from webapp.db import session
 from webapp.models import Journey
@@ -112,6 +113,7 @@ def test_sources_must_be_fetched_before_going_on(walk, phone):
     assert "Haal eerst deze gegevens op: MijnOverheid, Belastingdienst, UWV." in page
 
 
+@pytest.mark.parametrize("app_config", [{"ACCEPTANCE_MODE": True}])  # QA's outage switch
 def test_a_failed_source_can_be_retried(app, walk, phone, desktop):
     walk.start(walk.apply(SANNE))
     phone.get(walk.to_qr())

@@ -41,3 +41,12 @@ def test_without_a_secret_key_one_is_kept_in_the_instance_folder(tmp_path):
     assert Config({"SECRET_KEY": "given"}, environ={"OCKTOREIS_INSTANCE": str(tmp_path / "x")}) \
         .SECRET_KEY == "given"
     assert not (tmp_path / "x").exists()  # a given key writes no file
+
+
+def test_the_sources_token_is_derived_from_the_secret_key_unless_given(tmp_path):
+    environ = {"OCKTOREIS_INSTANCE": str(tmp_path)}
+    derived = Config({"SECRET_KEY": "one"}, environ=environ).SOURCES_TOKEN
+    assert derived == Config({"SECRET_KEY": "one"}, environ=environ).SOURCES_TOKEN
+    assert derived != Config({"SECRET_KEY": "two"}, environ=environ).SOURCES_TOKEN
+    assert Config({"SECRET_KEY": "one"}, environ={**environ, "SOURCES_TOKEN": "given"}) \
+        .SOURCES_TOKEN == "given"

@@ -2,21 +2,33 @@
 
 It keeps its own database (INBOX_DATABASE_URL): the dossier lives on the municipality's
 side, never in Ockto's. A delivery must be signed by the journey service with this
-municipality's key (webapp.signing), fresh, and never seen before; the same Idempotency-Key
-twice stores one dossier. Staff sign in per municipality and see only its dossiers.
+municipality's key (webapp.signing), fresh, and never seen before; an Idempotency-Key belongs
+to one municipality and one body: the same key with the same body again stores nothing new,
+with another body it is refused.
+
+Staff sign in per municipality and see only its dossiers. Each municipality's staff have a
+password of their own: a hash in GEMEENTE_STAFF_PASSWORDS (`flask --app webapp gemeente
+new-password GM0193` makes one), else derived from SECRET_KEY and the CBS code (`flask --app
+webapp gemeente password GM0193` shows it). A staff session is a row in the inbox database,
+so signing out ends it for every copy of the cookie.
 """
 
+import base64
+import hashlib
 import hmac
 import json
 import secrets
 from datetime import datetime, timedelta, timezone
 
+import click
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session as cookie, url_for
-from sqlalchemy import String, Text, delete, select
+from sqlalchemy import String, Text, UniqueConstraint, delete, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp import signing
+from webapp.clock import utcnow
 from webapp.db import make_engine
 from webapp.domain import gemeenten
 from webapp.domain.sources import BY_KEY, describe
@@ -31,10 +43,11 @@ class InboxBase(DeclarativeBase):
 
 class Dossier(InboxBase):
     __tablename__ = "dossier"
+    __table_args__ = (UniqueConstraint("gemeente_code", "delivery_id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     gemeente_code: Mapped[str] = mapped_column(String(6), index=True)
-    delivery_id: Mapped[str] = mapped_column(String(64), unique=True)
+    delivery_id: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime]
     body: Mapped[str] = mapped_column(Text)
 
@@ -48,14 +61,32 @@ class SeenSignature(InboxBase):
     seen_at: Mapped[datetime]
 
 
-STAFF = "gemeente_staff"
+class StaffSession(InboxBase):
+    """A staff member signed in: the hash of the random id in their cookie, until sign-out."""
+
+    __tablename__ = "staff_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    gemeente_code: Mapped[str] = mapped_column(String(6))
+    expires_at: Mapped[datetime]
+
+
+STAFF = "gemeente_staff"  # the cookie's key for the staff session id
+STAFF_SESSION = timedelta(hours=8)  # a working day; then sign in again
+HASH_METHODS = ("scrypt:", "pbkdf2:")
 
 
 def _now():
+    """The real time, as signing.verify reads it (staff sessions follow the app's clock)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def init_app(app):
+    for code, configured in app.config["GEMEENTE_STAFF_PASSWORDS"].items():
+        if not (isinstance(configured, str) and configured.startswith(HASH_METHODS)
+                and configured.count("$") >= 2):
+            raise ValueError(f"GEMEENTE_STAFF_PASSWORDS holds password hashes, not passwords: "
+                             f"{code} (`flask --app webapp gemeente new-password {code}` makes one)")
     engine = make_engine(app.config["INBOX_DATABASE_URL"])
     try:
         InboxBase.metadata.create_all(engine)
@@ -97,10 +128,15 @@ def receive(code):
             inbox.commit()
             return {"error": "replayed"}, 409
         inbox.add(SeenSignature(signature=signature, seen_at=now))
-        existing = inbox.scalar(select(Dossier).filter_by(delivery_id=delivery_id))
-        if existing:  # the journey service tried again: nothing new is stored
+        existing = inbox.scalar(select(Dossier).filter_by(gemeente_code=code,
+                                                          delivery_id=delivery_id))
+        if existing:
             inbox.commit()
-            return {"reference": existing.id}
+            if json.loads(existing.body) != body:
+                # A key is reusable with the same request only (422 as in the IETF draft "The
+                # Idempotency-Key HTTP Header Field"); the first body stays.
+                return {"error": "Idempotency-Key already used for another delivery"}, 422
+            return {"reference": existing.id}  # the journey service tried again: nothing new
         dossier = Dossier(id=secrets.token_hex(8), gemeente_code=code, delivery_id=delivery_id,
                           received_at=now, body=json.dumps(body))
         inbox.add(dossier)
@@ -108,9 +144,33 @@ def receive(code):
         return {"reference": dossier.id}, 201
 
 
-def _staff_password(code):
+def staff_password_hash(code, password):
+    """What GEMEENTE_STAFF_PASSWORDS holds for `code`: a hash that opens that municipality only."""
+    return generate_password_hash(f"{code}:{password}")
+
+
+def development_password(secret_key, code):
+    """The staff password of `code` when none is configured: derived, so every process agrees."""
+    digest = hmac.new(secret_key.encode(), b"gemeente-staff:" + code.encode(), hashlib.sha256)
+    return base64.b32encode(digest.digest()[:10]).decode().lower()
+
+
+def _password_opens(code, password):
     config = current_app.config
-    return config["GEMEENTE_STAFF_PASSWORDS"].get(code) or config["GEMEENTE_STAFF_PASSWORD"]
+    configured = config["GEMEENTE_STAFF_PASSWORDS"].get(code)
+    if configured:
+        return check_password_hash(configured, f"{code}:{password}")
+    expected = development_password(config["SECRET_KEY"], code)
+    return hmac.compare_digest(password.encode(), expected.encode())
+
+
+def _id_hash(session_id):
+    return hashlib.sha256(str(session_id).encode()).hexdigest()
+
+
+def _end_staff_session(inbox):
+    if session_id := cookie.pop(STAFF, None):
+        inbox.execute(delete(StaffSession).where(StaffSession.id_hash == _id_hash(session_id)))
 
 
 @bp.route("/<code>/inloggen", methods=["GET", "POST"])
@@ -119,9 +179,15 @@ def login(code):
     gemeente = _gemeente_or_404(code)
     error = None
     if request.method == "POST":
-        password = request.form.get("password", "")[:128]
-        if hmac.compare_digest(password.encode(), _staff_password(code).encode()):
-            cookie[STAFF] = code
+        if _password_opens(code, request.form.get("password", "")[:128]):
+            session_id, now = secrets.token_urlsafe(32), utcnow()
+            with _inbox() as inbox:
+                _end_staff_session(inbox)
+                inbox.execute(delete(StaffSession).where(StaffSession.expires_at <= now))
+                inbox.add(StaffSession(id_hash=_id_hash(session_id), gemeente_code=code,
+                                       expires_at=now + STAFF_SESSION))
+                inbox.commit()
+            cookie[STAFF] = session_id
             return redirect(url_for(".inbox", code=code), 303)
         error = "Dit wachtwoord klopt niet."
     return render_template("simulators/gemeente_login.html", gemeente=gemeente,
@@ -130,14 +196,20 @@ def login(code):
 
 @bp.post("/<code>/uitloggen")
 def logout(code):
-    cookie.pop(STAFF, None)
+    """Sign out: the session ends in the inbox database, so a copy of the cookie opens nothing."""
+    with _inbox() as inbox:
+        _end_staff_session(inbox)
+        inbox.commit()
     return redirect(url_for(".login", code=code), 303)
 
 
 def _staff_only(code):
     """The municipality if this browser's staff session is for it; else to its sign-in page."""
     gemeente = _gemeente_or_404(code)
-    if cookie.get(STAFF) != code:
+    session_id = cookie.get(STAFF)
+    with _inbox() as inbox:
+        found = inbox.get(StaffSession, _id_hash(session_id)) if session_id else None
+    if found is None or found.gemeente_code != code or found.expires_at <= utcnow():
         abort(redirect(url_for(".login", code=code), 303))
     return gemeente
 
@@ -162,3 +234,26 @@ def dossier(code, dossier_id):
         body = json.loads(found.body)
     return render_template("simulators/gemeente_dossier.html", gemeente=gemeente,
                            dossier=found, body=body, describe=describe, sources=BY_KEY)
+
+
+@bp.cli.command("password")
+@click.argument("code")
+def print_password(code):
+    """Print the staff password of municipality CODE (e.g. GM0193) in this configuration."""
+    if gemeenten.by_code(code) is None:
+        raise click.ClickException(f"no municipality has the CBS code {code}")
+    if code in current_app.config["GEMEENTE_STAFF_PASSWORDS"]:
+        raise click.ClickException(f"GEMEENTE_STAFF_PASSWORDS holds only a hash for {code}: its "
+                                   "password is known to whoever configured it")
+    click.echo(development_password(current_app.config["SECRET_KEY"], code))
+
+
+@bp.cli.command("new-password")
+@click.argument("code")
+def new_password(code):
+    """Make a new staff password for municipality CODE: shown once, with the hash to configure."""
+    if gemeenten.by_code(code) is None:
+        raise click.ClickException(f"no municipality has the CBS code {code}")
+    password = secrets.token_urlsafe(12)
+    click.echo(f"password: {password}  (shown only now)")
+    click.echo(f'GEMEENTE_STAFF_PASSWORDS entry: "{code}": "{staff_password_hash(code, password)}"')

@@ -1,18 +1,20 @@
 """Source simulator: MijnOverheid, Belastingdienst, UWV, Mijnpensioenoverzicht and DUO.
 
 Deterministic data per BSN, with a configurable latency (SOURCE_SIM_LATENCY_MS) and
-failure rate (SOURCE_SIM_FAILURE_RATE). QA can also take a source down on purpose:
+failure rate (SOURCE_SIM_FAILURE_RATE). Like a real source it answers only the bearer token
+it was given (SOURCES_TOKEN). In acceptance mode QA can also take a source down on purpose:
 POST /bronnen-sim/storing {"source": "uwv", "down": true}. With REDIS_URL the switch is kept
 in Redis, so every web process agrees; without it (one process) in memory.
 """
 
+import hmac
 import logging
 import random
 import threading
 import time
 
 import redis
-from flask import Blueprint, current_app
+from flask import Blueprint, abort, current_app, request
 
 from webapp.domain.bsn import is_valid_bsn
 from webapp.domain.sources import BY_KEY
@@ -69,6 +71,9 @@ def _outages():
 
 @bp.post("/api/<source>")
 def fetch(source):
+    expected = f"Bearer {current_app.config['SOURCES_TOKEN']}"
+    if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), expected.encode()):
+        return {"error": "unauthorised"}, 401, {"WWW-Authenticate": "Bearer"}
     if source not in BY_KEY:
         return {"error": "unknown source"}, 404
     bsn = str(json_object().get("bsn", ""))
@@ -82,7 +87,9 @@ def fetch(source):
 
 @bp.post("/storing")
 def outage():
-    """Take a source down or bring it back (simulator control for tests and QA)."""
+    """Take a source down or bring it back, for every journey: QA only, in acceptance mode."""
+    if not current_app.config["ACCEPTANCE_MODE"]:
+        abort(404)
     body = json_object()
     source = body.get("source")
     if not isinstance(source, str) or source not in BY_KEY:
