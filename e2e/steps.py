@@ -43,8 +43,10 @@ def open_invitation(page, address):
 
 
 def outbox_rows(page, address, subject=None):
-    """The development outbox's mails to `address` (with `subject`, if given), newest first."""
-    page.goto("/dev/outbox")
+    """The development outbox's mails to `address` (with `subject`, if given), newest first.
+    An acceptance deployment opens it with its DEV_PAGES_TOKEN (OCKTOREIS_E2E_DEV_TOKEN)."""
+    token = os.environ.get("OCKTOREIS_E2E_DEV_TOKEN")
+    page.goto(f"/dev/outbox?token={token}" if token else "/dev/outbox")
     rows = page.locator("#mails tr", has_text=address)
     return rows.filter(has_text=subject) if subject else rows
 

@@ -10,6 +10,7 @@ import requests
 
 from webapp.ratelimit import DEFAULT_RULES
 from webapp.simulators import population
+from webapp.simulators.digid import RedisResolved
 from webapp.simulators.population import JAN, SANNE
 
 from .conftest import PHONE_UA
@@ -208,3 +209,11 @@ def test_one_address_has_a_high_cap_beyond_which_the_page_polls(app, base_url, r
     wait_for(room_again, 10, "room again once a page went away")
     for stream in streams[1:]:
         stream.close()
+
+
+def test_every_process_agrees_an_artifact_was_resolved_and_redis_down_stops_no_login(
+        app, redis_server):
+    web_a, web_b = RedisResolved(redis_server.url), RedisResolved(redis_server.url)
+    assert web_a.first_time("artifact-1") and not web_b.first_time("artifact-1")
+    redis_server.stop()
+    assert web_a.first_time("artifact-2") and not web_a.first_time("artifact-2")

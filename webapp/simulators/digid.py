@@ -52,19 +52,24 @@ class MemoryResolved:
 
 
 class RedisResolved:
-    """The artifacts resolved lately, shared by every process; while Redis is down no
-    artifact resolves (a login fails rather than one being used twice)."""
+    """The artifacts resolved lately, shared by every process. While Redis is down this
+    process remembers them itself: a real DigiD does not stop with our Redis, and an artifact
+    still logs in only the login that asked for it (its state)."""
 
     def __init__(self, url):
         self._redis = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        self._fallback = MemoryResolved()
 
     def first_time(self, artifact_id):
+        if not self._fallback.first_time(artifact_id):
+            return False
         try:
             return bool(self._redis.set(f"digid-sim:resolved:{artifact_id}", 1, nx=True,
                                         ex=ARTIFACT_MAX_AGE_S))
         except redis.RedisError as exc:
-            log.warning("DigiD simulator: artifacts cannot be resolved (%s)", type(exc).__name__)
-            return False
+            log.warning("DigiD simulator: resolved artifacts kept in this process only (%s)",
+                        type(exc).__name__)
+            return True
 
 
 def init_app(app):
