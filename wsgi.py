@@ -1,8 +1,9 @@
 import gc
 
-from webapp import create_app
+from webapp import create_app, logs
 
 app = create_app()
+logs.configure(app.config["LOG_FORMAT"])
 
 # A web process holds thousands of open event streams, each a few hundred long-lived objects.
 # What is loaded now lives as long as the process: keep it out of every collection. And

@@ -11,8 +11,8 @@ from messaging import events, mail
 from messaging.broker import make_broker
 
 from . import (
-    acceptance, application, clock, db, desktop, dev, errors, health, live, migrate, pages,
-    phone, privacy, pwa, ratelimit, security,
+    acceptance, application, clock, db, desktop, dev, errors, health, live, logs, metrics,
+    migrate, pages, phone, privacy, pwa, ratelimit, security,
 )
 from .config import Config
 from .simulators import digid, gemeente, sources
@@ -37,6 +37,8 @@ def create_app(overrides=None, broker=None):
     app = create_worker_app(overrides, broker)
     pages.init_app(app)
     live.init_app(app)
+    logs.init_app(app)
+    metrics.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     ratelimit.init_app(app)

@@ -12,7 +12,8 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from messaging.broker import AppContext
-from webapp import create_app
+from webapp import create_app, logs
+from webapp.metrics import JobMetrics
 from webapp.serving import RequestHandler
 from workers import actors, clock
 
@@ -28,10 +29,13 @@ def main():
     os.environ.setdefault("DEV_PAGES", "1")
 
     app = create_app()
+    logs.configure(app.config["LOG_FORMAT"])
     broker = app.extensions["broker"]
     worker = clock_stop = None
     if isinstance(broker, StubBroker):  # no RABBITMQ_URL: the workers and the clock run here
         broker.add_middleware(AppContext(app=app))
+        broker.add_middleware(JobMetrics())
+        broker.add_middleware(logs.JobLogs())
         actors.declare(broker)
         worker = dramatiq.Worker(broker, worker_threads=args.worker_threads)
         worker.start()

@@ -78,6 +78,10 @@ SETTINGS = {
     "STORE_URL_APPLE": (str, "https://apps.apple.com/nl/search?term=ockto"),
     "STORE_URL_GOOGLE": (str, "https://play.google.com/store/search?q=ockto&c=apps"),
 
+    # Operators.
+    "METRICS_TOKEN": (str, None),  # /metrics wants it as a bearer token; unset: loopback only
+    "LOG_FORMAT": (str, "text"),  # "json": one JSON object per line (the Procfile's processes)
+
     # Never in production: QA's test deployments and development.
     "RATE_LIMITS_OFF": (_flag, False),  # journeys run many times from one address
     "DEV_PAGES": (_flag, False),  # the mail outbox

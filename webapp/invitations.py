@@ -16,7 +16,7 @@ from sqlalchemy import or_, select, update
 
 from messaging import mail
 
-from . import journeys, outbox
+from . import journeys, metrics, outbox
 from .clock import utcnow
 from .db import session
 from .domain import gemeenten
@@ -184,6 +184,7 @@ def send_mail(application_id):
             raise MailUndeliverable(f"application {application.id}: {type(exc).__name__}") from None
         _release(application.id)
         raise  # Dramatiq retries with backoff; after the last retry the clock does
+    metrics.MAILS_SENT.labels(str(number)).inc()
     if number == INVITATION:
         application.invitation_sent_at = now
         application.expires_at = plan.expires_at(now)

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from messaging import events
 
-from . import outbox, outside
+from . import metrics, outbox, outside
 from .clock import utcnow
 from .db import session
 from .domain import sources as catalogue
@@ -329,11 +329,14 @@ def fetch_source(journey_id, role, source):
     journey = session.get(Journey, journey_id)
     person = journey.person(role)
     try:
-        data = outside.fetch_from_source(source, person.bsn)
+        with metrics.Timer() as took:
+            data = outside.fetch_from_source(source, person.bsn)
     except outside.OutsideSystemError as exc:
         current_app.logger.warning("source %s failed for journey %s: %s", source, journey_id, exc)
+        metrics.SOURCE_FAILURES.labels(source).inc()
         fetch.status = FetchStatus.FAILED
     else:
+        metrics.SOURCE_FETCH.labels(source).observe(took.seconds)
         fetch.payload = Fernet(journey.data_key).encrypt(json.dumps(data).encode())
         fetch.status = FetchStatus.FETCHED
     fetch.updated_at = utcnow()
@@ -391,7 +394,13 @@ def deliver(journey_id):
                       "bronnen": data}
                      for role, data in dossier(journey).items()],
     }
-    reference = outside.deliver_to_gemeente(application.gemeente_code, body, journey.id)
+    try:
+        with metrics.Timer() as took:
+            reference = outside.deliver_to_gemeente(application.gemeente_code, body, journey.id)
+    except outside.OutsideSystemError:
+        metrics.DELIVERY_FAILURES.labels(application.gemeente_code).inc()
+        raise  # Dramatiq retries it
+    metrics.DELIVERY.labels(application.gemeente_code).observe(took.seconds)
     try:
         _transition(journey, JourneyEvent.DELIVERED)
     except IllegalTransition:  # the same job ran twice at once; the municipality kept one

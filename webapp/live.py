@@ -19,7 +19,7 @@ from flask import current_app, render_template, request, stream_with_context, ur
 
 from messaging import events
 
-from . import journeys
+from . import journeys, metrics
 from .db import session
 from .domain import sources as catalogue
 from .domain.journey import FETCHING, JourneyState
@@ -63,6 +63,8 @@ class DesktopStream:
     """The desktop's journey page: a change of step sends the whole step (`step`), a source's
     progress only the status line (`status`), a change the page does not show nothing."""
 
+    kind = "desktop"
+
     def __init__(self, journey_id):
         self.journey_id = journey_id
         self._view = self._frame = self._status = None
@@ -95,6 +97,8 @@ class DesktopStream:
 class PhoneStream:
     """The app's screen: the state (the page reloads its screen when the journey moved on
     elsewhere) and, while sources are fetched, their list (`sources`)."""
+
+    kind = "phone"
 
     def __init__(self, journey_id):
         self.journey_id = journey_id
@@ -134,6 +138,7 @@ class StreamLimits:
         with self._lock:
             if self._addresses[address] >= self.per_address:
                 self.refused += 1
+                metrics.STREAMS_CLOSED.labels("address_cap").inc()
                 return False
             self._addresses[address] += 1
             streams = self._devices[device]
@@ -141,6 +146,7 @@ class StreamLimits:
             while len(streams) > self.per_device:
                 streams.popleft().put(events.DISCONNECTED)  # its stream ends; the tab reconnects
                 self.oldest_closed += 1
+                metrics.STREAMS_CLOSED.labels("device_oldest").inc()
             return True
 
     def close(self, device, address, subscription):
@@ -169,13 +175,17 @@ def stream(journey_id, page):
     except events.EventsUnavailable:
         return "Live updates are unavailable; poll instead.", 503
     limits = app.extensions["stream_limits"]
-    device, address = (type(page).__name__, journey_id), request.remote_addr
+    device, address = (page.kind, journey_id), request.remote_addr
     if not limits.open(device, address, subscription):
         subscription.close()
         return "Too many live updates from this address; poll instead.", 429
 
+    kind = page.kind
+    sent = {}  # event name: its counter, looked up once per stream
+
     @stream_with_context
     def generate():
+        metrics.STREAMS_OPEN.labels(kind).inc()
         try:
             yield "retry: 2000\n\n"
             view = None
@@ -183,6 +193,9 @@ def stream(journey_id, page):
                 session.remove()  # read fresh state; hold no connection while waiting
                 for name, data in page.render(view):
                     yield _event(name, data)
+                    if name not in sent:
+                        sent[name] = metrics.EVENTS_SENT.labels(kind, name)
+                    sent[name].inc()
                 due = page.refresh_after()
                 deadline = None if due is None else time.monotonic() + due
                 session.remove()
@@ -200,6 +213,7 @@ def stream(journey_id, page):
                     return  # the browser reconnects, or polls while we cannot stream
                 view = ProgressView.from_json(message["view"]) if message and "view" in message else None
         finally:
+            metrics.STREAMS_OPEN.labels(kind).dec()
             subscription.close()
             limits.close(device, address, subscription)
 

@@ -147,3 +147,13 @@ class OutboxMessage(Base):
     message_id: Mapped[str] = mapped_column(String(36), unique=True)  # the same on every send
     actor: Mapped[str] = mapped_column(String(40))
     args: Mapped[str] = mapped_column(Text)  # JSON: ids only, never personal data
+    request_id: Mapped[str | None] = mapped_column(String(64))  # of the request that asked
+
+
+class ClockTick(Base):
+    """When the clock last ran its sweeps (for the operators' alert that it stopped)."""
+
+    __tablename__ = "clock_tick"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    at: Mapped[datetime]

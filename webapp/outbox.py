@@ -23,6 +23,7 @@ import dramatiq
 from flask import current_app
 from sqlalchemy import delete, event, select, text
 
+from . import logs
 from .clock import utcnow
 from .db import session
 from .models import OutboxMessage
@@ -46,12 +47,20 @@ class Job(enum.StrEnum):
 
 
 def request(job, *args):
-    """Ask for `job` with `args` (ids, never personal data) once this transaction commits."""
-    message = dramatiq.Message(queue_name=QUEUE, actor_name=Job(job).value, args=args,
-                               kwargs={}, options={}, message_id=str(uuid.uuid4()))
+    """Ask for `job` with `args` (ids, never personal data) once this transaction commits;
+    the job's log lines carry the request id of the request (or job) that asked."""
+    asked_by = logs.request_id.get()
+    message = _message(Job(job).value, args, str(uuid.uuid4()), asked_by)
     session.add(OutboxMessage(created_at=utcnow(), message_id=message.message_id,
-                              actor=message.actor_name, args=json.dumps(args)))
+                              actor=message.actor_name, args=json.dumps(args),
+                              request_id=asked_by))
     session.info.setdefault(_PENDING, []).append(message)
+
+
+def _message(actor, args, message_id, request_id):
+    return dramatiq.Message(queue_name=QUEUE, actor_name=actor, args=tuple(args), kwargs={},
+                            options={"request_id": request_id} if request_id else {},
+                            message_id=message_id)
 
 
 @event.listens_for(session, "after_commit")
@@ -116,9 +125,8 @@ def relay_overdue():
         if not rows:
             session.commit()
             return total
-        messages = [dramatiq.Message(queue_name=QUEUE, actor_name=row.actor,
-                                     args=tuple(json.loads(row.args)), kwargs={}, options={},
-                                     message_id=row.message_id) for row in rows]
+        messages = [_message(row.actor, json.loads(row.args), row.message_id, row.request_id)
+                    for row in rows]
         sent = _enqueue(messages)
         if sent:
             session.execute(delete(OutboxMessage).where(OutboxMessage.message_id.in_(sent)))

@@ -1,9 +1,9 @@
-"""The embedded web server's request handler: it names no versions, and its access log
-holds no personal link and no token.
+"""The embedded web server's request handler (it names no versions, and leaves the access
+log to the app), and `scrub`, which every logged path goes through.
 
 A personal link (`/uitnodiging/<token>`), a QR code's link (`/app/koppel/<token>`), a DigiD
 artifact and the other tokens in query strings open a journey or a login to whoever has
-them: the access log says `…` instead.
+them: a log says `…` instead.
 """
 
 import re
@@ -24,8 +24,5 @@ class RequestHandler(WSGIRequestHandler):
         return "Ocktoreis"  # not Werkzeug's and Python's versions, for whoever probes
 
     def log_request(self, code="-", size="-"):
-        path, self.path = self.path, scrub(self.path)
-        try:
-            super().log_request(code, size)
-        finally:
-            self.path = path
+        """Nothing: the app writes the access line itself (webapp.logs), scrubbed, with the
+        request id."""

@@ -6,8 +6,9 @@ Importing this package does nothing; Dramatiq calls `setup()` in each worker pro
 import dramatiq
 
 from messaging.broker import AppContext, make_broker
-from webapp import create_worker_app
+from webapp import create_worker_app, logs
 from webapp.config import Config
+from webapp.metrics import JobMetrics
 
 from . import actors
 
@@ -15,7 +16,11 @@ from . import actors
 def setup():
     """Build the broker from RABBITMQ_URL, declare the actors on it, and run each message in
     an app context of a worker app (no pages, no simulators) built on first use."""
-    broker = make_broker(Config().RABBITMQ_URL)
+    config = Config()
+    logs.configure(config.LOG_FORMAT)
+    broker = make_broker(config.RABBITMQ_URL)
     broker.add_middleware(AppContext(factory=lambda: create_worker_app(broker=broker)))
+    broker.add_middleware(JobMetrics())
+    broker.add_middleware(logs.JobLogs())
     actors.declare(broker)
     dramatiq.set_broker(broker)

@@ -12,7 +12,7 @@ import threading
 import time
 
 from messaging.broker import make_broker
-from webapp import create_worker_app, invitations, outbox, privacy
+from webapp import create_worker_app, invitations, logs, metrics, outbox, privacy
 from webapp.config import Config
 from webapp.db import session
 
@@ -37,6 +37,12 @@ def tick(app, sweeps=None):
             except Exception:  # logged; the next tick tries again
                 log.exception("sweep %s failed", sweep.__name__)
                 session.rollback()
+    with app.app_context():
+        try:
+            metrics.record_clock_tick()
+        except Exception:  # noqa: BLE001  (the sweeps matter; the alert will say it)
+            log.exception("clock tick not recorded")
+            session.rollback()
     return done
 
 
@@ -64,8 +70,8 @@ def start_thread(app):
 
 
 def main():
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s clock %(levelname)s %(message)s")
     config = Config()
+    logs.configure(config.LOG_FORMAT)
     if not config.RABBITMQ_URL:
         sys.exit("The clock process needs RABBITMQ_URL; on the embedded defaults "
                  "`python -m webapp` runs the clock itself.")

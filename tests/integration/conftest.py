@@ -14,13 +14,16 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from messaging.broker import AppContext
-from tests.services import free_port, fresh_postgres_database, unavailable
+from tests.services import free_port, fresh_postgres_database, fresh_rabbitmq_vhost, unavailable
 from webapp import create_app
 from webapp.db import session
 from webapp.domain.clock import FrozenClock
+from webapp.logs import JobLogs
+from webapp.metrics import JobMetrics
 from webapp.serving import RequestHandler
 from workers import actors
 
+from .deployment import Deployment
 from .helpers import Walk
 
 PHONE_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 "
@@ -88,6 +91,26 @@ class PrivateRedis:
 
 
 @pytest.fixture
+def rabbitmq():
+    url, delete = fresh_rabbitmq_vhost()
+    yield url
+    delete()
+
+
+@pytest.fixture
+def deployment(tmp_path, postgres_url, rabbitmq, redis_server):
+    created = []
+
+    def make(**settings):
+        d = Deployment(tmp_path, postgres_url, rabbitmq, redis_server.url, **settings)
+        created.append(d)
+        return d
+    yield make
+    for d in created:
+        d.stop()
+
+
+@pytest.fixture
 def clock():
     """The app's clock: it stands still until a test moves it."""
     return FrozenClock()
@@ -125,6 +148,8 @@ def app(tmp_path, clock, app_config):
     broker = app.extensions["broker"]
     assert isinstance(broker, StubBroker), "the tests' app must not reach a real broker"
     broker.add_middleware(AppContext(app=app))
+    broker.add_middleware(JobMetrics())
+    broker.add_middleware(JobLogs())
     app.extensions["actors"] = actors.declare(broker)
     app.test_client_class = BrowserClient
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=RequestHandler)

@@ -146,7 +146,7 @@ class Deployment:
         self.env.setdefault("PUBLIC_URL", url)  # the first web answers the back channel
         process = self._spawn(f"web-{port}", [
             str(BIN / "gunicorn"), "--worker-class", "gevent", "--workers", "1",
-            "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "3", "--access-logfile", "-",
+            "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "3",
             "wsgi:app"])
         self.webs.append(process)
         wait_for(lambda: self._healthy(url, process), 60, f"web process on {url}")
@@ -161,7 +161,8 @@ class Deployment:
 
     def start_worker(self):
         process = self._spawn(f"worker-{len(self.workers)}", [
-            str(BIN / "dramatiq"), "workers:setup", "--processes", "1", "--threads", "4"])
+            str(BIN / "dramatiq"), "workers:setup", "--skip-logging", "--processes", "1",
+            "--threads", "4"])
         self.workers.append(process)
         return process
 

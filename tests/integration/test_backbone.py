@@ -10,38 +10,16 @@ import socket
 import subprocess
 import sys
 
-import pytest
 import redis
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import create_engine, text
 
-from tests.services import fresh_rabbitmq_vhost
 from webapp.simulators.population import SANNE
 
 from . import crash_after_commit
 from .conftest import PHONE_UA
-from .deployment import ROOT, STAFF_PASSWORD, Deployment, EventStream, HttpClient, wait_for
+from .deployment import ROOT, STAFF_PASSWORD, EventStream, HttpClient, wait_for
 from .helpers import Walk, application_form, local, outbox_messages
-
-
-@pytest.fixture
-def rabbitmq():
-    url, delete = fresh_rabbitmq_vhost()
-    yield url
-    delete()
-
-
-@pytest.fixture
-def deployment(tmp_path, postgres_url, rabbitmq, redis_server):
-    created = []
-
-    def make(**settings):
-        d = Deployment(tmp_path, postgres_url, rabbitmq, redis_server.url, **settings)
-        created.append(d)
-        return d
-    yield make
-    for d in created:
-        d.stop()
 
 
 def _dossiers_in_inbox(web):

@@ -151,7 +151,7 @@ def test_an_acceptance_deployment_opens_the_outbox_with_its_token(app, walk):
 
 
 def test_the_server_names_no_versions_and_its_log_holds_no_link_or_artifact(app, base_url, caplog):
-    caplog.set_level(logging.INFO, logger="werkzeug")
+    caplog.set_level(logging.INFO, logger="ocktoreis.access")
     applicant = HttpClient(base_url, PHONE_UA)
     answer = applicant.get("/")
     assert answer.headers["Server"] == "Ocktoreis"
