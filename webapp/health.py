@@ -1,4 +1,11 @@
-"""GET /health: is each service this process depends on reachable? 503 when one is not."""
+"""Health for load balancers and operators.
+
+`/health/live`: the process answers (restart it when it does not). `/health/ready`: it can
+serve a journey: the database and the broker answer (take it out of the load balancer when
+not). Redis is not needed for that (pages poll while live events are down) and mail never is
+(nothing in the journey waits for it). `/health`: the report of every service, for operators,
+with the status of `/health/ready`.
+"""
 
 import smtplib
 
@@ -44,15 +51,32 @@ def _mail():
 
 
 CHECKS = {"database": _database, "broker": _broker, "events": _events, "mail": _mail}
+NEEDED = ("database", "broker")  # for a journey; the others degrade it, never stop it
+
+
+def _report(names):
+    checks = {}
+    for name in names:
+        try:
+            checks[name] = CHECKS[name]()
+        except Exception as exc:  # a reason to report, not to crash
+            checks[name] = f"error: {type(exc).__name__}"
+    ready = all(checks[name].startswith("ok") for name in NEEDED if name in checks)
+    degraded = not all(value.startswith("ok") for value in checks.values())
+    status = "error" if not ready else "degraded" if degraded else "ok"
+    return {"status": status, "checks": checks}, 200 if ready else 503
+
+
+@bp.get("/health/live")
+def live():
+    return {"status": "ok"}
+
+
+@bp.get("/health/ready")
+def ready():
+    return _report(NEEDED)
 
 
 @bp.get("/health")
 def health():
-    checks = {}
-    for name, check in CHECKS.items():
-        try:
-            checks[name] = check()
-        except Exception as exc:  # a reason to report, not to crash
-            checks[name] = f"error: {type(exc).__name__}"
-    healthy = all(value.startswith("ok") for value in checks.values())
-    return {"status": "ok" if healthy else "error", "checks": checks}, 200 if healthy else 503
+    return _report(CHECKS)
