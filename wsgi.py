@@ -1,8 +1,13 @@
 import gc
+import sys
 
 from webapp import create_app, logs
+from webapp.config import StartRefused
 
-app = create_app()
+try:
+    app = create_app()
+except StartRefused as refused:  # one line per problem, not a traceback
+    sys.exit(str(refused))
 logs.configure(app.config["LOG_FORMAT"])
 
 # A web process holds thousands of open event streams, each a few hundred long-lived objects.

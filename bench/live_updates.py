@@ -46,7 +46,7 @@ from webapp.models import Application, Journey, Person, Receipt, SourceFetch
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/ocktoreis_bench_live"
-SECRET_KEY = "bench-live-updates"
+SECRET_KEY = "bench-live-updates-secret-of-32-characters"
 POLL_INTERVAL_S = 0.5
 
 
@@ -298,12 +298,14 @@ def main():
     if url == DEFAULT_URL:
         fresh_database(url)
     instance = tempfile.mkdtemp(prefix="ocktoreis-bench-")
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": args.redis_url, "SECRET_KEY": SECRET_KEY,
+    env = {**os.environ, "OCKTOREIS_ENV": "acceptance", "DATABASE_URL": url,
+           "REDIS_URL": args.redis_url, "SECRET_KEY": SECRET_KEY,
            "OCKTOREIS_INSTANCE": instance, "PURGE_SWEEP_S": "0", "JOURNEY_TTL_HOURS": "1000"}
     env.pop("RABBITMQ_URL", None)  # no jobs run in this benchmark
 
     # This process only builds the schema and makes the cookies.
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "INSTANCE_DIR": instance,
+    app = create_app({"OCKTOREIS_ENV": "development", "DATABASE_URL": url,
+                      "SECRET_KEY": SECRET_KEY, "INSTANCE_DIR": instance,
                       "SIMULATORS": False, "RABBITMQ_URL": None, "REDIS_URL": None})
     cookies = make_journeys(app, args.streams + args.pollers)
     engine = create_engine(url, pool_size=4)

@@ -63,7 +63,8 @@ def main():
         ensure_database(url)
     clock = FrozenClock()
     # The StubBroker: the batches are enqueued, never delivered.
-    app = create_worker_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "RABBITMQ_URL": None,
+    app = create_worker_app({"OCKTOREIS_ENV": "development", "DATABASE_URL": url,
+                             "SECRET_KEY": "bench", "RABBITMQ_URL": None,
                              "INSTANCE_DIR": tempfile.mkdtemp(prefix="ocktoreis-bench-"),
                              "CLOCK": clock})
     engine = app.extensions["db_engine"]

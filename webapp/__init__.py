@@ -2,7 +2,9 @@
 
 `create_app` builds the web app: pages, streams and, unless switched off, the simulators.
 `create_worker_app` builds what the workers and the clock need to run the use cases: the
-database, the broker, live events, mail and the clock; no pages.
+database, the broker, live events, mail and the clock; no pages. Outside development both
+refuse dangerous settings (`config.refusals`) and a database the release step has not
+migrated yet.
 """
 
 from flask import Flask
@@ -14,7 +16,7 @@ from . import (
     acceptance, application, clock, db, desktop, dev, errors, health, live, logs, metrics,
     migrate, pages, phone, privacy, pwa, ratelimit, security,
 )
-from .config import Config
+from .config import Config, StartRefused, refusals
 from .simulators import digid, gemeente, sources
 
 
@@ -23,9 +25,15 @@ def create_worker_app(overrides=None, broker=None):
     and `broker` (default: the one RABBITMQ_URL names, or the in-process StubBroker)."""
     app = Flask(__name__)
     app.config.from_object(Config(overrides))
+    if lines := refusals(app.config):
+        raise StartRefused(lines)
     clock.init_app(app)
     db.init_app(app)
-    migrate.upgrade(app.extensions["db_engine"])
+    if app.config["OCKTOREIS_ENV"] == "development":
+        migrate.upgrade(app.extensions["db_engine"])
+    elif not migrate.is_current(app.extensions["db_engine"]):
+        raise StartRefused(["The database schema is behind this version: run the release step "
+                            "first (python -m webapp.migrate)."])
     app.extensions["broker"] = broker or make_broker(app.config["RABBITMQ_URL"])
     events.init_app(app)
     mail.init_app(app)

@@ -7,12 +7,14 @@ the municipality.
 
 import argparse
 import os
+import sys
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from messaging.broker import AppContext
 from webapp import create_app, logs
+from webapp.config import StartRefused
 from webapp.metrics import JobMetrics
 from webapp.serving import RequestHandler
 from workers import actors, clock
@@ -28,7 +30,10 @@ def main():
     os.environ.setdefault("PUBLIC_URL", own_url)
     os.environ.setdefault("DEV_PAGES", "1")
 
-    app = create_app()
+    try:
+        app = create_app()
+    except StartRefused as refused:
+        sys.exit(str(refused))
     logs.configure(app.config["LOG_FORMAT"])
     broker = app.extensions["broker"]
     worker = clock_stop = None

@@ -28,8 +28,11 @@ def _days(value):
 # name: (how to read the environment variable, default). The variable has the setting's
 # name, except where ENVIRONMENT_NAMES says otherwise. A default of None is derived below.
 SETTINGS = {
+    # development (./bin/start), acceptance (a QA deployment), production (the Procfile's
+    # processes): what may run where, see `refusals`.
+    "OCKTOREIS_ENV": (str, "development"),
     "INSTANCE_DIR": (str, None),  # folder of the embedded defaults: ./instance
-    "SECRET_KEY": (str, None),  # unset: generated once into the instance folder
+    "SECRET_KEY": (str, None),  # unset: in development generated once into the instance folder
     "PUBLIC_URL": (_url, "http://127.0.0.1:5000"),
     "DATABASE_URL": (str, None),  # unset: SQLite in the instance folder
     "RABBITMQ_URL": (str, None),  # unset: Dramatiq's StubBroker, worker threads in the process
@@ -94,11 +97,14 @@ ENVIRONMENT_NAMES = {"INSTANCE_DIR": "OCKTOREIS_INSTANCE"}
 class Config:
     def __init__(self, overrides=None, environ=os.environ):
         """The settings from `environ`, with `overrides` on top, then what derives from them."""
-        values = {}
+        values, given = {}, set(overrides or ())
         for name, (read, default) in SETTINGS.items():
             raw = environ.get(ENVIRONMENT_NAMES.get(name, name))
             values[name] = default if raw is None else read(raw)
+            if raw is not None:
+                given.add(name)
         values.update(overrides or {})
+        values["SETTINGS_GIVEN"] = frozenset(name for name in given if values.get(name) is not None)
         _derive(values)
         self.__dict__.update(values)
 
@@ -106,18 +112,21 @@ class Config:
 def _derive(values):
     instance = Path(values["INSTANCE_DIR"] or Path.cwd() / "instance")
     values["INSTANCE_DIR"] = str(instance)
-    values["SECRET_KEY"] = values["SECRET_KEY"] or _secret_key(instance)
     values["DATABASE_URL"] = values["DATABASE_URL"] or f"sqlite:///{instance / 'ocktoreis.db'}"
     values["INBOX_DATABASE_URL"] = (values["INBOX_DATABASE_URL"]
                                     or f"sqlite:///{instance / 'gemeente-inbox.db'}")
     values["OUTBOX_DIR"] = values["OUTBOX_DIR"] or str(instance / "outbox")
-    values["GEMEENTE_SIGNING_SECRET"] = values["GEMEENTE_SIGNING_SECRET"] or values["SECRET_KEY"]
-    values["SOURCES_TOKEN"] = values["SOURCES_TOKEN"] or hmac.new(
-        values["SECRET_KEY"].encode(), b"sources-token", hashlib.sha256).hexdigest()
     values.setdefault("SESSION_COOKIE_NAME", "ocktoreis")
     values.setdefault("SESSION_COOKIE_HTTPONLY", True)
     values.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     values.setdefault("SESSION_COOKIE_SECURE", values["PUBLIC_URL"].startswith("https://"))
+    if not values["SECRET_KEY"] and values["OCKTOREIS_ENV"] == "development":
+        values["SECRET_KEY"] = _secret_key(instance)
+    if not values["SECRET_KEY"]:
+        return  # elsewhere a missing key stops the start (refusals): nothing derives from none
+    values["GEMEENTE_SIGNING_SECRET"] = values["GEMEENTE_SIGNING_SECRET"] or values["SECRET_KEY"]
+    values["SOURCES_TOKEN"] = values["SOURCES_TOKEN"] or hmac.new(
+        values["SECRET_KEY"].encode(), b"sources-token", hashlib.sha256).hexdigest()
 
 
 def _secret_key(instance):
@@ -128,3 +137,52 @@ def _secret_key(instance):
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+class StartRefused(Exception):
+    """These settings must not start: `lines` says why, one problem each."""
+
+    def __init__(self, lines):
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+    def __str__(self):
+        return "Ocktoreis refuses to start:\n" + "\n".join(f"- {line}" for line in self.lines)
+
+
+ENVIRONMENTS = ("development", "acceptance", "production")
+MIN_SECRET_LENGTH = 32
+NEVER_IN_PRODUCTION = ("SIMULATORS", "DEV_PAGES", "ACCEPTANCE_MODE", "RATE_LIMITS_OFF")
+SERVICES = ("DATABASE_URL", "RABBITMQ_URL", "REDIS_URL")
+OUTSIDE_SYSTEMS = ("DIGID_URL", "SOURCES_URL", "GEMEENTE_URL")
+
+
+def refusals(config):
+    """Why these settings must not start outside development, a line each; [] when they may.
+
+    Acceptance (a QA deployment) may run the simulators, the development pages and the
+    acceptance mode, but no generated secret; production none of those, over https only,
+    on the real services and outside systems.
+    """
+    env = config["OCKTOREIS_ENV"]
+    if env not in ENVIRONMENTS:
+        return [f"OCKTOREIS_ENV is {env!r}: it must be one of {', '.join(ENVIRONMENTS)}."]
+    if env == "development":
+        return []
+    lines = []
+    given = config["SETTINGS_GIVEN"]
+    if "SECRET_KEY" not in given:
+        lines.append("SECRET_KEY is missing: set one (the same on every process, at least "
+                     f"{MIN_SECRET_LENGTH} random characters).")
+    elif len(config["SECRET_KEY"]) < MIN_SECRET_LENGTH:
+        lines.append(f"SECRET_KEY is shorter than {MIN_SECRET_LENGTH} characters.")
+    if env == "production":
+        lines += [f"{name} is on: never in production." for name in NEVER_IN_PRODUCTION if config[name]]
+        if not config["PUBLIC_URL"].startswith("https://"):
+            lines.append(f"PUBLIC_URL is {config['PUBLIC_URL']}: production runs over https only.")
+        lines += [f"{name} is not set: production runs on its own services." for name in SERVICES
+                  if name not in given]
+        if not config["SIMULATORS"]:
+            lines += [f"{name} is not set: without the simulators it names the real system."
+                      for name in OUTSIDE_SYSTEMS if not config[name]]
+    return lines

@@ -1,13 +1,17 @@
 """Database migrations (Alembic): `python -m webapp.migrate` upgrades DATABASE_URL to head.
 
-Every process also upgrades at start; on PostgreSQL an advisory lock makes the processes
-that start together take turns, so the schema is created once.
+That is the release step of a deployment (the Procfile's `release` line), run once per
+deploy before the new processes start; they only check that the schema is current. In
+development every process upgrades at start; on PostgreSQL an advisory lock makes the
+processes that start together take turns, so the schema is created once.
 """
 
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from .config import Config
@@ -30,6 +34,13 @@ def upgrade(engine):
             connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": LOCK_ID})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def is_current(engine):
+    """Whether the schema is at the newest revision this code knows."""
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return current == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def main():

@@ -3,11 +3,13 @@
 Importing this package does nothing; Dramatiq calls `setup()` in each worker process.
 """
 
+import sys
+
 import dramatiq
 
 from messaging.broker import AppContext, make_broker
 from webapp import create_worker_app, logs
-from webapp.config import Config
+from webapp.config import Config, StartRefused, refusals
 from webapp.metrics import JobMetrics
 
 from . import actors
@@ -18,6 +20,8 @@ def setup():
     an app context of a worker app (no pages, no simulators) built on first use."""
     config = Config()
     logs.configure(config.LOG_FORMAT)
+    if lines := refusals(vars(config)):
+        sys.exit(str(StartRefused(lines)))
     broker = make_broker(config.RABBITMQ_URL)
     broker.add_middleware(AppContext(factory=lambda: create_worker_app(broker=broker)))
     broker.add_middleware(JobMetrics())

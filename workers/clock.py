@@ -13,7 +13,7 @@ import time
 
 from messaging.broker import make_broker
 from webapp import create_worker_app, invitations, logs, metrics, outbox, privacy
-from webapp.config import Config
+from webapp.config import Config, StartRefused
 from webapp.db import session
 
 log = logging.getLogger("ocktoreis.clock")
@@ -75,7 +75,11 @@ def main():
     if not config.RABBITMQ_URL:
         sys.exit("The clock process needs RABBITMQ_URL; on the embedded defaults "
                  "`python -m webapp` runs the clock itself.")
-    run(create_worker_app(broker=make_broker(config.RABBITMQ_URL)))
+    try:
+        app = create_worker_app(broker=make_broker(config.RABBITMQ_URL))
+    except StartRefused as refused:
+        sys.exit(str(refused))
+    run(app)
 
 
 if __name__ == "__main__":

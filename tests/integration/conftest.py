@@ -126,6 +126,7 @@ def embedded_settings(tmp_path):
     """Every service pinned to its embedded default, whatever the shell exports."""
     return {
         "TESTING": True,
+        "OCKTOREIS_ENV": "development",
         "INSTANCE_DIR": str(tmp_path),
         "SECRET_KEY": "test-secret-key-not-for-production",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'ocktoreis.db'}",

@@ -18,6 +18,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from tests.services import free_port
+from webapp import migrate
 from webapp.simulators.gemeente import staff_password_hash
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,13 +120,15 @@ class Deployment:
         self.env = {
             **os.environ, "PATH": f"{BIN}:{os.environ['PATH']}",
             "DATABASE_URL": database_url, "RABBITMQ_URL": rabbitmq_url, "REDIS_URL": redis_url,
-            "SECRET_KEY": "backbone-test-secret", "OCKTOREIS_INSTANCE": str(tmp_path),
+            "OCKTOREIS_ENV": "acceptance", "SECRET_KEY": "backbone-test-secret-of-32-characters",
+            "OCKTOREIS_INSTANCE": str(tmp_path),
             "OUTBOX_DIR": str(self.outbox), "DEV_PAGES": "1",
             "INBOX_DATABASE_URL": f"sqlite:///{tmp_path / 'inbox.db'}",
             "GEMEENTE_STAFF_PASSWORDS": json.dumps(
                 {"GM0193": staff_password_hash("GM0193", STAFF_PASSWORD)}),
             "SOURCE_SIM_LATENCY_MS": "0", **{k: str(v) for k, v in settings.items()}}
         self.env.pop("MAIL_SERVER", None)
+        migrate.upgrade(self.engine)  # the release step: the processes only check the schema
         self.env.pop("CI", None)  # not read by the app; keeps child output plain
 
     # The config object Walk and the helpers read the outbox from.

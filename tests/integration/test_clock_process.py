@@ -99,10 +99,12 @@ def numbers(smtp):
 def test_two_clock_processes_and_a_worker_send_each_reminder_once_across_restarts(services, tmp_path):
     database_url, rabbitmq_url, smtp = services
     env = {**os.environ, "DATABASE_URL": database_url, "RABBITMQ_URL": rabbitmq_url,
-           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port), "SECRET_KEY": "test-secret",
+           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port), "OCKTOREIS_ENV": "acceptance",
+           "SECRET_KEY": "clock-test-secret-of-32-characters!",
            "OCKTOREIS_INSTANCE": str(tmp_path), "CLOCK_INTERVAL_S": "0.5", "SIMULATORS": "0"}
-    app = create_worker_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
-                             "INSTANCE_DIR": str(tmp_path), "RABBITMQ_URL": None})
+    app = create_worker_app({"OCKTOREIS_ENV": "development", "DATABASE_URL": database_url,
+                             "SECRET_KEY": "test-secret", "INSTANCE_DIR": str(tmp_path),
+                             "RABBITMQ_URL": None})
     seed(app, days_since_invitation=6)
     processes = Processes(env, tmp_path)
     worker = ("-m", "dramatiq", "workers:setup", "--processes", "1", "--threads", "4")

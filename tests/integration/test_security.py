@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 from webapp import create_app, security
 from webapp.simulators.population import SANNE
 
+from .conftest import embedded_settings
 from .helpers import Walk, application_form
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "webapp" / "templates"
@@ -92,13 +93,11 @@ def test_every_page_has_the_security_headers_and_a_csp_without_inline_script(app
     assert "camera=(self)" in headers["Permissions-Policy"]
 
 
-def test_session_cookie_is_httponly_samesite_and_secure_over_https(app, monkeypatch):
+def test_session_cookie_is_httponly_samesite_and_secure_over_https(app):
     cookie = plain_client(app).get("/").headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
-    monkeypatch.setenv("PUBLIC_URL", "https://ockto.example")
-    secure = create_app({"INSTANCE_DIR": app.config["INSTANCE_DIR"], "SECRET_KEY": "k",
-                         "DATABASE_URL": app.config["DATABASE_URL"],
-                         "INBOX_DATABASE_URL": app.config["INBOX_DATABASE_URL"]})
+    secure = create_app({**embedded_settings(Path(app.config["INSTANCE_DIR"])),
+                         "PUBLIC_URL": "https://ockto.example"})
     cookie = plain_client(secure).get("/").headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie
     secure.extensions["db_engine"].dispose()

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from webapp.config import Config
+from webapp.config import Config, refusals
 
 
 def test_unset_means_the_embedded_defaults_in_the_instance_folder(tmp_path):
@@ -50,3 +50,52 @@ def test_the_sources_token_is_derived_from_the_secret_key_unless_given(tmp_path)
     assert derived != Config({"SECRET_KEY": "two"}, environ=environ).SOURCES_TOKEN
     assert Config({"SECRET_KEY": "one"}, environ={**environ, "SOURCES_TOKEN": "given"}) \
         .SOURCES_TOKEN == "given"
+
+
+PRODUCTION = {"OCKTOREIS_ENV": "production", "SECRET_KEY": "s" * 48, "PUBLIC_URL": "https://ockto.example",
+              "DATABASE_URL": "postgresql+psycopg://db/ockto", "RABBITMQ_URL": "amqp://mq/%2F",
+              "REDIS_URL": "redis://cache/0", "SIMULATORS": "0", "DIGID_URL": "https://digid.example",
+              "SOURCES_URL": "https://bronnen.example", "GEMEENTE_URL": "https://gemeente.example"}
+
+
+def _refusals(tmp_path, **changes):
+    environ = {**PRODUCTION, "OCKTOREIS_INSTANCE": str(tmp_path), **changes}
+    return refusals(vars(Config(environ={k: v for k, v in environ.items() if v is not None})))
+
+
+def test_a_proper_production_configuration_starts(tmp_path):
+    assert _refusals(tmp_path) == []
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_production_refuses_each_dangerous_setting_with_a_line_of_its_own(tmp_path):
+    lines = _refusals(tmp_path, SIMULATORS="1", DEV_PAGES="1", ACCEPTANCE_MODE="1",
+                      RATE_LIMITS_OFF="1", PUBLIC_URL="http://ockto.example", SECRET_KEY=None,
+                      REDIS_URL=None)
+    assert len(lines) == 7, lines
+    for fragment in ("SIMULATORS is on", "DEV_PAGES is on", "ACCEPTANCE_MODE is on",
+                     "RATE_LIMITS_OFF is on", "https only", "SECRET_KEY is missing", "REDIS_URL is not set"):
+        assert any(fragment in line for line in lines), fragment
+    assert not (tmp_path / "secret_key").exists()  # no key made up on one machine
+
+
+def test_production_without_the_simulators_needs_the_real_outside_systems(tmp_path):
+    assert _refusals(tmp_path, SOURCES_URL=None) == [
+        "SOURCES_URL is not set: without the simulators it names the real system."]
+
+
+def test_acceptance_allows_the_qa_tools_but_no_made_up_or_short_secret(tmp_path):
+    qa = {"OCKTOREIS_ENV": "acceptance", "SIMULATORS": "1", "DEV_PAGES": "1", "ACCEPTANCE_MODE": "1",
+          "RATE_LIMITS_OFF": "1", "PUBLIC_URL": "http://qa.example", "DATABASE_URL": None,
+          "RABBITMQ_URL": None, "REDIS_URL": None}
+    assert _refusals(tmp_path, **qa) == []
+    assert _refusals(tmp_path, **{**qa, "SECRET_KEY": None}) == [
+        "SECRET_KEY is missing: set one (the same on every process, at least 32 random characters)."]
+    assert _refusals(tmp_path, **{**qa, "SECRET_KEY": "short"}) == [
+        "SECRET_KEY is shorter than 32 characters."]
+
+
+def test_development_allows_anything_and_an_unknown_environment_is_refused(tmp_path):
+    assert _refusals(tmp_path, OCKTOREIS_ENV="development", SIMULATORS="1", SECRET_KEY=None) == []
+    assert _refusals(tmp_path, OCKTOREIS_ENV="prod") == [
+        "OCKTOREIS_ENV is 'prod': it must be one of development, acceptance, production."]
