@@ -91,7 +91,7 @@ def test_resend_after_a_reminder_sends_that_reminder_again(app, beheer, desktop,
     assert len(set(message_ids(app))) == 3
 
 
-def test_resend_of_a_mail_still_due_sends_it_once(app, beheer, desktop, broker, run_jobs):
+def test_resend_of_a_mail_still_due_sends_it_once(app, beheer, desktop, run_jobs):
     application = apply(desktop)  # its invitation is queued, and no worker has sent it yet
     result = beheer("resend-invitation", application.id)
     assert result.exit_code == 0 and "the invitation queued" in result.stdout, result.output
