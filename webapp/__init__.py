@@ -17,6 +17,7 @@ from . import (
     migrate, pages, phone, privacy, pwa, ratelimit, security,
 )
 from .config import Config, StartRefused, refusals
+from .operations import operator_commands
 from .simulators import digid, gemeente, sources
 
 
@@ -53,6 +54,7 @@ def create_app(overrides=None, broker=None):
     privacy.init_app(app)
     for area in (application, desktop, phone, pwa, health):
         app.register_blueprint(area.bp)
+    app.cli.add_command(operator_commands)  # flask --app webapp beheer …
     if app.config["SIMULATORS"]:
         digid.init_app(app)
         sources.init_app(app)

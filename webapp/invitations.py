@@ -243,3 +243,70 @@ def _send(application, number, plan, now):
               render_template(f"mail/{template}.txt", **context),
               render_template(f"mail/{template}.html", **context),
               message_id=f"<ocktoreis.{application.id}.{number}@gezondverzekerd.nl>")
+
+
+# Operators: an application's mail again, on request (flask --app webapp beheer resend-invitation).
+
+class NoMailToResend(Exception):
+    """The application gets no more mail: `reason` is its status (EXPIRED also when the link
+    ran out before the sweep marked it)."""
+
+    def __init__(self, reason):
+        super().__init__(f"the application is {reason}")
+        self.reason = reason
+
+
+def resend_invitation(application):
+    """Ask for the application's mail again; returns its number (0: the invitation).
+
+    A mail that is due now (also an invitation never sent) goes the usual way, `send_mail`.
+    Otherwise the latest mail it got is sent again by `resend_mail`, with a fresh link. The
+    schedule stands either way: the link keeps the expiry the invitation promised, the
+    reminders keep their days.
+    """
+    now = utcnow()
+    if reason := _no_mail_because(application, now):
+        raise NoMailToResend(reason)
+    number = schedule().mail_due(application.status, application.invitation_sent_at,
+                                 application.expires_at, application.reminders_sent, now)
+    if number is not None:
+        application.next_mail_at = retry_at(now)  # the clock asks again should this job be lost
+        outbox.request(Job.SEND_MAIL, application.id)
+    else:
+        number = application.reminders_sent
+        outbox.request(Job.RESEND_MAIL, application.id, number, journeys.new_id())
+    session.commit()
+    return number
+
+
+def resend_mail(application_id, number, resend_id):
+    """Worker: send mail `number` again while it is the latest the application got and its
+    link works. The copy has a Message-ID of its own (a client that deduplicates would hide
+    a copy of the original); a redelivery of this job has the same one."""
+    now = utcnow()
+    application = session.get(Application, application_id)
+    if (application is None or _no_mail_because(application, now)
+            or application.invitation_sent_at is None or application.reminders_sent != number):
+        return  # it ended meanwhile, or a newer mail went out
+    context = {"name": application.name, "link": invitation_url(application.id),
+               "gemeente": gemeenten.by_code(application.gemeente_code),
+               "days": schedule().days_left(application.expires_at, now)}
+    template = "invitation" if number == INVITATION else "reminder"
+    subject = ("Lever uw gegevens aan met de Ockto app" if number == INVITATION
+               else "Herinnering: lever uw gegevens aan met de Ockto app")
+    try:
+        mail.send(subject, application.email,
+                  render_template(f"mail/{template}.txt", **context),
+                  render_template(f"mail/{template}.html", **context),
+                  message_id=f"<ocktoreis.{application.id}.{number}.{resend_id}@gezondverzekerd.nl>")
+    except Exception as exc:
+        if _never_deliverable(exc):
+            raise MailUndeliverable(f"application {application.id}: {type(exc).__name__}") from None
+        raise  # Dramatiq retries with backoff; after the last retry it is a dead letter
+
+
+def _no_mail_because(application, now):
+    """Why the application gets no mail (DELIVERED, WITHDRAWN or EXPIRED), or None."""
+    if application.status is ApplicationStatus.DELIVERED:
+        return ApplicationStatus.DELIVERED
+    return link_closed_because(application.status, application.expires_at, now)

@@ -44,6 +44,7 @@ class Job(enum.StrEnum):
     FETCH_SOURCE = "fetch_source"
     DELIVER_DOSSIER = "deliver_dossier"
     PURGE_JOURNEY = "purge_journey"
+    RESEND_MAIL = "resend_mail"
 
 
 def request(job, *args):

@@ -16,6 +16,11 @@ def send_mail(application_id):
     invitations.send_mail(application_id)
 
 
+def resend_mail(application_id, number, resend_id):
+    """Send an application's latest mail again, as an operator asked."""
+    invitations.resend_mail(application_id, number, resend_id)
+
+
 def queue_mail(application_ids):
     """Ask for each application's mail on its own, so a failure retries one, not the batch."""
     invitations.queue_mails(application_ids)
@@ -45,6 +50,8 @@ def _mail_worth_retrying(retries, exception):
 ACTORS = {
     Job.SEND_MAIL: (send_mail, {"retry_when": _mail_worth_retrying, "min_backoff": 2_000,
                                 "max_backoff": 300_000}),
+    Job.RESEND_MAIL: (resend_mail, {"retry_when": _mail_worth_retrying, "min_backoff": 2_000,
+                                    "max_backoff": 300_000}),
     Job.QUEUE_MAIL: (queue_mail, {"max_retries": 10, "min_backoff": 1_000, "max_backoff": 60_000}),
     Job.FETCH_SOURCE: (fetch_source, {"max_retries": 3, "min_backoff": 500, "max_backoff": 10_000}),
     Job.DELIVER_DOSSIER: (deliver_dossier, {"max_retries": 10, "min_backoff": 1_000,

@@ -26,7 +26,7 @@ LAYERS = (
     ("views", ("webapp.application", "webapp.desktop", "webapp.phone", "webapp.pwa", "webapp.live",
                "webapp.health", "webapp.dev", "webapp.acceptance", "webapp.binding", "webapp.pages",
                "webapp.errors", "webapp.security", "webapp.ratelimit", "webapp.simulators",
-               "webapp.simulators.*")),
+               "webapp.simulators.*", "webapp.operations")),
     ("actors", ("workers.actors", "workers.deadletters")),
     ("entry points", ("webapp", "webapp.__main__", "workers", "workers.clock", "wsgi")),
 )
