@@ -42,6 +42,25 @@ class AppContext(dramatiq.Middleware):
     after_skip_message = after_process_message
 
 
+class ErrorsWithoutValues(dramatiq.Middleware):
+    """A failed job's message keeps the error's class, not Dramatiq's traceback: an error's
+    text may hold what the job worked on (an e-mail address a mail server refused), and a
+    message, retried or dead, lives on in the broker. The worker's log has the traceback."""
+
+    def before_enqueue(self, broker, message, delay):
+        if "traceback" in message.options:
+            message.options["traceback"] = _error_class(message.options["traceback"])
+
+    def after_nack(self, broker, message):
+        self.before_enqueue(broker, message, None)
+
+
+def _error_class(traceback_text):
+    """'smtplib.SMTPRecipientsRefused: {…}' of a traceback's last line becomes its class."""
+    last = (traceback_text or "").strip().splitlines()[-1:] or [""]
+    return last[0].split(":", 1)[0].strip()
+
+
 class _Shared:
     """A plain attribute holder: Dramatiq keeps its connection in a thread-local."""
 
@@ -72,7 +91,9 @@ def make_broker(url):
     """RabbitMQ when a URL is given, otherwise the in-process StubBroker."""
     if url:
         # Publisher confirms: enqueue() returns once RabbitMQ holds the persistent message.
-        return SharedConnectionRabbitmqBroker(url=url, confirm_delivery=True)
-    broker = StubBroker()
-    broker.emit_after("process_boot")
+        broker = SharedConnectionRabbitmqBroker(url=url, confirm_delivery=True)
+    else:
+        broker = StubBroker()
+        broker.emit_after("process_boot")
+    broker.add_middleware(ErrorsWithoutValues())
     return broker

@@ -50,6 +50,17 @@ def dead_letters(broker, queue_name):
         return [DeadLetter.of(message) for _, message in held]
 
 
+def count(broker, queue_name):
+    """How many dead letters `queue_name` has, without taking them off (a metric asks often)."""
+    if is_embedded(broker):
+        return len(_stub_dead(broker, queue_name))
+    connection = pika.BlockingConnection(broker.parameters)
+    try:
+        return connection.channel().queue_declare(xq_name(queue_name), passive=True).method.message_count
+    finally:
+        connection.close()
+
+
 def requeue(broker, queue_name, message_ids=None):
     """Put the dead letters with `message_ids` (None: all) back on `queue_name`; returns them."""
     if queue_name not in broker.get_declared_queues():

@@ -19,6 +19,7 @@ class LoopbackSMTP:
         self.port = free_port()
         self.messages = []
         self.refused = set()  # recipients answered "550 no such mailbox"
+        self.deferred = set()  # recipients answered "450 try again later"
         self._arrived = threading.Condition()
         self._controller = None
 
@@ -34,6 +35,8 @@ class LoopbackSMTP:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refused:
             return "550 5.1.1 No such mailbox"
+        if address in self.deferred:
+            return "450 4.2.0 Mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -26,9 +26,12 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from messaging import deadletters
+
 from .clock import utcnow
 from .db import session
 from .models import ClockTick, Journey, OutboxMessage
+from .outbox import QUEUE
 
 MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
@@ -133,7 +136,7 @@ class StateCollector:
             last_tick = session.scalar(select(func.max(ClockTick.at)))
             now = self.app.extensions["clock"].now()
             session.remove()
-            dead = dead_letters(self.app.extensions["broker"])
+            dead = _dead_letters(self.app.extensions["broker"])
         journeys = GaugeMetricFamily("ockto_journeys", "Journeys by state.", labels=["state"])
         for state, count in states.items():
             journeys.add_metric([str(state)], count)
@@ -151,16 +154,10 @@ class StateCollector:
                                     value=dead)
 
 
-def dead_letters(broker):
+def _dead_letters(broker):
     """How many messages wait in the dead-letter queue, or None when the broker cannot say."""
-    if hasattr(broker, "dead_letters"):  # the StubBroker
-        return len(broker.dead_letters)
     try:
-        connection = pika.BlockingConnection(broker.parameters)
-        try:
-            return connection.channel().queue_declare("default.XQ", passive=True).method.message_count
-        finally:
-            connection.close()
+        return deadletters.count(broker, QUEUE)
     except pika.exceptions.AMQPError:
         return None
 

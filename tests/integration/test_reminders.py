@@ -2,9 +2,11 @@
 what arrives, when, and that several clocks, lost messages, restarts and SMTP downtime
 neither duplicate nor lose a mail."""
 
+import json
 import threading
 from datetime import timedelta
 
+import dramatiq
 import pytest
 from sqlalchemy import select
 
@@ -243,3 +245,31 @@ def test_a_mail_refused_for_good_ends_as_a_visible_failure_not_a_retry_loop(
         clock.advance(days=5)
         assert tick(app) == 0
     assert smtp.messages == []
+
+
+def test_a_failed_mail_job_keeps_no_address_in_the_broker(app, broker, desktop, worker, smtp,
+                                                          job_log, monkeypatch):
+    """Dramatiq keeps an error's traceback in the message it retries or buries: the text of a
+    refused recipient is the address. The broker gets the error's class only."""
+    enqueued = []
+
+    class Recorder(dramatiq.Middleware):  # after the broker's own middleware: what it stores
+        def before_enqueue(self, broker, message, delay):
+            enqueued.append(message)
+
+    broker.add_middleware(Recorder())
+    monkeypatch.setitem(actor(app, Job.SEND_MAIL).options, "min_backoff", 10)
+    monkeypatch.setitem(actor(app, Job.SEND_MAIL).options, "max_backoff", 20)
+    smtp.deferred.add("even-geduld@example.org")
+    smtp.refused.add("bestaat-niet@example.org")
+    apply(desktop, email="even-geduld@example.org")
+    apply(desktop, email="bestaat-niet@example.org")
+    job_log.wait_for(lambda: len(job_log.failures(Job.SEND_MAIL)) >= 3, "failed mail jobs")
+    broker.join(QUEUE, fail_fast=False, timeout=15_000)
+    retried = [m for m in enqueued if m.options.get("traceback")]
+    assert retried and broker.dead_letters
+    for message in [*retried, *broker.dead_letters]:
+        body = json.dumps(message.asdict())
+        assert "@example.org" not in body, body
+        assert message.options["traceback"] in ("smtplib.SMTPRecipientsRefused",
+                                                "webapp.invitations.MailUndeliverable")
