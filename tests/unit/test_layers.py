@@ -21,7 +21,7 @@ LAYERS = (
     ("messaging", ("messaging", "messaging.*")),
     ("infrastructure", ("webapp.config", "webapp.clock", "webapp.db", "webapp.models",
                         "webapp.migrate", "webapp.migrations.*", "webapp.outbox", "webapp.outside",
-                        "webapp.serving", "webapp.signing")),
+                        "webapp.serving", "webapp.signing", "webapp.funnel")),
     ("use cases", ("webapp.journeys", "webapp.invitations", "webapp.privacy")),
     ("views", ("webapp.application", "webapp.desktop", "webapp.phone", "webapp.pwa", "webapp.live",
                "webapp.health", "webapp.dev", "webapp.acceptance", "webapp.binding", "webapp.pages",
