@@ -11,8 +11,8 @@ from messaging import events, mail
 from messaging.broker import make_broker
 
 from . import (
-    acceptance, application, clock, db, desktop, dev, errors, health, live, migrate, pages,
-    phone, privacy, pwa, ratelimit, security,
+    acceptance, application, clock, db, desktop, dev, errors, health, live, migrate, operators,
+    pages, phone, privacy, pwa, ratelimit, security,
 )
 from .config import Config
 from .simulators import digid, gemeente, sources
@@ -43,6 +43,7 @@ def create_app(overrides=None, broker=None):
     privacy.init_app(app)
     for area in (application, desktop, phone, pwa, health):
         app.register_blueprint(area.bp)
+    operators.init_app(app)  # /beheer/: no personal data, yet no-store
     if app.config["SIMULATORS"]:
         digid.init_app(app)
         sources.init_app(app)

@@ -78,6 +78,10 @@ SETTINGS = {
     "STORE_URL_APPLE": (str, "https://apps.apple.com/nl/search?term=ockto"),
     "STORE_URL_GOOGLE": (str, "https://play.google.com/store/search?q=ockto&c=apps"),
 
+    # The operators' dashboard (/beheer/): a password hash (`flask --app webapp beheer
+    # new-password` makes one); unset: a password derived from SECRET_KEY (`... beheer password`).
+    "OPERATOR_PASSWORD_HASH": (str, None),
+
     # Never in production: QA's test deployments and development.
     "RATE_LIMITS_OFF": (_flag, False),  # journeys run many times from one address
     "DEV_PAGES": (_flag, False),  # the mail outbox
