@@ -13,7 +13,8 @@ any Playwright suite; this file only sets what the journeys need:
   journey); without it `python -m webapp` is started on a free port with a fresh instance
   folder. OCKTOREIS_E2E_DATABASE_URL: the deployment's database, for the "nothing kept"
   check (known automatically for the self-started server); OCKTOREIS_E2E_GEMEENTE_PASSWORD:
-  the staff password of Zwolle's inbox there (the self-started server is given a new one).
+  the staff password of Zwolle's inbox there (the self-started server is given a new one);
+  OCKTOREIS_E2E_OPERATOR_PASSWORD: the operators' dashboard password there (likewise).
 """
 
 import json
@@ -29,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from tests.services import free_port
+from webapp.operations import password_hash
 from webapp.simulators.gemeente import staff_password_hash
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,10 +74,12 @@ def server(pytestconfig, tmp_path_factory):
     instance = tmp_path_factory.mktemp("instance")
     port = free_port()
     staff_password = secrets.token_urlsafe(12)  # Zwolle's, as QA would configure it
+    operator_password = secrets.token_urlsafe(12)  # the dashboard's, likewise
     env = {**os.environ, "OCKTOREIS_INSTANCE": str(instance), "SOURCE_SIM_LATENCY_MS": "300",
            "DEV_PAGES": "1", "RATE_LIMITS_OFF": "1", "ACCEPTANCE_MODE": "1", "PUBLIC_URL": f"http://127.0.0.1:{port}",
            "GEMEENTE_STAFF_PASSWORDS": json.dumps(
-               {"GM0193": staff_password_hash("GM0193", staff_password)})}
+               {"GM0193": staff_password_hash("GM0193", staff_password)}),
+           "OPERATOR_PASSWORD_HASH": password_hash(operator_password)}
     for name in ("DATABASE_URL", "INBOX_DATABASE_URL", "OUTBOX_DIR", "RABBITMQ_URL", "REDIS_URL",
                  "MAIL_SERVER", "DIGID_URL", "SOURCES_URL", "GEMEENTE_URL", "SIMULATORS"):
         env.pop(name, None)  # the self-started server runs on the embedded defaults
@@ -86,6 +90,7 @@ def server(pytestconfig, tmp_path_factory):
         _wait_until_up(f"http://127.0.0.1:{port}", process)
         with pytest.MonkeyPatch.context() as patch:  # where the steps read it, as against QA
             patch.setenv("OCKTOREIS_E2E_GEMEENTE_PASSWORD", staff_password)
+            patch.setenv("OCKTOREIS_E2E_OPERATOR_PASSWORD", operator_password)
             yield f"http://127.0.0.1:{port}", f"sqlite:///{instance / 'ocktoreis.db'}", True
     finally:
         process.terminate()

@@ -12,6 +12,7 @@ another process (a command in a shell) sees its own, empty, list.
 
 import contextlib
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import pika
 from dramatiq import Message
@@ -30,23 +31,33 @@ class DeadLetter:
     actor_name: str
     args: tuple
     error: str
+    enqueued_at: datetime | None = None  # naive UTC: when the job was first asked for
+    failed_at: datetime | None = None  # naive UTC: its last failure, where the broker kept it
+    retries: int = 0
 
     @classmethod
     def of(cls, message):
         last_line = (message.options.get("traceback") or "").strip().splitlines()[-1:] or [""]
         error = last_line[0].split(":", 1)[0].rsplit(".", 1)[-1]
-        return cls(message.message_id, message.actor_name, tuple(message.args), error or "-")
+        return cls(message.message_id, message.actor_name, tuple(message.args), error or "-",
+                   _utc(message.message_timestamp), _utc(message.options.get("requeue_timestamp")),
+                   int(message.options.get("retries", 0)))
+
+
+def _utc(millis):
+    return datetime.fromtimestamp(millis / 1000, timezone.utc).replace(tzinfo=None) if millis else None
 
 
 def is_embedded(broker):
     return isinstance(broker, StubBroker)
 
 
-def dead_letters(broker, queue_name):
-    """The dead letters of `queue_name`, oldest first; they stay where they are."""
+def dead_letters(broker, queue_name, limit=None):
+    """The dead letters of `queue_name` (the first `limit`), oldest first; they stay where
+    they are."""
     if is_embedded(broker):
-        return [DeadLetter.of(message) for message in _stub_dead(broker, queue_name)]
-    with _held_from_xq(broker, queue_name) as held:
+        return [DeadLetter.of(message) for message in _stub_dead(broker, queue_name)[:limit]]
+    with _held_from_xq(broker, queue_name, limit) as held:
         return [DeadLetter.of(message) for _, message in held]
 
 
@@ -57,6 +68,8 @@ def count(broker, queue_name):
     connection = pika.BlockingConnection(broker.parameters)
     try:
         return connection.channel().queue_declare(xq_name(queue_name), passive=True).method.message_count
+    except pika.exceptions.ChannelClosedByBroker:  # never declared: nothing died there yet
+        return 0
     finally:
         connection.close()
 
@@ -108,15 +121,15 @@ class _Held(list):
 
 
 @contextlib.contextmanager
-def _held_from_xq(broker, queue_name):
-    """Every message of RabbitMQ's `<queue>.XQ`, held unacknowledged; whatever was not
-    acknowledged goes back into the dead-letter queue on leaving (or when the connection
-    drops)."""
+def _held_from_xq(broker, queue_name, limit=None):
+    """The messages of RabbitMQ's `<queue>.XQ` (the first `limit`), held unacknowledged;
+    whatever was not acknowledged goes back into the dead-letter queue on leaving (or when
+    the connection drops)."""
     connection = pika.BlockingConnection(broker.parameters)
     try:
         channel = connection.channel()
         held = _Held(channel)
-        while True:
+        while limit is None or len(held) < limit:
             method, _properties, body = channel.basic_get(xq_name(queue_name))
             if method is None:
                 break

@@ -14,10 +14,10 @@ from messaging.broker import make_broker
 
 from . import (
     acceptance, application, clock, db, desktop, dev, errors, health, live, logs, metrics,
-    migrate, pages, phone, privacy, pwa, ratelimit, security,
+    migrate, operators, pages, phone, privacy, pwa, ratelimit, security,
 )
 from .config import Config, StartRefused, refusals
-from .operations import operator_commands
+from .commands import operator_commands
 from .simulators import digid, gemeente, sources
 
 
@@ -54,6 +54,7 @@ def create_app(overrides=None, broker=None):
     privacy.init_app(app)
     for area in (application, desktop, phone, pwa, health):
         app.register_blueprint(area.bp)
+    operators.init_app(app)  # /beheer/: no personal data, yet no-store
     app.cli.add_command(operator_commands)  # flask --app webapp beheer …
     if app.config["SIMULATORS"]:
         digid.init_app(app)

@@ -48,6 +48,9 @@ def main():
     print(f"Ocktoreis is running: open {app.config['PUBLIC_URL']}/", flush=True)
     if app.config["DEV_PAGES"]:
         print(f"Mail outbox (development): {app.config['PUBLIC_URL']}/dev/outbox", flush=True)
+    print(f"Operators' dashboard: {app.config['PUBLIC_URL']}/beheer/"
+          + ("" if app.config["OPERATOR_PASSWORD_HASH"] else
+             " (password: .venv/bin/flask --app webapp beheer password)"), flush=True)
     if app.config["SIMULATORS"]:
         print("Municipality staff password (simulator): "
               ".venv/bin/flask --app webapp gemeente password GM0193", flush=True)

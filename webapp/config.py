@@ -84,6 +84,9 @@ SETTINGS = {
     # Operators.
     "METRICS_TOKEN": (str, None),  # /metrics wants it as a bearer token; unset: loopback only
     "LOG_FORMAT": (str, "text"),  # "json": one JSON object per line (the Procfile's processes)
+    # The operators' dashboard (/beheer/): a password hash (`flask --app webapp beheer
+    # new-password` makes one); unset: a password derived from SECRET_KEY (`... beheer password`).
+    "OPERATOR_PASSWORD_HASH": (str, None),
 
     # Never in production: QA's test deployments and development.
     "RATE_LIMITS_OFF": (_flag, False),  # journeys run many times from one address

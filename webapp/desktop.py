@@ -23,7 +23,7 @@ def _expired_or_wrong(error):
 def info(token):
     """Step 3: what the Ocktoreis is, and the start button."""
     try:
-        application = invitations.application_from_token(token)
+        application = invitations.open_invitation(token)
     except JourneyError as error:
         return _expired_or_wrong(error)
     mine = set(binding.desktop_journey_ids())

@@ -16,11 +16,12 @@ from sqlalchemy import or_, select, update
 
 from messaging import mail
 
-from . import journeys, metrics, outbox
+from . import funnel, journeys, metrics, outbox
 from .clock import utcnow
 from .db import session
 from .domain import gemeenten
 from .domain.application import ApplicationStatus, link_closed_because
+from .domain.funnel import FunnelStep
 from .domain.journey import Outcome
 from .domain.reminders import INVITATION, Schedule
 from .journeys import JourneyError
@@ -62,6 +63,7 @@ def create_application(form):
         partner_name=form.partner_name, partner_bsn=form.partner_bsn, next_mail_at=retry_at(now))
     session.add(application)
     outbox.request(Job.SEND_MAIL, application.id)
+    funnel.record(application, FunnelStep.APPLIED)
     session.commit()
     return application
 
@@ -98,6 +100,15 @@ def application_from_token(token):
         raise InvitationClosed(reason, "U heeft deze aanvraag ingetrokken.")
     if reason is ApplicationStatus.EXPIRED:
         raise InvitationClosed(reason, "Deze uitnodiging is verlopen.")
+    return application
+
+
+def open_invitation(token):
+    """The applicant opens the personal link: the application behind it (as
+    application_from_token), the first opening counted in the funnel."""
+    application = application_from_token(token)
+    funnel.record(application, FunnelStep.LINK_OPENED)
+    session.commit()
     return application
 
 
@@ -188,6 +199,7 @@ def send_mail(application_id):
     if number == INVITATION:
         application.invitation_sent_at = now
         application.expires_at = plan.expires_at(now)
+        funnel.record(application, FunnelStep.INVITED)
     else:
         application.reminders_sent = number
     application.mail_claimed_until = None

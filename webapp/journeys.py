@@ -19,11 +19,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from messaging import events
 
-from . import metrics, outbox, outside
+from . import funnel, metrics, outbox, outside
 from .clock import utcnow
 from .db import session
 from .domain import sources as catalogue
 from .domain.application import ApplicationStatus, status_after
+from .domain.funnel import FunnelStep
 from .domain.journey import (
     FETCHING, LOGGED_IN, IllegalTransition, JourneyEvent, JourneyState, Outcome, Role, advance,
     can, current_role, role_to_log_in, sources_done_event,
@@ -69,6 +70,7 @@ def start_journey(application, phone_only):
                       desktop_secret_hash=digest(secret), data_key=Fernet.generate_key())
     session.add(journey)
     session.add(Receipt(journey_id=journey.id, gemeente_code=application.gemeente_code))
+    funnel.record(application, FunnelStep.STARTED)
     session.commit()
     return journey, secret
 
@@ -97,6 +99,7 @@ def _transition(journey, event):
         session.rollback()
         raise IllegalTransition(old, event)
     set_committed_value(journey, "state", new)
+    funnel.record_event(journey.application, event)
 
 
 def publish(journey_id):
@@ -447,6 +450,7 @@ def purge_application(application, outcome):
     application.next_mail_at = None
     application.purged_at = utcnow()
     application.status = status_after(application.status, outcome)
+    funnel.record_ending(application, outcome)
 
 
 def cancel(journey, outcome=Outcome.CANCELLED):

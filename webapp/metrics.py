@@ -1,5 +1,6 @@
 """Prometheus metrics: what the processes count as they work, and what `/metrics` reads from
-the database and the broker when it is scraped.
+the database and the broker when it is scraped (journeys by state, the outbox, the clock, the
+dead letters, the funnel's counts).
 
 With PROMETHEUS_MULTIPROC_DIR set (the production set: one folder per host, emptied at its
 start), every web and worker process on the host writes its counts there and `/metrics`
@@ -22,12 +23,13 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from messaging import deadletters
 
+from . import funnel
 from .clock import utcnow
 from .db import session
 from .models import ClockTick, Journey, OutboxMessage
@@ -134,6 +136,7 @@ class StateCollector:
                                           .group_by(Journey.state)).all())
             backlog, oldest = session.execute(select(func.count(), func.min(OutboxMessage.created_at))).one()
             last_tick = session.scalar(select(func.max(ClockTick.at)))
+            steps = funnel.funnel_totals()
             now = self.app.extensions["clock"].now()
             session.remove()
             dead = _dead_letters(self.app.extensions["broker"])
@@ -149,6 +152,12 @@ class StateCollector:
         yield GaugeMetricFamily("ockto_clock_last_tick_timestamp_seconds",
                                 "Unix time of the clock's last tick (0: never).",
                                 value=_unix(last_tick) if last_tick else 0)
+        reached = CounterMetricFamily("ockto_funnel_steps", "Applications that reached a step of "
+                                      "the funnel, per municipality (webapp.funnel).",
+                                      labels=["gemeente", "step"])
+        for total in steps:
+            reached.add_metric([total.gemeente_code, str(total.step)], total.count)
+        yield reached
         if dead is not None:
             yield GaugeMetricFamily("ockto_dead_letters", "Messages in the dead-letter queue now.",
                                     value=dead)

@@ -1,12 +1,13 @@
 """Tables. Columns marked personal are emptied by the purge; the rest is a receipt."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base
 from .domain.application import ApplicationStatus
+from .domain.funnel import FunnelStep
 from .domain.journey import JourneyState, Outcome, Role
 from .domain.sources import FetchStatus
 
@@ -38,6 +39,9 @@ class Application(Base):
     next_mail_at: Mapped[datetime | None]  # when the clock enqueues this application's mail
     mail_claimed_until: Mapped[datetime | None]  # a worker is sending it until then
     purged_at: Mapped[datetime | None]
+    # the last step the funnel counted for it (webapp.funnel), and when
+    funnel_step: Mapped[FunnelStep | None] = mapped_column(_enum(FunnelStep, 16))
+    funnel_step_at: Mapped[datetime | None]
     # personal
     name: Mapped[str | None] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254))
@@ -157,3 +161,27 @@ class ClockTick(Base):
 
     name: Mapped[str] = mapped_column(String(20), primary_key=True)
     at: Mapped[datetime]
+
+
+class FunnelDay(Base):
+    """The funnel's daily aggregates (webapp.funnel): how many applications made on `day` in a
+    municipality reached `step`, with `reminders_sent` mails had then, `bucket` (log-scale) the
+    time since their step before. Nothing personal: no ids, no names, no exact times."""
+
+    __tablename__ = "funnel_day"
+
+    day: Mapped[date] = mapped_column(primary_key=True)  # the application's, in Dutch time
+    gemeente_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    step: Mapped[FunnelStep] = mapped_column(_enum(FunnelStep, 16), primary_key=True)
+    reminders_sent: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    bucket: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # UNTIMED: -1
+    count: Mapped[int]
+
+
+class OperatorSession(Base):
+    """An operator signed in to the dashboard: the hash of the random id in their cookie."""
+
+    __tablename__ = "operator_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime]

@@ -1,193 +1,189 @@
-"""Operator commands: `flask --app webapp beheer …`, run with the deployment's settings.
+"""What operators see and do (the dashboard, webapp.operators): the funnel of a period, the
+jobs that failed all their retries, and trying one again; and the operators' sign-in.
 
-They take ids (an application's or a journey's, as the logs and receipts name them; a job's
-message id), never personal data, and print only ids, states and counts. Anything they
-cannot do (an unknown id, an application or journey that has already ended) is refused
-with a message on stderr and exit code 1; a wrong call with usage help and exit code 2.
-
-    beheer resend-invitation APPLICATION_ID    the mail due now, else the latest one again
-    beheer withdraw APPLICATION_ID             as the applicant's own withdrawal
-    beheer purge-journey JOURNEY_ID            end it now, as its time to live running out would
-    beheer dead-letters                        the jobs that failed all their retries
-    beheer retry-dead-letters (MESSAGE_ID… | --all)
+Nothing here reads or returns personal data: the funnel is read from its aggregates
+(webapp.funnel), a dead letter is shown by its job, time and error class, a failed delivery
+by its municipality and times. A signed-in operator is a row of `operator_session` (the
+cookie holds a random id, the database its hash), so signing out ends every copy of the
+cookie.
 """
 
-import re
-import uuid
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-import click
-import dramatiq
-import pika
 from flask import current_app
-from flask.cli import AppGroup
+from sqlalchemy import delete, func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from messaging import deadletters
 
-from . import invitations, journeys
+from . import funnel
+from .clock import utcnow
 from .db import session
-from .domain.application import ApplicationStatus
-from .domain.journey import IllegalTransition, JourneyState
-from .domain.reminders import INVITATION
-from .journeys import JourneyError
-from .models import Application, Journey, Receipt
-from .outbox import QUEUE
+from .domain.funnel import local_day, per_gemeente, report
+from .domain.journey import JourneyState
+from .models import Journey, OperatorSession, Receipt
+from .outbox import QUEUE, Job
 
-operator_commands = AppGroup("beheer", help="Operator commands: ids in; ids, states and counts out.")
-
-# An id may begin with "-": it is an argument all the same, not an unknown option.
-TAKES_AN_ID = {"context_settings": {"ignore_unknown_options": True}}
-ID = re.compile(r"[A-Za-z0-9_-]{22}")  # journeys.new_id()
-UNREACHABLE = (pika.exceptions.AMQPError, dramatiq.errors.BrokerConnectionError)
-ON_ITS_WAY = (JourneyState.SENDING, JourneyState.DELIVERED)
-NO_MAIL = {
-    ApplicationStatus.DELIVERED: "is delivered: its data reached the municipality, no mail follows",
-    ApplicationStatus.WITHDRAWN: "is withdrawn: no mail follows",
-    ApplicationStatus.EXPIRED: "has expired: its link no longer works, no mail follows",
+SESSION_LENGTH = timedelta(hours=8)  # a working day; then sign in again
+SHOWN_DEAD_LETTERS = 200  # read for the page; the total is counted
+HASH_METHODS = ("scrypt:", "pbkdf2:")
+JOB_LABELS = {
+    Job.SEND_MAIL: "E-mail versturen", Job.QUEUE_MAIL: "E-mail inplannen",
+    Job.FETCH_SOURCE: "Bron ophalen", Job.DELIVER_DOSSIER: "Dossier afleveren",
+    Job.PURGE_JOURNEY: "Gegevens wissen",
 }
 
 
-class Refused(click.ClickException):
-    """What the command cannot do: said on stderr, exit code 1."""
+# Sign-in.
+
+def development_password(secret_key):
+    """The operators' password when OPERATOR_PASSWORD_HASH is unset: derived from the key,
+    so every process of a deployment agrees (`flask --app webapp beheer password`)."""
+    digest = hmac.new(secret_key.encode(), b"operator-dashboard", hashlib.sha256).digest()
+    return base64.b32encode(digest[:10]).decode().lower()
 
 
-def _load(model, kind, given):
-    # A mistyped argument may be anything (an e-mail address, a BSN): never repeat it.
-    if not ID.fullmatch(given):
-        raise Refused(f"that is not {kind} id (22 letters, digits, - and _)")
-    found = session.get(model, given)
-    if found is None:
-        raise Refused(f"no {kind.split()[-1]} has the id {given}")
-    return found
+def password_hash(password):
+    """What OPERATOR_PASSWORD_HASH holds for `password`."""
+    return generate_password_hash(password)
 
 
-def _mail_name(number):
-    return "the invitation" if number == INVITATION else f"reminder {number}"
+def is_password_hash(value):
+    return isinstance(value, str) and value.startswith(HASH_METHODS) and value.count("$") >= 2
 
 
-@operator_commands.command("resend-invitation", **TAKES_AN_ID)
-@click.argument("application_id")
-def resend_invitation(application_id):
-    """Send an application's mail again: the one due now, else the latest it got.
-
-    The link in it is new; it still expires when the invitation said, and the reminders
-    keep their days.
-    """
-    application = _load(Application, "an application", application_id)
-    try:
-        number = invitations.resend_invitation(application)
-    except invitations.NoMailToResend as refused:
-        raise Refused(f"application {application_id} {NO_MAIL[refused.reason]}") from None
-    expiry = (f"its link works until {application.expires_at:%Y-%m-%d %H:%M} UTC"
-              if application.expires_at else
-              f"its link works {current_app.config['INVITATION_TTL_DAYS']} days from the invitation")
-    click.echo(f"application {application_id}: {_mail_name(number)} queued; {expiry}")
+def _password_opens(password):
+    config = current_app.config
+    if configured := config["OPERATOR_PASSWORD_HASH"]:
+        return check_password_hash(configured, password)
+    expected = development_password(config["SECRET_KEY"])
+    return hmac.compare_digest(password.encode(), expected.encode())
 
 
-@operator_commands.command("withdraw", **TAKES_AN_ID)
-@click.argument("application_id")
-def withdraw(application_id):
-    """Withdraw an application as its applicant would: its open journey ends, no more mail,
-    and its personal data goes now."""
-    application = _load(Application, "an application", application_id)
-    if not application.status.is_open:
-        raise Refused(f"application {application_id} is {application.status} already: "
-                      f"nothing to withdraw")
-    for journey in application.journeys:
-        if journey.state in ON_ITS_WAY:
-            raise Refused(f"application {application_id}: journey {journey.id} is {journey.state}, "
-                          f"its dossier is on its way to the municipality; not withdrawn "
-                          f"(`beheer purge-journey {journey.id}` stops it all the same)")
-    ending = [(journey.id, journey.state) for journey in application.journeys
-              if not journey.state.is_final]
-    try:
-        invitations.withdraw_application(application)
-    except (JourneyError, IllegalTransition):
-        session.rollback()
-        raise Refused(f"application {application_id} changed meanwhile: not withdrawn, "
-                      f"try again") from None
-    click.echo(f"application {application_id}: withdrawn, its personal data purged")
-    for journey_id, state in ending:
-        click.echo(f"journey {journey_id}: {state} -> {JourneyState.CANCELLED} (withdrawn)")
+def _id_hash(session_id):
+    return hashlib.sha256(str(session_id).encode()).hexdigest()
 
 
-@operator_commands.command("purge-journey", **TAKES_AN_ID)
-@click.argument("journey_id")
-def purge_journey(journey_id):
-    """End a journey now and purge its personal data and its application's, as when its time
-    to live runs out: the receipt says expired (a delivered journey is purged as after any
-    delivery)."""
-    journey = _load(Journey, "a journey", journey_id)
-    before = journey.state
-    if before.is_final:
-        raise Refused(f"journey {journey_id} is {before} already: its personal data was "
-                      f"purged when it ended")
-    try:
-        journeys.expire(journey)
-    except IllegalTransition:
-        session.rollback()
-        raise Refused(f"journey {journey_id} moved on meanwhile: not purged, try again") from None
-    session.refresh(journey)
-    outcome = session.get(Receipt, journey_id).outcome
-    click.echo(f"journey {journey_id}: {before} -> {journey.state} ({outcome}), "
-               f"its personal data and its application's purged")
-    if before is JourneyState.SENDING:
-        click.echo("note: it was sending; a delivery already under way may still have reached "
-                   "the municipality", err=True)
+def sign_in(password, previous=None):
+    """A new operator session's id when `password` opens the dashboard, else None; the
+    previous session of this browser ends."""
+    if not _password_opens(password):
+        return None
+    now = utcnow()
+    session_id = secrets.token_urlsafe(32)
+    session.execute(delete(OperatorSession).where(OperatorSession.expires_at <= now))
+    if previous:
+        session.execute(delete(OperatorSession).where(OperatorSession.id_hash == _id_hash(previous)))
+    session.add(OperatorSession(id_hash=_id_hash(session_id), expires_at=now + SESSION_LENGTH))
+    session.commit()
+    return session_id
 
 
-def _broker():
-    broker = current_app.extensions["broker"]
-    if deadletters.is_embedded(broker):
-        click.echo("note: no RABBITMQ_URL, so these are the embedded broker's dead letters in "
-                   "this process; a running `python -m webapp` keeps its own in memory", err=True)
-    return broker
-
-
-def _line(dead):
-    return f"{dead.message_id} {dead.actor_name}{dead.args} {dead.error}"
-
-
-def _unreachable(exc):
-    return Refused(f"RabbitMQ is not reachable ({type(exc).__name__})")
-
-
-@operator_commands.command("dead-letters")
-def list_dead_letters():
-    """List the jobs that failed all their retries: message id, job with its ids, error class.
-    They stay where they are."""
-    try:
-        found = deadletters.dead_letters(_broker(), QUEUE)
-    except UNREACHABLE as exc:
-        raise _unreachable(exc) from None
-    for dead in found:
-        click.echo(_line(dead))
-    click.echo(f"{len(found)} dead letter(s)")
-
-
-@operator_commands.command("retry-dead-letters")
-@click.argument("message_ids", nargs=-1)
-@click.option("--all", "everything", is_flag=True, help="Retry every dead letter.")
-def retry_dead_letters(message_ids, everything):
-    """Put dead letters back on the queue as new jobs with fresh retries: those with the given
-    message ids, or --all."""
-    if bool(message_ids) == everything:
-        raise click.UsageError("give the message ids of the dead letters to retry, or --all")
-    if any(not _is_message_id(given) for given in message_ids):
-        raise Refused("a message id is a UUID, as `beheer dead-letters` lists them: nothing retried")
-    try:
-        requeued = deadletters.requeue(_broker(), QUEUE, set(message_ids) if message_ids else None)
-    except UNREACHABLE as exc:
-        raise _unreachable(exc) from None
-    for dead in requeued:
-        click.echo(f"retried: {_line(dead)}")
-    click.echo(f"{len(requeued)} dead letter(s) retried")
-    missing = sorted(set(message_ids) - {dead.message_id for dead in requeued})
-    if missing:
-        raise Refused(f"no dead letter has the message id {', '.join(missing)}")
-
-
-def _is_message_id(given):
-    try:
-        return str(uuid.UUID(given)) == given
-    except ValueError:
+def signed_in(session_id):
+    """True while `session_id` is a session that has not ended."""
+    if not session_id:
         return False
+    found = session.get(OperatorSession, _id_hash(session_id))
+    return found is not None and found.expires_at > utcnow()
+
+
+def sign_out(session_id):
+    if session_id:
+        session.execute(delete(OperatorSession).where(OperatorSession.id_hash == _id_hash(session_id)))
+        session.commit()
+
+
+# The funnel.
+
+def today():
+    """Today in the Netherlands, by the app's clock."""
+    return local_day(utcnow())
+
+
+def funnel_report(period, gemeente_code=None):
+    """The funnel of the applications made in `period`, of one municipality or all."""
+    return report(funnel.rows(period, gemeente_code),
+                  reminders=len(current_app.config["REMINDER_DAYS"]))
+
+
+def municipalities(period):
+    """Each municipality's funnel in `period` (those with applications), most first."""
+    return per_gemeente(funnel.totals(period))
+
+
+# Jobs that failed all their retries.
+
+@dataclass(frozen=True)
+class FailedJob:
+    message_id: str
+    label: str
+    failed_at: datetime | None
+    retries: int
+    error: str | None
+
+
+@dataclass(frozen=True)
+class FailedDelivery:
+    message_id: str
+    gemeente_code: str | None
+    consent_at: datetime | None
+    purged_at_latest: datetime | None  # the journey's time to live ends then
+    still_sending: bool  # False: the journey ended meanwhile, trying again does nothing
+    failed_at: datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Failures:
+    deliveries: tuple[FailedDelivery, ...]
+    jobs: tuple[FailedJob, ...]  # every other dead letter
+    total: int  # dead letters in the queue (more than shown when there are very many)
+    sending: int  # journeys whose dossier is on its way now
+    readable: bool  # False: the broker could not be read
+
+
+def _delivery(letter):
+    journey = session.get(Journey, letter.args[0]) if letter.args else None
+    receipt = session.get(Receipt, journey.id) if journey else None
+    ttl = timedelta(hours=current_app.config["JOURNEY_TTL_HOURS"])
+    return FailedDelivery(
+        letter.message_id, receipt.gemeente_code if receipt else None,
+        receipt.consent_at if receipt else None, journey.created_at + ttl if journey else None,
+        journey is not None and journey.state is JourneyState.SENDING, letter.failed_at,
+        letter.error)
+
+
+def failures():
+    """The dead letters now: failed deliveries apart, and how many dossiers are on their way."""
+    sending = session.scalar(select(func.count()).select_from(Journey)
+                             .where(Journey.state == JourneyState.SENDING))
+    broker = current_app.extensions["broker"]
+    try:
+        total = deadletters.count(broker, QUEUE)
+        found = deadletters.dead_letters(broker, QUEUE, limit=SHOWN_DEAD_LETTERS)
+    except Exception as exc:  # noqa: BLE001  (the page says so; the funnel still shows)
+        current_app.logger.warning("dead letters not read (%s)", type(exc).__name__)
+        return Failures((), (), 0, sending, False)
+    deliveries = tuple(_delivery(letter) for letter in found
+                       if letter.actor_name == Job.DELIVER_DOSSIER)
+    jobs = tuple(FailedJob(letter.message_id, JOB_LABELS.get(letter.actor_name, letter.actor_name),
+                           letter.failed_at, letter.retries, letter.error)
+                 for letter in found if letter.actor_name != Job.DELIVER_DOSSIER)
+    return Failures(deliveries, jobs, total, sending, True)
+
+
+def retry(message_id):
+    """Put a dead letter back on the queue; False when it is not among them (any more)."""
+    try:
+        requeued = deadletters.requeue(current_app.extensions["broker"], QUEUE, {message_id})
+    except Exception as exc:  # noqa: BLE001  (the page says it did not work)
+        current_app.logger.warning("dead letter not requeued (%s)", type(exc).__name__)
+        return False
+    if requeued:
+        current_app.logger.info("dead letter %s requeued by an operator", message_id)
+    return requeued

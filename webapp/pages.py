@@ -49,13 +49,22 @@ def init_app(app):
 
 
 
+def _no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def personal(blueprint):
     """Mark an area whose pages show personal data or a secret: no browser or proxy may
     keep a copy of any of its answers, errors included."""
-    @blueprint.after_request
-    def _no_store(response):
-        response.headers["Cache-Control"] = "no-store"
-        return response
+    blueprint.after_request(_no_store)
+    return blueprint
+
+
+def operational(blueprint):
+    """Mark an area without personal data that shows operational data to staff (figures,
+    failures): not personal, yet no browser or proxy keeps a copy of its answers either."""
+    blueprint.after_request(_no_store)
     return blueprint
 
 

@@ -30,6 +30,7 @@ TRY_AGAIN = {
     "digid": "Er is te vaak geprobeerd in te loggen.",
     "sms": "Er is te vaak een sms-code ingevuld. Begin daarna opnieuw met inloggen.",
     "gemeente": "Er is te vaak geprobeerd in te loggen.",
+    "beheer": "Er is te vaak geprobeerd in te loggen.",
 }
 
 # endpoint: (methods, message key, [(scope, most requests, per seconds)])
@@ -42,6 +43,7 @@ DEFAULT_RULES = {
     "digid_sim.login": (("POST",), "digid", [("client", 10, 60), ("username", 5, 300)]),
     "digid_sim.sms": (("POST",), "sms", [("client", 10, 60), ("sms", 5, 600)]),
     "gemeente.login": (("POST",), "gemeente", [("client", 10, 60)]),
+    "operators.login": (("POST",), "beheer", [("client", 10, 60)]),
 }
 
 

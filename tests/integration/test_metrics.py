@@ -63,6 +63,8 @@ def test_the_figures_move_as_a_journey_runs(app, base_url, run_jobs):
     assert moved("ockto_delivery_duration_seconds_count", gemeente="GM0193") == 1
     assert moved("ockto_mails_sent_total", number="0") == 1
     assert moved("ockto_journeys", state="done") == 1
+    for step in ("applied", "invited", "started", "consented", "delivered"):
+        assert moved("ockto_funnel_steps_total", gemeente="GM0193", step=step) == 1, step
     assert value(after, "ockto_outbox_backlog") == 0 and value(after, "ockto_dead_letters") == 0
     assert value(after, "ockto_clock_last_tick_timestamp_seconds") > 0
 

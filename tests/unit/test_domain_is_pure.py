@@ -30,7 +30,7 @@ def _imported_modules(path):
 def test_the_domain_has_all_expected_modules():
     names = {p.stem for p in DOMAIN.glob("*.py")}
     assert {"journey", "bsn", "application", "gemeenten", "sources", "clock", "reminders",
-            "progress"} <= names
+            "progress", "funnel"} <= names
 
 
 @pytest.mark.parametrize("path", PURE_FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
@@ -62,6 +62,7 @@ def test_the_domain_loads_without_flask():
         "import webapp.domain.journey, webapp.domain.bsn, webapp.domain.application\n"
         "import webapp.domain.gemeenten, webapp.domain.sources, webapp.simulators.population\n"
         "import webapp.domain.clock, webapp.domain.reminders, webapp.domain.progress\n"
+        "import webapp.domain.funnel\n"
         "webapp.domain.gemeenten.all_gemeenten()\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in %r)\n"
         "assert not bad, bad\n"
