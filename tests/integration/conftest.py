@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 
 from messaging.broker import AppContext
 from tests.services import free_port, fresh_postgres_database, fresh_rabbitmq_vhost, unavailable
+from tests.smtp import LoopbackSMTP
 from webapp import create_app
 from webapp.db import session
 from webapp.domain.clock import FrozenClock
@@ -88,6 +89,20 @@ class PrivateRedis:
             self.process.kill()
             self.process.wait()
             self.process = None
+
+
+@pytest.fixture
+def services():
+    """A fresh PostgreSQL database and RabbitMQ virtual host, and an SMTP server, for tests
+    that run the Procfile's processes: (database URL, AMQP URL, LoopbackSMTP)."""
+    database_url, drop = fresh_postgres_database()
+    rabbitmq_url, delete = fresh_rabbitmq_vhost()
+    smtp = LoopbackSMTP()
+    smtp.start()
+    yield database_url, rabbitmq_url, smtp
+    smtp.stop()
+    delete()
+    drop()
 
 
 @pytest.fixture

@@ -9,11 +9,9 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, or_, select
 
-from tests.services import fresh_postgres_database, fresh_rabbitmq_vhost, rabbitmq_messages
-from tests.smtp import LoopbackSMTP
+from tests.services import rabbitmq_messages
 from webapp import create_worker_app
 from webapp.db import session
 from webapp.domain.clock import SystemClock
@@ -23,18 +21,6 @@ from .deployment import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNT = 12
-
-
-@pytest.fixture
-def services(tmp_path):
-    database_url, drop = fresh_postgres_database()
-    rabbitmq_url, delete = fresh_rabbitmq_vhost()
-    smtp = LoopbackSMTP()
-    smtp.start()
-    yield database_url, rabbitmq_url, smtp
-    smtp.stop()
-    delete()
-    drop()
 
 
 class Processes:

@@ -7,10 +7,7 @@ import subprocess
 import sys
 
 import pika
-import pytest
 
-from tests.services import fresh_postgres_database, fresh_rabbitmq_vhost
-from tests.smtp import LoopbackSMTP
 from webapp import create_worker_app, invitations
 from webapp.db import session
 from webapp.domain.application import ApplicationInput
@@ -19,18 +16,6 @@ from .deployment import BIN, ROOT, wait_for
 from .test_clock_process import Processes
 
 EMAILS = ("een@example.org", "twee@example.org")
-
-
-@pytest.fixture
-def services():
-    database_url, drop = fresh_postgres_database()
-    rabbitmq_url, delete = fresh_rabbitmq_vhost()
-    smtp = LoopbackSMTP()
-    smtp.start()
-    yield database_url, rabbitmq_url, smtp
-    smtp.stop()
-    delete()
-    drop()
 
 
 def dead_in_rabbitmq(url):
