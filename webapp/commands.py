@@ -10,6 +10,7 @@ with a message on stderr and exit code 1; a wrong call with usage help and exit 
     beheer purge-journey JOURNEY_ID            end it now, as its time to live running out would
     beheer dead-letters                        the jobs that failed all their retries
     beheer retry-dead-letters (MESSAGE_ID… | --all)
+    beheer funnel [--van DAY] [--tot DAY] [--gemeente CODE]
     beheer password                            the dashboard's password in development
     beheer new-password                        a new dashboard password and its hash
 """
@@ -28,6 +29,7 @@ from messaging import deadletters
 
 from . import invitations, journeys, operations
 from .db import session
+from .domain import funnel as funnel_domain, gemeenten
 from .domain.application import ApplicationStatus
 from .domain.journey import IllegalTransition, JourneyState
 from .domain.reminders import INVITATION
@@ -194,6 +196,32 @@ def _is_message_id(given):
         return str(uuid.UUID(given)) == given
     except ValueError:
         return False
+
+
+@operator_commands.command("funnel")
+@click.option("--van", "first", help="first application day, jjjj-mm-dd (default: 30 days ago)")
+@click.option("--tot", "last", help="last application day, jjjj-mm-dd (default: today)")
+@click.option("--gemeente", "code", help="a municipality's CBS code, e.g. GM0193 (default: all)")
+def print_funnel(first, last, code):
+    """The funnel of the applications made in a period, in Dutch as the dashboard shows it:
+    each step's count and drop-off, the endings, and the starts after each mail."""
+    period, problem = funnel_domain.period_from(first, last, operations.today())
+    if problem:
+        raise Refused(problem)
+    if code is not None and gemeenten.by_code(code) is None:
+        raise Refused("that is not a municipality's CBS code (GM followed by four digits)")
+    figures = operations.funnel_report(period, code)
+    where = gemeenten.by_code(code).naam if code else "alle gemeenten"
+    click.echo(f"Trechter van de aanvragen van {period.first} tot en met {period.last}, {where}")
+    for step in figures.steps:
+        dropped = "" if step.dropped is None else f"  (-{step.dropped})"
+        median = ("" if step.median_s is None
+                  else f"  mediaan {funnel_domain.dutch_duration(step.median_s)} na de stap ervoor")
+        click.echo(f"  {step.label:<32} {step.count:>7}{dropped}{median}")
+    for ending in figures.endings:
+        click.echo(f"  {ending.label:<32} {ending.count:>7}")
+    for start in figures.starts:
+        click.echo(f"  {'Gestart ' + start.label.lower():<32} {start.count:>7}")
 
 
 @operator_commands.command("password")

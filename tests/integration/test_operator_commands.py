@@ -243,3 +243,20 @@ def test_retrying_dead_letters_refuses_unknown_ids_and_a_call_without_ids_or_all
     refused(beheer("retry-dead-letters", "1b4e28ba-2fa1-11d2-883f-0016d3cca427"),
             "no dead letter has the message id 1b4e28ba-2fa1-11d2-883f-0016d3cca427")
     refused(beheer("retry-dead-letters", EMAIL), "a message id is a UUID")
+
+
+def test_the_funnel_is_printed_per_period_and_municipality(app, beheer, walk, phone):
+    walk.to_review(SANNE)
+    phone.post("/app/versturen", data={"toestemming": "ja"})
+    walk.run_jobs()
+    walk.apply(SANNE)  # a second application, invited only
+    walk.run_jobs()
+    printed = beheer("funnel", "--gemeente", "GM0193").stdout
+    assert "Zwolle" in printed
+    rows = {line[2:34].strip(): line[34:].split() for line in printed.splitlines()[1:]}
+    assert rows["Aangevraagd"][0] == "2" and rows["Uitgenodigd"][0] == "2"
+    assert rows["Afgeleverd"][0] == "1"
+    assert beheer("funnel", "--gemeente", "GM0363").stdout.splitlines()[1].split()[-1] == "0"
+    assert "Gestart na de uitnodiging" in printed
+    refused(beheer("funnel", "--van", "morgen"), "jjjj-mm-dd")
+    refused(beheer("funnel", "--gemeente", "GM9999"), "CBS code")
