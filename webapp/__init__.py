@@ -34,7 +34,7 @@ def create_worker_app(overrides=None, broker=None):
         migrate.upgrade(app.extensions["db_engine"])
     elif not migrate.is_current(app.extensions["db_engine"]):
         raise StartRefused(["The database schema is behind this version: run the release step "
-                            "first (python -m webapp.migrate)."])
+                            "first (python -m webapp.release)."])
     app.extensions["broker"] = broker or make_broker(app.config["RABBITMQ_URL"])
     events.init_app(app)
     mail.init_app(app)

@@ -1,8 +1,8 @@
-"""Database migrations (Alembic): `python -m webapp.migrate` upgrades DATABASE_URL to head.
+"""Database migrations (Alembic): `upgrade` brings the schema to head.
 
-That is the release step of a deployment (the Procfile's `release` line), run once per
-deploy before the new processes start; they only check that the schema is current. In
-development every process upgrades at start; on PostgreSQL an advisory lock makes the
+`python -m webapp.release` runs it as the release step of a deployment (the Procfile's
+`release` line), once per deploy before the new processes start; they only check that the
+schema is current. In development every process upgrades at start; on PostgreSQL an advisory lock makes the
 processes that start together take turns, so the schema is created once.
 """
 
@@ -14,8 +14,6 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from .config import Config
-from .db import make_engine
 
 LOCK_ID = 7_461_029_113  # any constant: the advisory lock of this application's migrations
 
@@ -42,15 +40,3 @@ def is_current(engine):
         current = MigrationContext.configure(connection).get_current_revision()
     return current == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
-
-def main():
-    """The release step: upgrade the database the environment names (DATABASE_URL, or the
-    embedded SQLite file)."""
-    engine = make_engine(Config().DATABASE_URL)
-    upgrade(engine)
-    engine.dispose()
-    print("database schema is up to date")
-
-
-if __name__ == "__main__":
-    main()

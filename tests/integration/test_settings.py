@@ -52,3 +52,17 @@ def test_the_procfiles_processes_refuse_to_start_in_a_dangerous_production_confi
         assert "Ocktoreis refuses to start:" in process.stderr, process.stderr[-500:]
         assert "- SECRET_KEY is missing" in process.stderr and "- SIMULATORS is on" in process.stderr
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_the_procfiles_release_line_migrates_an_empty_database_once_and_says_so(tmp_path):
+    """The release step as the Procfile writes it, run twice: the second run finds nothing
+    to do, and neither prints a warning (Python's warnings as errors)."""
+    release = next(line.split(":", 1)[1] for line in (ROOT / "Procfile").read_text().splitlines()
+                   if line.startswith("release:"))
+    environ = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'release.db'}",
+               "PYTHONWARNINGS": "error", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    for _ in range(2):
+        process = subprocess.run(["bash", "-c", release], cwd=ROOT, env=environ, capture_output=True,
+                                 text=True, timeout=60)
+        assert process.returncode == 0, process.stderr[-800:]
+        assert process.stdout.strip() == "database schema is up to date" and not process.stderr

@@ -30,7 +30,7 @@ LAYERS = (
                "webapp.errors", "webapp.security", "webapp.ratelimit", "webapp.simulators",
                "webapp.simulators.*")),
     ("actors", ("workers.actors", "workers.deadletters")),
-    ("entry points", ("webapp", "webapp.__main__", "workers", "workers.clock", "wsgi")),
+    ("entry points", ("webapp", "webapp.__main__", "webapp.release", "workers", "workers.clock", "wsgi")),
 )
 BELOW_USE_CASES = {"domain", "messaging", "infrastructure"}
 MAY_IMPORT = {
