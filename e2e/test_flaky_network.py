@@ -46,6 +46,16 @@ def _wait_for(page, condition, timeout_s=15):
     raise AssertionError("the condition never held")
 
 
+def _advance_until(page, polls, condition, limit_s=120):
+    """Move the page's paused clock a second at a time until `condition` holds."""
+    for _ in range(limit_s):
+        if condition():
+            return
+        page.clock.run_for(1000)
+        polls.settled(page)
+    assert condition()
+
+
 def _phone_only_to_review(page, citizen):
     """A phone opens its invitation, starts, logs in and fetches: the review screen."""
     open_invitation(page, apply(page, citizen))
@@ -85,6 +95,15 @@ def test_a_dropped_stream_polls_with_backoff_keeps_the_tick_and_stops_once_back(
     expect(consent).to_be_checked()
     expect(consent).to_be_focused()
     assert heading.evaluate("el => el.isConnected")  # nothing was swapped: nothing changed
+
+    # No network at all: the page says so while its polls fail, and no longer once one works.
+    notice = page.locator(".connection-notice")
+    page.context.set_offline(True)
+    _advance_until(page, polls, lambda: notice.count() == 1)
+    expect(notice).to_contain_text("De verbinding is even weg")
+    page.context.set_offline(False)
+    _advance_until(page, polls, lambda: notice.count() == 0)
+    expect(consent).to_be_checked()
 
     page.unroute("**/app/events")
     page.clock.resume()

@@ -229,11 +229,14 @@
     return fetch(container.dataset.pollUrl, { headers: { "HX-Request": "true" }, cache: "no-store",
                                               credentials: "same-origin" })
       .then(function (response) {
+        connectionNotice(container, false);
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         return response.text();
+      }, function (error) {
+        connectionNotice(container, true);  // no answer at all: no network
+        throw error;
       })
-      .then(function (html) { connectionNotice(container, false); return liveSwap(target, html); },
-            function (error) { connectionNotice(container, true); throw error; });
+      .then(function (html) { return liveSwap(target, html); });
   }
 
   // The phone app re-renders its screen when the journey moved on elsewhere
@@ -265,9 +268,9 @@
       live.timer = null;
       if (container.dataset.stream !== "down" || !container.isConnected) { return; }
       refresh(container).then(function (changed) {
-        live.delay = changed ? POLL_FIRST_MS : Math.min(live.delay * 2, POLL_MAX_MS);
+        live.delay = changed ? POLL_FIRST_MS : Math.min(Math.max(live.delay * 2, POLL_FIRST_MS), POLL_MAX_MS);
       }, function () {
-        live.delay = Math.min(live.delay * 2, POLL_MAX_MS);
+        live.delay = Math.min(Math.max(live.delay * 2, POLL_FIRST_MS), POLL_MAX_MS);
       }).then(function () {
         if (container.dataset.stream === "down" && !live.timer) { pollLater(container); }
       });
@@ -290,6 +293,17 @@
     live.timer = null;
     live.delay = POLL_FIRST_MS;
     connectionNotice(container, false);
+  });
+
+  // Back online: poll at once (the stream's own retry may take a while longer).
+  window.addEventListener("online", function () {
+    document.querySelectorAll("[data-poll-url][data-stream=down]").forEach(function (container) {
+      var live = liveState(container);
+      clearTimeout(live.timer);
+      live.timer = null;
+      live.delay = 0;
+      pollLater(container);
+    });
   });
 
   function message(name) {
