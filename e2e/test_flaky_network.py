@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from webapp.simulators.population import HENK, PASSWORD
 
-from .steps import apply, digid_login, fetch_sources, follow_mail, open_invitation
+from .steps import apply, digid_login, fetch_sources, follow_mail, open_invitation, to_qr_code
 
 pytestmark = pytest.mark.e2e
 
@@ -235,3 +235,34 @@ def test_back_after_a_wrong_sms_code_shows_no_resubmission_page(phone):
     back = page.go_back()  # Chromium's "Confirm Form Resubmission" fails this (ERR_CACHE_MISS)
     assert back is not None and back.request.method == "GET" and back.status == 200
     expect(page.get_by_role("heading", name="Controle via sms")).to_be_visible()
+
+
+def test_focus_stays_through_a_change_seen_by_polling_and_through_the_reconnect(desktop, phone):
+    to_qr_code(desktop, HENK)
+    phone.goto(desktop.get_by_test_id("pairing-url").get_attribute("href"))
+    digid_login(phone, HENK)
+    expect(desktop.locator("#live-status")).to_contain_text("0 van de 5 bronnen opgehaald")
+
+    _without_stream(desktop, "/events")
+    stop = desktop.get_by_role("button", name="Stoppen met de Ocktoreis")
+    stop.focus()
+    card = phone.locator(".source-card").first
+    card.get_by_role("button").click()
+    expect(card).to_have_attribute("data-status", "fetched")
+    # A poll brings the change: the step is swapped, the focus stays on the same button.
+    expect(desktop.locator("#live-status")).to_contain_text("1 van de 5 bronnen opgehaald",
+                                                            timeout=30_000)
+    expect(stop).to_be_focused()
+    heading = desktop.get_by_role("heading", name="Ga verder op uw telefoon").element_handle()
+
+    desktop.evaluate("""() => { window.stepsReceived = 0;
+      document.addEventListener("htmx:sseBeforeMessage", e => {
+        if (e.detail.type === "step") { window.stepsReceived += 1; } }); }""")
+    desktop.unroute("**/events")
+    expect(desktop.locator("[data-poll-url]")).to_have_attribute("data-stream", "open",
+                                                                  timeout=90_000)
+    desktop.wait_for_function("window.stepsReceived > 0")
+    # The stream's fresh state on connect shows nothing new: nothing is swapped.
+    expect(stop).to_be_focused()
+    assert heading.evaluate("el => el.isConnected")
+    expect(desktop.locator("#announcer")).to_contain_text("1 van de 5 bronnen opgehaald")
