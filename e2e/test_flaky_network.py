@@ -187,6 +187,8 @@ def test_a_failed_request_says_so_where_the_customer_is_looking(desktop, failure
     open_invitation(desktop, apply(desktop, HENK))
     desktop.get_by_role("button", name="Start de Ocktoreis").click()
     button = desktop.get_by_role("button", name="Ik heb alles bij de hand")
+    expect(button).to_be_visible()
+    desktop.wait_for_load_state()  # htmx has taken over the form
     if failure == "network":
         desktop.context.set_offline(True)
     else:
