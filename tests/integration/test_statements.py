@@ -19,7 +19,7 @@ def test_the_privacy_statement_says_what_the_settings_make_the_code_do(desktop):
                  "hoogstens 2 herinneringen", "support@gezondverzekerd.nl", "038 - 455 29 20"):
         assert said in page.text, said
     for source in SOURCES:
-        assert source.name in page.text
+        assert f"{source.name}: {source.description[:1].lower()}{source.description[1:]}" in page.text
 
 
 @pytest.mark.parametrize("path", ["/", "/privacy", "/toegankelijkheid", "/app/installeren",
