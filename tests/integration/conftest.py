@@ -153,6 +153,7 @@ def embedded_settings(tmp_path):
         "DEV_PAGES": True, "ACCEPTANCE_MODE": False,
         "SOURCES_TOKEN": None, "GEMEENTE_STAFF_PASSWORDS": {},  # derived from SECRET_KEY
         "RATE_LIMITS": {},  # test_rate_limits.py turns them on
+        "TRUSTED_PROXIES": 0,  # the peer is the client; test_proxy.py puts proxies in front
     }
 
 
