@@ -141,14 +141,24 @@
     }
   });
 
-  // When the live stream fails, poll the same fragment instead.
+  // When the live stream cannot connect, poll the same fragment instead, until it connects
+  // again. A stream that merely ended (a web process restarting) is reconnected by the
+  // browser, and the server sends the current state first: no polling meanwhile.
+  var polls = new WeakMap();
   document.addEventListener("htmx:sseError", function (e) {
     var source = e.target.closest("[data-poll-url]");
-    if (!source || source.dataset.polling) { return; }
+    var events = e.detail && e.detail.source;
+    if (!source || source.dataset.polling || (events && events.readyState !== EventSource.CLOSED)) { return; }
     source.dataset.polling = "1";
     var target = document.getElementById(source.dataset.pollTarget);
-    setInterval(function () {
+    polls.set(source, setInterval(function () {
       htmx.ajax("GET", source.dataset.pollUrl, { target: target, swap: "innerHTML" });
-    }, 2000);
+    }, 2000));
+  });
+  document.addEventListener("htmx:sseOpen", function (e) {
+    var source = e.target.closest("[data-poll-url]");
+    if (!source || !source.dataset.polling) { return; }
+    clearInterval(polls.get(source));
+    delete source.dataset.polling;
   });
 })();
