@@ -143,22 +143,33 @@
 
   // When the live stream cannot connect, poll the same fragment instead, until it connects
   // again. A stream that merely ended (a web process restarting) is reconnected by the
-  // browser, and the server sends the current state first: no polling meanwhile.
+  // browser, and the server sends the current state first: poll only if that takes long.
+  var POLL_MS = 2000, RECONNECT_GRACE_MS = 5000;
   var polls = new WeakMap();
+  function startPolling(source) {
+    if (source.dataset.polling) { return; }
+    source.dataset.polling = "1";
+    var target = document.getElementById(source.dataset.pollTarget);
+    function poll() { htmx.ajax("GET", source.dataset.pollUrl, { target: target, swap: "innerHTML" }); }
+    poll();
+    polls.set(source, setInterval(poll, POLL_MS));
+  }
   document.addEventListener("htmx:sseError", function (e) {
     var source = e.target.closest("[data-poll-url]");
     var events = e.detail && e.detail.source;
-    if (!source || source.dataset.polling || (events && events.readyState !== EventSource.CLOSED)) { return; }
-    source.dataset.polling = "1";
-    var target = document.getElementById(source.dataset.pollTarget);
-    polls.set(source, setInterval(function () {
-      htmx.ajax("GET", source.dataset.pollUrl, { target: target, swap: "innerHTML" });
-    }, 2000));
+    if (!source || source.dataset.polling) { return; }
+    if (!events || events.readyState === EventSource.CLOSED) { startPolling(source); return; }
+    var opened = source.dataset.opened;  // reconnecting: poll if it has not opened by then
+    setTimeout(function () { if (source.dataset.opened === opened) { startPolling(source); } },
+               RECONNECT_GRACE_MS);
   });
   document.addEventListener("htmx:sseOpen", function (e) {
     var source = e.target.closest("[data-poll-url]");
-    if (!source || !source.dataset.polling) { return; }
-    clearInterval(polls.get(source));
-    delete source.dataset.polling;
+    if (!source) { return; }
+    source.dataset.opened = String(Number(source.dataset.opened || 0) + 1);
+    if (source.dataset.polling) {
+      clearInterval(polls.get(source));
+      delete source.dataset.polling;
+    }
   });
 })();
