@@ -121,9 +121,10 @@ class Nginx:
         (folder / "nginx.conf").write_text(f"""
 {user}
 worker_processes 1;
+worker_rlimit_nofile 16384;
 pid {folder / 'nginx.pid'};
 error_log {self.error_log} info;
-events {{ worker_connections 1024; }}
+events {{ worker_connections 8192; }}  # an open stream holds two
 http {{
     log_format ocktoreis '{LOG_FORMAT}';
     access_log {self.access_log} ocktoreis;
