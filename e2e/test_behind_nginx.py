@@ -8,6 +8,7 @@ them on an ignored certificate error). In CI a missing service or nginx fails th
 """
 
 import http.client
+import json
 import os
 import re
 import secrets
@@ -217,10 +218,11 @@ def fetch_one(journey):
         f"{done} van de 5 bronnen", timeout=RECONNECT_CEILING_MS)
 
 
-def stream_lines(site, port):
-    """The access log's lines of event streams that web process `port` held and that ended."""
-    return [line for _, line in site.nginx.statuses()
-            if "/events " in line and f"upstream=127.0.0.1:{port}:" in line]
+def streams_opened(log):
+    """The journeys whose desktop stream a web process opened, from its log (the app's access
+    line of a stream is written at its first byte)."""
+    return {json.loads(line)["path"].split("/")[2] for line in log.read_text().splitlines()
+            if '"ocktoreis.access"' in line and re.search(r'"path": "/reis/[^/"]+/events"', line)}
 
 
 def test_rolling_restart_every_desktop_reconnects_misses_nothing_and_no_request_fails(site, browsers):
@@ -248,14 +250,13 @@ def test_rolling_restart_every_desktop_reconnects_misses_nothing_and_no_request_
 
     for index, port in enumerate(site.ports):
         before = {journey.id: journey.streams() for journey in journeys}
-        ended_before = len(stream_lines(site, port))
+        log = site.system.tmp_path / f"web-{port}.log"
         holding[0] = True
         site.webs[index].send_signal(signal.SIGTERM)
         assert site.webs[index].wait(timeout=60) == 0
         wait = journeys[0].desktop
-        cut = [journey for journey in journeys
-               if any(f"/reis/{journey.id}/events " in line
-                      for line in stream_lines(site, port)[ended_before:])]
+        cut = [journey for journey in journeys if journey.id in streams_opened(log)]  # (its log
+        # is complete: it has exited)
         for journey in cut:  # its page saw the end, and asks again (held back here)
             journey.desktop.wait_for_function(
                 f"window.__streams.failed > {before[journey.id]['failed']}", timeout=RECONNECT_CEILING_MS)
