@@ -97,9 +97,7 @@ async def _lines(reader, stop):
 
 
 def start_web(port, env, folder):
-    line = next(line.split(":", 1)[1] for line in (ROOT / "Procfile").read_text().splitlines()
-                if line.startswith("web:"))
-    process = subprocess.Popen(["bash", "-c", line.strip()], cwd=ROOT, start_new_session=True,
+    process = subprocess.Popen([str(ROOT / "bin" / "procfile-run"), "web"], cwd=ROOT, start_new_session=True,
                                env={**env, "PORT": str(port), "WEB_CONCURRENCY": "1",
                                     "LOG_FORMAT": "json"},
                                stdout=subprocess.DEVNULL,

@@ -161,12 +161,10 @@ class Deployment:
         """The Procfile's `web` line as a platform runs it (gunicorn with gunicorn.conf.py,
         one gevent worker); returns (its base URL, the gunicorn master process)."""
         port = port or free_port()
-        line = next(line.split(":", 1)[1] for line in (ROOT / "Procfile").read_text().splitlines()
-                    if line.startswith("web:"))
         log = open(self.tmp_path / f"web-{port}.log", "a")
         self.logs.append(log)
-        process = subprocess.Popen(
-            ["bash", "-c", line.strip()], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(  # bin/procfile-run execs the line: the process is gunicorn's
+            [str(ROOT / "bin" / "procfile-run"), "web"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             env={**self.env, "PORT": str(port), "WEB_CONCURRENCY": "1", **settings},
             start_new_session=True)
         self.webs.append(process)
