@@ -27,7 +27,7 @@ from webapp.simulators.population import HENK, SANNE
 from .camera import write_y4m
 from .conftest import DESKTOP_VIEWPORT, LOCALE, phone_device
 from .steps import (apply, digid_login, fetch_sources, follow_mail, journey_id_of,
-                    phone_step_done)
+                    phone_step_done, review_incomes)
 
 pytestmark = pytest.mark.e2e
 TIMEOUT_MS = 20_000
@@ -158,6 +158,8 @@ def test_the_whole_journey_over_https_with_each_client_rate_limited_on_its_own(s
     phone_step_done(desktop, "login")
     fetch_sources(phone, on_each=lambda n: expect(desktop.locator("#live-status")).to_contain_text(
         f"{n} van de 5 bronnen"))
+    expect(phone.get_by_role("heading", name="Bekijk uw gegevens")).to_be_visible()
+    review_incomes(phone)  # the review as the live update renders it
     phone.get_by_label(re.compile("Ik geef toestemming")).check()
     phone.get_by_role("button", name="Versturen naar de gemeente").click()
     expect(phone.get_by_role("heading", name="U bent klaar!")).to_be_visible()
