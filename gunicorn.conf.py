@@ -7,9 +7,24 @@ patched the process, and the master imports before the workers patch.
 import json
 import logging
 import os
+import signal
 from datetime import datetime, timezone
 
+import gevent
 from prometheus_client import multiprocess
+
+# Event streams are long-lived: each holds a greenlet and a connection of a gevent worker.
+worker_connections = int(os.environ.get("WEB_CONNECTIONS", "4000"))
+# A stopping worker (SIGTERM: a deploy, a scale-in) ends its event streams at once (see
+# post_worker_init) and then has this long to finish its other requests, the slowest being
+# a call to an outside system (OUTSIDE_TIMEOUT_S, 10 s).
+graceful_timeout = 30
+# Idle keep-alive connections of clients that talk to gunicorn directly; the nginx of
+# ops/nginx opens a connection per request, so a stopping worker waits for none.
+keepalive = 5
+# gunicorn itself trusts no proxy's X-Forwarded-* headers (by default it trusts 127.0.0.1's
+# scheme headers): TRUSTED_PROXIES alone decides, in the app (ProxyFix), whatever serves it.
+forwarded_allow_ips = ""
 
 
 class JsonLines(logging.Formatter):
@@ -40,3 +55,19 @@ def child_exit(server, worker):
     """A web process ended: its live figures (open streams) stop counting in /metrics."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """SIGTERM ends the worker's event streams at once, each with a clean end of its response,
+    so every page reconnects (to another process, through the proxy) and gets the current
+    state; otherwise a stream never finishes and the worker waits out graceful_timeout, then
+    cuts them. gunicorn has no hook for SIGTERM: wrap its handler."""
+    stop = worker.handle_exit
+
+    def handle_term(sig, frame):
+        stop(sig, frame)  # stop accepting, finish the open requests within graceful_timeout
+        # Not inside the signal handler, which may have interrupted a holder of the lock.
+        gevent.spawn(worker.wsgi.extensions["stream_limits"].end_all)
+
+    signal.signal(signal.SIGTERM, handle_term)
+    signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn: no interrupted system calls

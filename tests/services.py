@@ -6,8 +6,10 @@ Where a service is missing the test is skipped on a developer's machine, and fai
 """
 
 import os
+import shutil
 import socket
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -81,3 +83,36 @@ def redis_or_skip():
     except redis.RedisError as exc:
         unavailable("Redis", exc)
     return REDIS_URL
+
+
+class PrivateRedis:
+    """A Redis of a test's own, so stopping it (or its counters) disturbs nobody else."""
+
+    def __init__(self, tmp_path):
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            unavailable("redis-server", "not installed")
+        self.dir, self.port, self.process = tmp_path, free_port(), None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        """Start it (again, on the same port) and wait until it answers."""
+        import redis
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.dir)], stdout=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.RedisError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    def stop(self):
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None

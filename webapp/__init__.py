@@ -8,6 +8,7 @@ migrated yet.
 """
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from messaging import events, mail
 from messaging.broker import make_broker
@@ -44,6 +45,11 @@ def create_worker_app(overrides=None, broker=None):
 def create_app(overrides=None, broker=None):
     """The web app: the worker app with the pages of every area on top."""
     app = create_worker_app(overrides, broker)
+    if hops := app.config["TRUSTED_PROXIES"]:
+        # The client's address (rate limits, loopback-only pages), and the scheme, host and
+        # port of every URL built with _external (the QR code, DigiD's return), as the
+        # proxies in front say; what a client sends itself beyond them is ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     pages.init_app(app)
     live.init_app(app)
     logs.init_app(app)

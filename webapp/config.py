@@ -34,6 +34,10 @@ SETTINGS = {
     "INSTANCE_DIR": (str, None),  # folder of the embedded defaults: ./instance
     "SECRET_KEY": (str, None),  # unset: in development generated once into the instance folder
     "PUBLIC_URL": (_url, "http://127.0.0.1:5000"),
+    # How many proxies (load balancers, TLS terminators) stand in front and add X-Forwarded-*
+    # headers: the client's address, scheme, host and port are read from the last that many
+    # (Werkzeug's ProxyFix). 0: none is trusted, the peer is the client.
+    "TRUSTED_PROXIES": (int, 0),
     "DATABASE_URL": (str, None),  # unset: SQLite in the instance folder
     "RABBITMQ_URL": (str, None),  # unset: Dramatiq's StubBroker, worker threads in the process
     "REDIS_URL": (str, None),  # unset: live events and counters stay inside this process
@@ -171,6 +175,8 @@ def refusals(config):
     env = config["OCKTOREIS_ENV"]
     if env not in ENVIRONMENTS:
         return [f"OCKTOREIS_ENV is {env!r}: it must be one of {', '.join(ENVIRONMENTS)}."]
+    if config["TRUSTED_PROXIES"] < 0:
+        return [f"TRUSTED_PROXIES is {config['TRUSTED_PROXIES']}: it counts proxies, 0 or more."]
     if env == "development":
         return []
     lines = []
@@ -184,6 +190,9 @@ def refusals(config):
         lines += [f"{name} is on: never in production." for name in NEVER_IN_PRODUCTION if config[name]]
         if not config["PUBLIC_URL"].startswith("https://"):
             lines.append(f"PUBLIC_URL is {config['PUBLIC_URL']}: production runs over https only.")
+        if "TRUSTED_PROXIES" not in given:
+            lines.append("TRUSTED_PROXIES is not set: say how many proxies stand in front (1 for "
+                         "one load balancer or nginx; 0 when this process terminates TLS itself).")
         lines += [f"{name} is not set: production runs on its own services." for name in SERVICES
                   if name not in given]
         if not config["SIMULATORS"]:

@@ -123,6 +123,9 @@ class StreamLimits:
     closed this way reconnects in turn). Many phones share one carrier address, so the cap
     per address (SSE_STREAMS_PER_ADDRESS) is high; beyond it a stream is refused and the
     page polls. One cookie or one address cannot fill a web process with streams.
+
+    It holds every open stream of the process, so a process that is stopping (a deploy, a
+    scale-in) ends them all at once (`end_all`) rather than hold them until it is killed.
     """
 
     def __init__(self, per_device, per_address):
@@ -131,15 +134,18 @@ class StreamLimits:
         self._addresses = defaultdict(int)
         self._lock = threading.Lock()
         self.oldest_closed = self.refused = 0  # counted since the process started
+        self.stopping = False
 
     def open(self, device, address, subscription):
-        """Take a place for the stream, closing the device's oldest if needed; False when
-        the address has no room left."""
+        """Take a place for the stream, closing the device's oldest if needed; None, or why
+        not as (message, status): the address has no room left, or the process is stopping."""
         with self._lock:
+            if self.stopping:  # the proxy asks another process (503), a browser retries
+                return "This process is stopping; connect again.", 503
             if self._addresses[address] >= self.per_address:
                 self.refused += 1
                 metrics.STREAMS_CLOSED.labels("address_cap").inc()
-                return False
+                return "Too many live updates from this address; poll instead.", 429
             self._addresses[address] += 1
             streams = self._devices[device]
             streams.append(subscription)
@@ -147,7 +153,7 @@ class StreamLimits:
                 streams.popleft().put(events.DISCONNECTED)  # its stream ends; the tab reconnects
                 self.oldest_closed += 1
                 metrics.STREAMS_CLOSED.labels("device_oldest").inc()
-            return True
+            return None
 
     def close(self, device, address, subscription):
         with self._lock:
@@ -159,6 +165,16 @@ class StreamLimits:
                 streams.remove(subscription)
             if not streams:
                 del self._devices[device]
+
+    def end_all(self):
+        """The process is stopping: end every open stream, each with a clean end of its
+        response, and refuse new ones. The browsers reconnect (EventSource's retry), through
+        the proxy to another process, and get the current state first."""
+        with self._lock:
+            self.stopping = True
+            subscriptions = [s for streams in self._devices.values() for s in streams]
+        for subscription in subscriptions:
+            subscription.put(events.DISCONNECTED)
 
 
 def init_app(app):
@@ -176,9 +192,9 @@ def stream(journey_id, page):
         return "Live updates are unavailable; poll instead.", 503
     limits = app.extensions["stream_limits"]
     device, address = (page.kind, journey_id), request.remote_addr
-    if not limits.open(device, address, subscription):
+    if refused := limits.open(device, address, subscription):
         subscription.close()
-        return "Too many live updates from this address; poll instead.", 429
+        return refused
 
     kind = page.kind
     sent = {}  # event name: its counter, looked up once per stream

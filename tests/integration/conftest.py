@@ -2,10 +2,7 @@
 HTTP), a Flask test client per browser, and Dramatiq worker threads on the StubBroker."""
 
 import secrets
-import shutil
-import subprocess
 import threading
-import time
 
 import dramatiq
 import pytest
@@ -14,7 +11,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from messaging.broker import AppContext
-from tests.services import free_port, fresh_postgres_database, fresh_rabbitmq_vhost, unavailable
+from tests.services import PrivateRedis, fresh_postgres_database, fresh_rabbitmq_vhost
 from tests.smtp import LoopbackSMTP
 from webapp import create_app
 from webapp.db import session
@@ -58,37 +55,6 @@ def redis_server(tmp_path):
     server.start()
     yield server
     server.stop()
-
-
-class PrivateRedis:
-    def __init__(self, tmp_path):
-        self.binary = shutil.which("redis-server")
-        if self.binary is None:
-            unavailable("redis-server", "not installed")
-        self.dir, self.port, self.process = tmp_path, free_port(), None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        """Start it (again, on the same port) and wait until it answers."""
-        import redis
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)], stdout=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_connect_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.RedisError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-
-    def stop(self):
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
 
 
 @pytest.fixture
@@ -153,6 +119,7 @@ def embedded_settings(tmp_path):
         "DEV_PAGES": True, "ACCEPTANCE_MODE": False,
         "SOURCES_TOKEN": None, "GEMEENTE_STAFF_PASSWORDS": {},  # derived from SECRET_KEY
         "RATE_LIMITS": {},  # test_rate_limits.py turns them on
+        "TRUSTED_PROXIES": 0,  # the peer is the client; test_proxy.py puts proxies in front
     }
 
 

@@ -68,6 +68,7 @@ class EventStream:
     def __init__(self, client, path):
         self.events = []
         self.ended = threading.Event()  # the server ended the stream (or it was closed)
+        self.cut = None  # how it ended, when not with a clean end of the response
         self._changed = threading.Condition()
         self._response = client.http.get(client.base_url + path, stream=True, timeout=(5, 60))
         self.status_code = self._response.status_code
@@ -88,8 +89,8 @@ class EventStream:
                         self.events.append((name, "\n".join(data)))
                         self._changed.notify_all()
                     name, data = None, []
-        except (requests.RequestException, AttributeError):
-            pass  # closed
+        except (requests.RequestException, AttributeError) as exc:
+            self.cut = exc  # closed
         finally:
             self.ended.set()
 
@@ -155,6 +156,21 @@ class Deployment:
         self.webs.append(process)
         wait_for(lambda: self._healthy(url, process), 60, f"web process on {url}")
         return url
+
+    def start_procfile_web(self, port=None, **settings):
+        """The Procfile's `web` line as a platform runs it (gunicorn with gunicorn.conf.py,
+        one gevent worker); returns (its base URL, the gunicorn master process)."""
+        port = port or free_port()
+        log = open(self.tmp_path / f"web-{port}.log", "a")
+        self.logs.append(log)
+        process = subprocess.Popen(  # bin/procfile-run execs the line: the process is gunicorn's
+            [str(ROOT / "bin" / "procfile-run"), "web"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env={**self.env, "PORT": str(port), "WEB_CONCURRENCY": "1", **settings},
+            start_new_session=True)
+        self.webs.append(process)
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: self._healthy(url, process), 60, f"web process on {url}")
+        return url, process
 
     def _healthy(self, url, process):
         assert process.poll() is None, f"web process exited; see {self.tmp_path}"

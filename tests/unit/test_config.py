@@ -55,7 +55,8 @@ def test_the_sources_token_is_derived_from_the_secret_key_unless_given(tmp_path)
 PRODUCTION = {"OCKTOREIS_ENV": "production", "SECRET_KEY": "s" * 48, "PUBLIC_URL": "https://ockto.example",
               "DATABASE_URL": "postgresql+psycopg://db/ockto", "RABBITMQ_URL": "amqp://mq/%2F",
               "REDIS_URL": "redis://cache/0", "SIMULATORS": "0", "DIGID_URL": "https://digid.example",
-              "SOURCES_URL": "https://bronnen.example", "GEMEENTE_URL": "https://gemeente.example"}
+              "SOURCES_URL": "https://bronnen.example", "GEMEENTE_URL": "https://gemeente.example",
+              "TRUSTED_PROXIES": "1"}
 
 
 def _refusals(tmp_path, **changes):
@@ -82,6 +83,16 @@ def test_production_refuses_each_dangerous_setting_with_a_line_of_its_own(tmp_pa
 def test_production_without_the_simulators_needs_the_real_outside_systems(tmp_path):
     assert _refusals(tmp_path, SOURCES_URL=None) == [
         "SOURCES_URL is not set: without the simulators it names the real system."]
+
+
+def test_production_says_how_many_proxies_stand_in_front_and_none_is_trusted_by_default(tmp_path):
+    assert Config(environ={"OCKTOREIS_INSTANCE": str(tmp_path)}).TRUSTED_PROXIES == 0
+    assert _refusals(tmp_path, TRUSTED_PROXIES=None) == [
+        "TRUSTED_PROXIES is not set: say how many proxies stand in front (1 for one load balancer "
+        "or nginx; 0 when this process terminates TLS itself)."]
+    assert _refusals(tmp_path, TRUSTED_PROXIES="0") == []  # said explicitly: TLS ends here
+    assert _refusals(tmp_path, OCKTOREIS_ENV="development", TRUSTED_PROXIES="-1") == [
+        "TRUSTED_PROXIES is -1: it counts proxies, 0 or more."]
 
 
 def test_acceptance_allows_the_qa_tools_but_no_made_up_or_short_secret(tmp_path):

@@ -254,8 +254,11 @@
   // opens a new one when the server refused it), and the server sends the current state on
   // every connect. Only while it is down does the page poll its fragment, less often the
   // longer that lasts (POLL_FIRST_MS doubling up to POLL_MAX_MS); it stops once the stream is open.
+  // A stream that merely ended (a web process restarting) is being reconnected by the browser,
+  // which gets the current state first: the page polls only if that takes RECONNECT_GRACE_MS.
   var POLL_FIRST_MS = 2000;
   var POLL_MAX_MS = 16000;
+  var RECONNECT_GRACE_MS = 5000;
 
   function liveState(container) {
     if (!container.ocktoLive) { container.ocktoLive = { timer: null, delay: POLL_FIRST_MS }; }
@@ -281,7 +284,11 @@
     var container = e.target.closest("[data-poll-url]");
     if (!container) { return; }
     container.dataset.stream = "down";
-    if (!liveState(container).timer) { pollLater(container); }
+    var live = liveState(container);
+    var events = e.detail && e.detail.source;
+    var reconnecting = events && events.readyState !== EventSource.CLOSED;
+    if (reconnecting && live.delay < RECONNECT_GRACE_MS) { live.delay = RECONNECT_GRACE_MS; }
+    if (!live.timer) { pollLater(container); }
   });
 
   document.addEventListener("htmx:sseOpen", function (e) {
