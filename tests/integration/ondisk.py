@@ -20,39 +20,44 @@ from webapp.simulators.population import FATIMA, JAN
 EMAIL = "aanvrager@example.org"  # helpers.application_form's
 
 
-def _leaves(data):
+def _leaves(data, name=None):
+    """(name, value) of every value in the sources' JSON."""
     if isinstance(data, dict):
-        for value in data.values():
-            yield from _leaves(value)
+        for key, value in data.items():
+            yield from _leaves(value, key)
     elif isinstance(data, list):
         for value in data:
-            yield from _leaves(value)
+            yield from _leaves(value, name)
     elif data is not None and not isinstance(data, bool):
-        yield str(data)
+        yield name, data
 
 
 def fetched_values(citizens=(JAN, FATIMA)):
     """What only the fetched data holds: amounts, addresses, birth dates, employers, as the
-    sources send them and as the review screen shows them (not the BSNs and names the
-    application carries too). Generic words ('Gehuwd', a year, '67 jaar') are left out: they
-    are nobody's."""
+    sources send them (the JSON the app seals: a figure as '"box1": 14831') and as the review
+    screen shows them ('€ 14.831'); not the BSNs and names the application carries too.
+    Generic words ('Gehuwd', a year, '67 jaar') are left out: they are nobody's."""
     values = set()
     for citizen in citizens:
         for source in catalogue.SOURCES:
             data = population.source_data(source.key, citizen.bsn)
-            raw = [value for value in _leaves(data) if value not in (citizen.name, citizen.bsn)]
-            shown = [value for _term, value in catalogue.describe(source.key, data)]
-            for value in raw + shown:
-                if _specific(value) and value not in (JAN.name, FATIMA.name):
+            for name, value in _leaves(data):
+                if isinstance(value, int):
+                    # bare, a short figure turns up by chance in any file (WAL: everyone's)
+                    values.add(json.dumps({name: value})[1:-1])
+                    value = str(value)
+                if _specific(value):
                     values.add(value)
-    return sorted(values)
+            values.update(value for _term, value in catalogue.describe(source.key, data)
+                          if _specific(value))
+    return sorted(values - {c.name for c in (JAN, FATIMA)} - {c.bsn for c in (JAN, FATIMA)})
 
 
 def _specific(value):
-    """A value that names someone's data rather than anyone's: a figure of three or more
+    """A value that names someone's data rather than anyone's: a figure of five or more
     digits, a date, an address, an employer."""
-    if re.fullmatch(r"\d+", value):  # small figures and years turn up anywhere by chance
-        return len(value) >= 4 and not re.fullmatch(r"20\d\d|19\d\d", value)
+    if re.fullmatch(r"\d+", value):
+        return len(value) >= 5
     return not re.fullmatch(r"Gehuwd|Ongehuwd|Samenwonend|Zwolle|Geen .*|\d+ jaar.*|€ \d{1,2}", value)
 
 
@@ -205,13 +210,17 @@ class PostgresDisk:
 
     def findings(self, values, key=None):
         """{where: what} of `values` in the journey tables' files and the WAL since the
-        start, and of the key anywhere in the data directory; {} when nothing."""
+        start, and of the key anywhere in the data directory; {} when nothing.
+
+        The WAL holds every database's changes (other tests' too): a value counts as text of
+        its own, not inside a longer word or number (in the sources' JSON it stands between
+        quotes, spaces or colons)."""
         end = self.checkpoint()
         findings = {}
         for path in self.table_files():
-            if found := find_values(read(path), values):
+            if found := find_values(read(path), values, around=b"0-9A-Za-z"):
                 findings[str(path.relative_to(self.data_dir))] = sorted(found)
-        if found := find_values(self.wal_since_start(end), values):
+        if found := find_values(self.wal_since_start(end), values, around=b"0-9A-Za-z"):
             findings["WAL since the test began"] = sorted(found)
         if key is not None:
             for path in files_under(self.data_dir):
@@ -235,8 +244,8 @@ class RedisEvents:
         return b"\n".join(m["data"] for m in self.messages if isinstance(m["data"], bytes))
 
     def close(self):
-        self._thread.stop()
-        self._pubsub.close()
+        self._thread.stop()  # the thread closes the connection itself when its loop ends
+        self._thread.join(timeout=10)
 
 
 # The exit paths: how a journey at its review ends.

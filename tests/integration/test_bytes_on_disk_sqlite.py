@@ -6,7 +6,7 @@ files' scrub after the purge, or with the key written to the database, they find
 import pytest
 from sqlalchemy import text
 
-from webapp import db
+from webapp import db, journeys
 from webapp.db import session
 from webapp.models import Receipt
 
@@ -79,3 +79,12 @@ def test_with_the_key_written_to_the_database_the_check_finds_it(app, walk, monk
     monkeypatch.setattr(store, "create", create_and_write_down)
     key = _walk_to_the_end(app, walk, "sent")
     assert "the key" in sqlite_findings(app, personal_values(), key).get("ocktoreis.db", [])
+
+
+def test_with_the_purge_switched_off_the_check_finds_the_values(app, walk, monkeypatch):
+    """Proof the check can fail: an application whose personal columns are not emptied
+    leaves its values in the files."""
+    monkeypatch.setattr(journeys, "purge_application", lambda application, outcome: None)
+    key = _walk_to_the_end(app, walk, "refused")
+    found = sqlite_findings(app, personal_values(), key)
+    assert {"999900006", "Jan de Vries", "aanvrager@example.org"} <= set(found.get("ocktoreis.db", [])), found
