@@ -4,6 +4,7 @@ is back; a restart of Redis (without persistence: the keys are gone) mid-journey
 journey with a Dutch message, a mail when consent had been given, and nothing sent."""
 
 import dramatiq
+import redis
 import pytest
 from sqlalchemy import select
 
@@ -137,3 +138,22 @@ def test_while_redis_is_unreachable_fetches_and_the_delivery_wait_and_complete_w
     redis_proxy.open()
     walk.run_jobs()
     assert _journey(journey_id).state == "done" and dossier_count(app) == 1
+
+
+def test_a_stop_while_redis_is_unreachable_purges_at_once_and_deletes_the_key_when_it_is_back(
+        app, walk, phone, job_log, redis_proxy, redis_server):
+    walk.start(walk.apply(SANNE))
+    phone.get(walk.to_qr())
+    walk.login(SANNE)
+    journey_id = walk.journey_url.rsplit("/", 1)[1]
+    stored = redis.Redis(port=redis_server.port)
+    assert stored.exists(f"ockto:key:{journey_id}")
+    assert 0 < stored.ttl(f"ockto:key:{journey_id}") <= app.config["JOURNEY_TTL_HOURS"] * 3600
+    redis_proxy.cut()
+    assert 'data-screen="cancelled"' in phone.post("/app/stoppen").text  # the stop works now
+    assert _journey(journey_id).state == "cancelled"
+    job_log.wait_for(lambda: job_log.failures("forget_key"), "the key's deletion waiting for Redis")
+    assert stored.exists(f"ockto:key:{journey_id}")  # until Redis answers the app again
+    redis_proxy.open()
+    walk.run_jobs()
+    assert not stored.exists(f"ockto:key:{journey_id}")
