@@ -1,5 +1,6 @@
 """E-mail through Flask-Mail; without MAIL_SERVER, into a local outbox folder."""
 
+import hashlib
 import time
 import uuid
 from pathlib import Path
@@ -14,8 +15,9 @@ def init_app(app):
     mail.init_app(app)
 
 
-def send(subject, recipient, text, html, message_id=None):
-    """Send one message in Dutch with a plain-text and an HTML part."""
+def send(subject, recipient, text, html, message_id=None, about=None):
+    """Send one message in Dutch with a plain-text and an HTML part; `about` (an id) lets
+    `forget` find it again in the local outbox."""
     message = Message(subject=subject, recipients=[recipient], body=text, html=html,
                       sender=current_app.config["MAIL_DEFAULT_SENDER"])
     if message_id:
@@ -23,13 +25,25 @@ def send(subject, recipient, text, html, message_id=None):
     if current_app.config["MAIL_SERVER"]:
         mail.send(message)
     else:
-        _write_to_outbox(message)
+        _write_to_outbox(message, about)
 
 
-def _write_to_outbox(message):
+def forget(about):
+    """Delete the local outbox's mails about `about` (the outbox of the embedded default holds
+    personal links; a mail server's copies are beyond reach and out of scope here)."""
+    outbox = Path(current_app.config["OUTBOX_DIR"])
+    for path in outbox.glob(f"*-{_tag(about)}.eml") if outbox.is_dir() else []:
+        path.unlink(missing_ok=True)
+
+
+def _tag(about):
+    return hashlib.sha256(about.encode()).hexdigest()[:8]
+
+
+def _write_to_outbox(message, about):
     outbox = Path(current_app.config["OUTBOX_DIR"])
     outbox.mkdir(parents=True, exist_ok=True)
-    name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
+    name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}" + (f"-{_tag(about)}" if about else "") + ".eml"
     partial = outbox / (name + ".part")
     partial.write_bytes(message.as_bytes())
     partial.rename(outbox / name)  # readers never see half a message

@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 
 from . import invitations
 from .domain import gemeenten
+from .domain.sources import SOURCES
 from .domain.application import FIELDS, validate_application
 from .pages import go_to, render_page
 
@@ -32,6 +33,22 @@ def submit():
 @bp.get("/aanvraag/verstuurd")
 def sent():
     return render_template("application/sent.html", dev_pages=current_app.config["DEV_PAGES"])
+
+
+@bp.get("/privacy")
+def privacy_statement():
+    """What the code keeps and for how long, in plain Dutch: the figures come from the settings."""
+    config = current_app.config
+    return render_template("application/privacy.html", sources=SOURCES,
+                           reminders=len(config["REMINDER_DAYS"]),
+                           journey_hours=f"{config['JOURNEY_TTL_HOURS']:g}",
+                           invitation_days=config["INVITATION_TTL_DAYS"],
+                           receipt_days=config["RECEIPT_RETENTION_DAYS"])
+
+
+@bp.get("/toegankelijkheid")
+def accessibility_statement():
+    return render_template("application/accessibility.html")
 
 
 @bp.get("/gemeenten")

@@ -254,7 +254,8 @@ def _send(application, number, plan, now):
     mail.send(subject, application.email,
               render_template(f"mail/{template}.txt", **context),
               render_template(f"mail/{template}.html", **context),
-              message_id=f"<ocktoreis.{application.id}.{number}@gezondverzekerd.nl>")
+              message_id=f"<ocktoreis.{application.id}.{number}@gezondverzekerd.nl>",
+              about=application.id)
 
 
 # Operators: an application's mail again, on request (flask --app webapp beheer resend-invitation).
@@ -310,7 +311,8 @@ def resend_mail(application_id, number, resend_id):
         mail.send(subject, application.email,
                   render_template(f"mail/{template}.txt", **context),
                   render_template(f"mail/{template}.html", **context),
-                  message_id=f"<ocktoreis.{application.id}.{number}.{resend_id}@gezondverzekerd.nl>")
+                  message_id=f"<ocktoreis.{application.id}.{number}.{resend_id}@gezondverzekerd.nl>",
+                  about=application.id)
     except Exception as exc:
         if _never_deliverable(exc):
             raise MailUndeliverable(f"application {application.id}: {type(exc).__name__}") from None

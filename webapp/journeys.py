@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from messaging import events
+from messaging import events, mail
 
 from . import funnel, keys, metrics, outbox, outside
 from .clock import utcnow
@@ -547,6 +547,7 @@ def purge_application(application, outcome):
     application.purged_at = utcnow()
     application.status = status_after(application.status, outcome)
     funnel.record_ending(application, outcome)
+    mail.forget(application.id)  # the embedded default's outbox: its mails hold the link
 
 
 def cancel(journey, outcome=Outcome.CANCELLED):

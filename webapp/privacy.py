@@ -1,8 +1,9 @@
-"""Purge rules: nothing personal outlives JOURNEY_TTL_HOURS, even if no worker ran when due.
+"""Purge rules: nothing personal outlives JOURNEY_TTL_HOURS, even if no worker ran when due;
+and what remains after a purge, the receipt, goes after RECEIPT_RETENTION_DAYS.
 
 `purge_overdue(now)` is the sweep: the clock runs it every minute. Every web process also
 sweeps on a request at most once per PURGE_SWEEP_S, so a deployment whose clock is down
-still keeps its promise.
+still keeps its promise. `delete_old_receipts(now)` is the clock's retention sweep.
 """
 
 import threading
@@ -10,13 +11,13 @@ import time
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, exists, select
 
 from .clock import utcnow
 from .db import session
 from .domain.journey import IllegalTransition, JourneyState, Outcome
 from .journeys import expire, purge_application
-from .models import Application, Journey
+from .models import Application, Journey, PairingToken, Person, Receipt, SourceFetch
 
 FINAL = [state for state in JourneyState if state.is_final]
 
@@ -50,6 +51,32 @@ def purge_overdue(now=None):
         current_app.logger.info("purge sweep: %d journeys, %d applications", journeys,
                                 len(applications))
     return journeys, len(applications)
+
+
+RETENTION_BATCH = 500  # receipts deleted per transaction: short locks, a tick stays cheap
+
+
+def delete_old_receipts(now=None):
+    """Delete every receipt purged more than RECEIPT_RETENTION_DAYS ago, with what is left of
+    its journey, and every purged application older than that with no journey left; returns
+    how many receipts and applications went. The funnel's aggregates stay (nothing per
+    application)."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["RECEIPT_RETENTION_DAYS"])
+    receipts = 0
+    while ids := session.scalars(select(Receipt.journey_id).where(Receipt.purged_at <= cutoff)
+                                 .limit(RETENTION_BATCH)).all():
+        for table in (SourceFetch, Person, PairingToken):
+            session.execute(delete(table).where(table.journey_id.in_(ids)))
+        session.execute(delete(Journey).where(Journey.id.in_(ids)))
+        session.execute(delete(Receipt).where(Receipt.journey_id.in_(ids)))
+        session.commit()
+        receipts += len(ids)
+    has_journey = exists().where(Journey.application_id == Application.id)
+    applications = session.execute(delete(Application).where(
+        Application.purged_at <= cutoff, ~has_journey)).rowcount
+    session.commit()
+    return receipts, applications
 
 
 class _Sweeper:

@@ -23,6 +23,7 @@ SWEEPS = [
     (invitations.enqueue_due_mail, "CLOCK_INTERVAL_S"),  # invitations and reminders
     (privacy.purge_overdue, "CLOCK_INTERVAL_S"),  # journeys past their time to live
     (outbox.relay_overdue, "OUTBOX_RETRY_S"),  # jobs committed but not on the queue yet
+    (privacy.delete_old_receipts, "CLOCK_INTERVAL_S"),  # receipts past their retention
 ]
 
 

@@ -117,6 +117,7 @@ class Deployment:
         self.database_url = database_url
         self.engine = create_engine(database_url)
         self.webs, self.workers, self.clocks, self.logs = [], [], [], []
+        self.supervisors = []
         self.env = {
             **os.environ, "PATH": f"{BIN}:{os.environ['PATH']}",
             "DATABASE_URL": database_url, "RABBITMQ_URL": rabbitmq_url, "REDIS_URL": redis_url,
@@ -175,6 +176,28 @@ class Deployment:
         self.clocks.append(process)
         return process
 
+    def start_supervised(self, web_processes=2, worker_processes=2):
+        """The production set as ./bin/start-services runs it: supervisord with
+        ops/supervisord.conf (web, one program per worker process, clock); returns the URL."""
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        self.env.setdefault("PUBLIC_URL", url)
+        self.env.update(PORT=str(port), WEB_CONCURRENCY=str(web_processes),
+                        WORKER_PROCESSES=str(worker_processes), WORKER_THREADS="4",
+                        OCKTOREIS_SUPERVISOR_DIR=str(self.tmp_path / "supervisor"))
+        (self.tmp_path / "supervisor").mkdir(exist_ok=True)
+        process = self._spawn("supervisord", [str(BIN / "supervisord"), "-c",
+                                              str(ROOT / "ops" / "supervisord.conf")])
+        self.supervisors.append(process)
+        wait_for(lambda: self._healthy(url, process), 60, f"the supervised set on {url}")
+        return url
+
+    def supervisorctl(self, *args):
+        """supervisorctl's answer on this deployment's supervisord."""
+        return subprocess.run([str(BIN / "supervisorctl"), "-c", str(ROOT / "ops" / "supervisord.conf"),
+                               *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
+                              timeout=30).stdout
+
     def kill_workers(self):
         for process in self.workers:
             os.killpg(process.pid, signal.SIGKILL)
@@ -206,12 +229,13 @@ class Deployment:
         wait_for(self.quiet, 60, "the workers to finish their jobs")
 
     def stop(self):
-        for process in self.webs + self.workers + self.clocks:
+        everything = self.supervisors + self.webs + self.workers + self.clocks
+        for process in everything:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
-        for process in self.webs + self.workers + self.clocks:
-            try:
-                process.wait(timeout=15)
+        for process in everything:
+            try:  # supervisord stops its programs first, each with its own grace time
+                process.wait(timeout=90 if process in self.supervisors else 15)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()

@@ -116,9 +116,10 @@ def test_resend_refuses_an_application_that_gets_no_more_mail(
         session.commit()
     else:
         clock.advance(days=28)  # the link ran out; the purge sweep has not come yet
+    mails = len(outbox_messages(app))  # withdrawing took the invitation out of the local outbox
     refused(beheer("resend-invitation", application.id), f"application {application.id} {message}")
     run_jobs()
-    assert len(outbox_messages(app)) == 1
+    assert len(outbox_messages(app)) == mails
 
 
 def test_commands_refuse_unknown_ids_and_never_repeat_what_is_not_an_id(beheer):

@@ -1,0 +1,40 @@
+# One image for every process of the Procfile: its command is the process's name (release,
+# web, worker, clock), and bin/procfile-run runs that line of the Procfile. compose.yaml runs
+# them all on one host; see README, "Containers".
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/venv/bin:$PATH
+
+# The dossier PDF (WeasyPrint) draws its text with Pango, in a font from fontconfig. Debian
+# pins these within the image's release (bookworm); the lock pins the Python side.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
+# The running set from the lock file, every file checked against its hash; then the project
+# itself, which brings nothing more (its dependencies are all in the lock).
+COPY requirements/run.txt /src/requirements/run.txt
+RUN python -m venv /opt/venv \
+    && pip install --no-cache-dir --require-hashes -r /src/requirements/run.txt
+COPY pyproject.toml /src/
+COPY webapp /src/webapp
+COPY workers /src/workers
+COPY messaging /src/messaging
+RUN pip install --no-cache-dir --no-deps /src && rm -rf /src
+
+# What the processes run from: the Procfile, the web's entry and its gunicorn settings.
+WORKDIR /app
+COPY Procfile wsgi.py gunicorn.conf.py ./
+COPY bin/procfile-run /usr/local/bin/procfile-run
+
+RUN useradd --system --uid 10001 --no-create-home --home-dir /nonexistent ocktoreis
+USER 10001
+# Nothing is kept in the container: the embedded defaults' folder is scratch space.
+ENV OCKTOREIS_INSTANCE=/tmp/ocktoreis
+EXPOSE 8000
+ENTRYPOINT ["procfile-run"]
+CMD ["web"]
