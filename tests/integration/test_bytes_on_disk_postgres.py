@@ -14,8 +14,8 @@ from webapp.models import Receipt
 from webapp.simulators.population import FATIMA, JAN
 
 from .ondisk import (
-    EXITS, PostgresDisk, RedisEvents, fetched_values, files_under, find_key, find_values,
-    personal_values, read,
+    EXITS, JOURNEY_TABLES, PostgresDisk, RedisEvents, fetched_values, files_under, find_key,
+    find_values, personal_values, read,
 )
 from .test_nothing_kept import _decoded_tokens, assert_ids_only_on_the_queue, logs, queued
 
@@ -146,3 +146,20 @@ def test_the_personal_columns_have_no_statistics_and_no_index(app, walk):
     with engine.begin() as connection:
         connection.execute(text("ALTER TABLE application ALTER COLUMN name SET STATISTICS -1"))
     assert ("application", "name") in {tuple(row) for row in analysed()}
+
+
+def test_after_the_purge_a_vacuum_full_leaves_nothing_of_the_application_in_the_files(app, walk, disk):
+    """The application's own data is plain text until its purge; the dead row versions stay
+    in the files until vacuumed (README): nothing is left that VACUUM FULL does not clear, no
+    copy in another table or an index."""
+    journey = Journey_(app, walk, disk).to_review()
+    application_values = [JAN.bsn, FATIMA.bsn, JAN.name, FATIMA.name, "aanvrager@example.org"]
+    assert disk.findings(application_values)  # in the files while the journey runs
+    journey.end("refused")
+    session.commit()  # VACUUM FULL waits for every open transaction on these tables
+    with app.extensions["db_engine"].connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+            text("VACUUM FULL " + ", ".join(JOURNEY_TABLES)))
+    findings = disk.findings(application_values)
+    findings.pop("WAL since the test began", None)  # until the segments are recycled (README)
+    assert findings == {}
