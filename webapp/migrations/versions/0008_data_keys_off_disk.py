@@ -28,17 +28,21 @@ PERSONAL_COLUMNS = {
 
 
 def upgrade():
-    # The old keys and plain BSNs are overwritten before the columns go (on SQLite the batch
-    # copies the table; on PostgreSQL a dropped column's values stay in the rows until they
-    # are rewritten).
+    # The old keys and plain BSNs are overwritten before their columns go: a dropped column's
+    # values stay in the rows (PostgreSQL) or the pages until they are rewritten.
     op.execute("UPDATE journey SET data_key = NULL")
     op.execute("UPDATE person SET bsn = NULL")
-    with op.batch_alter_table("journey", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("key_made_at", sa.DateTime(), nullable=True))
-        batch_op.drop_column("data_key")
-    with op.batch_alter_table("person", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("sealed_bsn", sa.LargeBinary(), nullable=True))
-        batch_op.drop_column("bsn")
+    op.add_column("journey", sa.Column("key_made_at", sa.DateTime(), nullable=True))
+    op.add_column("person", sa.Column("sealed_bsn", sa.LargeBinary(), nullable=True))
+    # A journey under way that had a key had it here: from now on its key counts as lost (it
+    # ends at its next step that needs one, as key_lost), and its old ciphertext goes.
+    op.execute("UPDATE journey SET key_made_at = updated_at"
+               " WHERE EXISTS (SELECT 1 FROM source_fetch f WHERE f.journey_id = journey.id)")
+    op.execute("UPDATE source_fetch SET payload = NULL")
+    # ALTER TABLE … DROP COLUMN, also on SQLite (3.35 and later): a batch's copy of the table
+    # would have to drop `journey`, which the other tables' foreign keys refuse.
+    op.drop_column("journey", "data_key")
+    op.drop_column("person", "bsn")
     if op.get_bind().dialect.name == "postgresql":
         for table, columns in PERSONAL_COLUMNS.items():
             for column in columns:
@@ -62,9 +66,7 @@ def downgrade():
         for table, columns in PERSONAL_COLUMNS.items():
             for column in columns:
                 op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET STATISTICS -1")
-    with op.batch_alter_table("person", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("bsn", sa.String(length=9), nullable=True))
-        batch_op.drop_column("sealed_bsn")
-    with op.batch_alter_table("journey", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("data_key", sa.LargeBinary(), nullable=True))
-        batch_op.drop_column("key_made_at")
+    op.add_column("person", sa.Column("bsn", sa.String(length=9), nullable=True))
+    op.drop_column("person", "sealed_bsn")
+    op.add_column("journey", sa.Column("data_key", sa.LargeBinary(), nullable=True))
+    op.drop_column("journey", "key_made_at")
