@@ -6,7 +6,7 @@ from . import invitations
 from .domain import gemeenten
 from .domain.sources import SOURCES
 from .domain.application import FIELDS, validate_application
-from .pages import go_to, render_page
+from .pages import form_errors, go_to
 
 bp = Blueprint("application", __name__)
 
@@ -21,11 +21,8 @@ def submit():
     values = {field: request.form.get(field, "") for field in FIELDS}
     application, errors = validate_application(request.form)
     if errors:  # the form again, with what was typed: a name, an address, a BSN
-        response = render_page("application/form.html", "application/_form.html",
-                               values=values, errors=errors)
-        response.status_code = 422
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return form_errors("application/form.html", "application/_form.html",
+                           url_for(".form"), values=values, errors=errors)
     invitations.create_application(application)
     return go_to(url_for(".sent"))
 

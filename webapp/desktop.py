@@ -6,7 +6,7 @@ from . import binding, invitations, journeys, live
 from .domain.journey import JourneyEvent
 from .invitations import InvitationClosed
 from .journeys import JourneyError
-from .pages import go_to, is_phone, personal, problem, render_page
+from .pages import after_post, go_to, is_phone, personal, problem, render_page
 
 bp = personal(Blueprint("desktop", __name__))
 
@@ -89,7 +89,7 @@ def app_ready(journey_id):
 def cancel(journey_id):
     journey = binding.desktop_journey(journey_id)
     journeys.cancel(journey)
-    return _step_page(journey)
+    return _step_done(journey)
 
 
 @bp.post("/reis/<journey_id>/op-deze-telefoon")
@@ -110,7 +110,11 @@ def events(journey_id):
 def _move(journey_id, event):
     journey = binding.desktop_journey(journey_id)
     journeys.move(journey, event)
-    return _step_page(journey)
+    return _step_done(journey)
+
+
+def _step_done(journey):
+    return after_post(url_for(".journey", journey_id=journey.id), lambda: _step_page(journey))
 
 
 def _step_page(journey):

@@ -61,7 +61,7 @@ def start_journey(application, phone_only):
         raise JourneyError("U bent met deze aanvraag gestopt en Ockto heeft de gegevens verwijderd. "
                            "Wilt u toch gegevens aanleveren? Vraag de gemeentepolis dan opnieuw aan.")
     # An earlier journey of this application that another browser started ends here.
-    end_open_journeys(application, Outcome.CANCELLED)
+    ended = end_open_journeys(application, Outcome.CANCELLED)
     secret = secrets.token_urlsafe(32)
     now = utcnow()
     journey = Journey(id=new_id(), application=application, state=JourneyState.CHECKLIST,
@@ -71,6 +71,8 @@ def start_journey(application, phone_only):
     session.add(Receipt(journey_id=journey.id, gemeente_code=application.gemeente_code))
     funnel.record(application, FunnelStep.STARTED)
     session.commit()
+    for earlier in ended:  # its open pages show at once that it stopped
+        publish(earlier.id)
     return journey, secret
 
 

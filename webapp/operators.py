@@ -11,7 +11,7 @@ from flask import Blueprint, abort, redirect, render_template, request, session 
 
 from . import operations
 from .domain import funnel, gemeenten
-from .pages import operational
+from .pages import form_errors, operational
 
 bp = operational(Blueprint("operators", __name__, url_prefix="/beheer"))
 
@@ -44,15 +44,15 @@ def _operators_only():
 
 @bp.route("/inloggen", methods=["GET", "POST"])
 def login():
-    error = None
     if request.method == "POST":
         session_id = operations.sign_in(request.form.get("password", "")[:128],
                                         cookie.get(OPERATOR))
         if session_id:
             cookie[OPERATOR] = session_id
             return redirect(url_for(".dashboard"), 303)
-        error = "Dit wachtwoord klopt niet."
-    return render_template("operators/login.html", error=error), (422 if error else 200)
+        return form_errors("operators/login.html", "operators/login.html", url_for(".login"),
+                           error="Dit wachtwoord klopt niet.")
+    return render_template("operators/login.html", error=None)
 
 
 @bp.post("/uitloggen")

@@ -23,6 +23,23 @@ def render_page(page, fragment, **context):
     return response
 
 
+def after_post(url, render):
+    """A POST that succeeded: htmx swaps in the fragment `render()` answers; a plain form is
+    redirected to `url`, the page that shows the result (post/redirect/get), so Back or
+    reload never posts again."""
+    return render() if wants_fragment() else redirect(url, 303)
+
+
+def form_errors(page, fragment, form_url, **context):
+    """A POST with errors: the form again with what was typed, 422, kept by no cache. A plain
+    form's page names its own address (`form_url`, a GET) and site.js puts that in the
+    history in place of the POST: Back or reload then never asks to send the form again."""
+    response = render_page(page, fragment, form_url=form_url, **context)
+    response.status_code = 422
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def json_object():
     """The request's JSON body when it is an object, else {}: hostile input never breaks a view."""
     body = request.get_json(silent=True)

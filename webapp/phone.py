@@ -12,7 +12,7 @@ from .domain import sources as catalogue
 from .domain.journey import FETCHING, JourneyState, Outcome, Role
 from .journeys import JourneyError
 from .models import Journey
-from .pages import go_to, personal, problem, render_page
+from .pages import after_post, form_errors, go_to, personal, problem, render_page
 
 bp = personal(Blueprint("phone", __name__, url_prefix="/app"))
 
@@ -56,7 +56,8 @@ def pair_by_code():
     try:
         journey, secret = journeys.pair_phone_by_code(typed)
     except JourneyError as error:
-        return render_template("phone/scan.html", code=typed[:20], error=str(error)), 422
+        return form_errors("phone/scan.html", "phone/scan.html", url_for(".scan"),
+                           code=typed[:20], error=str(error))
     binding.bind_phone(journey.id, secret)
     return redirect(url_for(".home"), 303)
 
@@ -105,13 +106,13 @@ def digid_return(journey):
 @bp.post("/bronnen/<source>")
 @paired
 def fetch(journey, source):
-    error = None
     try:
         journeys.request_fetch(journey, source)
-    except JourneyError as exc:
-        error = str(exc)
-    return render_page("phone/home.html", "phone/_sources.html",
-                       **_screen_context(_reload(journey), error))
+    except JourneyError as error:
+        return form_errors("phone/home.html", "phone/_sources.html", url_for(".home"),
+                           **_screen_context(_reload(journey), str(error)))
+    return after_post(url_for(".home"), lambda: render_page(
+        "phone/home.html", "phone/_sources.html", **_screen_context(_reload(journey))))
 
 
 @bp.post("/bronnen/klaar")
@@ -120,8 +121,8 @@ def sources_done(journey):
     try:
         journeys.finish_sources(journey)
     except JourneyError as error:
-        return _screen_page(journey, str(error))
-    return _screen_page(journey)
+        return _screen_errors(journey, str(error))
+    return _screen_done(journey)
 
 
 @bp.post("/versturen")
@@ -129,24 +130,24 @@ def sources_done(journey):
 def send(journey):
     """Step 11: only with the explicit consent checkbox."""
     if request.form.get("toestemming") != "ja":
-        return _screen_page(journey, "Vink aan dat u toestemming geeft om de gegevens te "
-                                     "versturen. Of kies 'Niet versturen'.")
+        return _screen_errors(journey, "Vink aan dat u toestemming geeft om de gegevens te "
+                                       "versturen. Of kies 'Niet versturen'.")
     journeys.give_consent(journey)
-    return _screen_page(journey)
+    return _screen_done(journey)
 
 
 @bp.post("/niet-versturen")
 @paired
 def refuse(journey):
     journeys.cancel(journey, Outcome.CONSENT_REFUSED)
-    return _screen_page(journey)
+    return _screen_done(journey)
 
 
 @bp.post("/stoppen")
 @paired
 def cancel(journey):
     journeys.cancel(journey)
-    return _screen_page(journey)
+    return _screen_done(journey)
 
 
 @bp.post("/afsluiten")
@@ -177,6 +178,15 @@ def _reload(journey):
 
 def _screen_page(journey, error=None):
     return render_page("phone/home.html", "phone/_screen.html",
+                       **_screen_context(_reload(journey), error))
+
+
+def _screen_done(journey):
+    return after_post(url_for(".home"), lambda: _screen_page(journey))
+
+
+def _screen_errors(journey, error):
+    return form_errors("phone/home.html", "phone/_screen.html", url_for(".home"),
                        **_screen_context(_reload(journey), error))
 
 

@@ -55,7 +55,7 @@ def test_two_web_and_two_worker_processes_follow_live_and_do_each_job_once(deplo
     stream.wait_for('data-step="login" data-status="done"')
     walk.fetch_all()
     stream.wait_for("Bekijk en controleer de gegevens")
-    assert phone.post("/app/versturen", data={"toestemming": "ja"}).status_code == 200
+    assert phone.post("/app/versturen", data={"toestemming": "ja"}).status_code == 303
     stream.wait_for('data-state="done"')
     stream.close()
 
@@ -314,9 +314,10 @@ def test_jobs_asked_for_while_rabbitmq_refuses_run_once_it_is_back_without_a_cli
 
     _rabbitmqctl("stop_app")
     try:
-        tapped = tapping.phone.post("/app/bronnen/uwv")
+        tapped = tapping.phone.post("/app/bronnen/uwv", follow_redirects=True)
         assert tapped.status_code == 200 and "Bezig met ophalen" in tapped.text
-        consented = consenting.phone.post("/app/versturen", data={"toestemming": "ja"})
+        consented = consenting.phone.post("/app/versturen", data={"toestemming": "ja"},
+                                          follow_redirects=True)
         assert consented.status_code == 200 and 'data-screen="sending"' in consented.text
         assert system.scalar("SELECT count(*) FROM outbox") == 2  # committed with their changes
     finally:

@@ -46,7 +46,7 @@ def test_desktop_and_phone_with_partner_deliver_and_purge(app, desktop, phone, r
     assert 'data-screen="review"' in review
     assert "Gegevens van uw partner" in review and "Verzamelinkomen" in review
 
-    sent = phone.post("/app/versturen", data={"toestemming": "ja"})
+    sent = phone.post("/app/versturen", data={"toestemming": "ja"}, follow_redirects=True)
     assert 'data-screen="sending"' in sent.text
     run_jobs()
     assert _state(walk.journey_url) == "done"

@@ -52,7 +52,7 @@ def test_the_figures_move_as_a_journey_runs(app, base_url, run_jobs):
         return value(after, name, **labels) - value(before, name, **labels)
 
     assert moved("ockto_http_requests_total", route="/app/bronnen/<source>", method="POST",
-                 status="200") == 5
+                 status="303") == 5
     assert moved("ockto_http_request_duration_seconds_count", route="/aanvraag", method="POST") == 1
     assert value(during, "ockto_event_streams_open", kind="desktop") >= 1
     assert moved("ockto_events_sent_total", kind="desktop", event="step") >= 5
@@ -102,6 +102,6 @@ def test_two_web_processes_and_a_worker_report_one_truth(deployment, tmp_path):
         figures = scrape(web)
         assert value(figures, "dramatiq_messages_total", actor_name="fetch_source") == 5
         assert value(figures, "ockto_http_requests_total", route="/app/bronnen/<source>",
-                     method="POST", status="200") == 5
+                     method="POST", status="303") == 5
         assert value(figures, "ockto_http_requests_total", route="/aanvraag", method="POST",
                      status="303") == 1

@@ -94,7 +94,7 @@ def _stop_in_every_way(walk, desktop, phone):
 
 
 def _municipality_and_outbox(app, client):
-    mails = re.findall(r'href="/dev/outbox/([0-9]+-[0-9a-f]{8})"', client.get("/dev/outbox").text)
+    mails = re.findall(r'href="/dev/outbox/([0-9]+(?:-[0-9a-f]{8})+)"', client.get("/dev/outbox").text)
     client.get(f"/dev/outbox/{mails[0]}")
     client.get(f"/dev/outbox/{mails[0]}/html")
     client.get("/gemeente/GM0193/inloggen")
@@ -108,6 +108,7 @@ def test_every_personal_page_fragment_and_stream_answers_no_store(app, walk, des
     seen = _recording(app, (desktop, phone))
     _deliver_with_a_partner(walk, desktop, phone)
     _stop_in_every_way(walk, desktop, phone)
+    walk.apply(SANNE)  # a mail in the outbox: the purges took the others'
     _municipality_and_outbox(app, desktop)
 
     personal = {rule.rule for rule in app.url_map.iter_rules() if _is_personal(rule)}

@@ -20,10 +20,10 @@ from urllib.parse import urlencode, urlsplit
 
 import redis
 from cryptography.fernet import Fernet, InvalidToken
-from flask import Blueprint, abort, current_app, redirect, render_template, request
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from itsdangerous import BadSignature
 
-from webapp.pages import json_object, personal
+from webapp.pages import form_errors, json_object, personal
 
 from . import population
 
@@ -143,9 +143,12 @@ def login():
         error = "De combinatie van gebruikersnaam en wachtwoord is niet bekend."
         if not username or not password:
             error = "Vul uw DigiD gebruikersnaam en wachtwoord in."
-    return render_template("simulators/digid_login.html", flow=flow, username=username,
-                           error=error, citizens=population.CITIZENS,
-                           password=population.PASSWORD), (200 if not error else 422)
+    context = {"flow": flow, "username": username, "error": error,
+               "citizens": population.CITIZENS, "password": population.PASSWORD}
+    if error:  # the form's own address, not the POST, stays in the history
+        return form_errors("simulators/digid_login.html", "simulators/digid_login.html",
+                           url_for(".login", **flow), **context)
+    return render_template("simulators/digid_login.html", **context)
 
 
 @bp.route("/sms", methods=["GET", "POST"])
@@ -155,19 +158,22 @@ def sms():
         flow = _Sealer("sms").loads(token, max_age=STEP_MAX_AGE_S)
     except BadSignature:
         return render_template("simulators/digid_expired.html"), 400
-    error = None
+    error, code = None, ""
     if request.method == "POST":
         if "annuleren" in request.form:
             return _back(flow["return_url"], fout="geannuleerd", state=flow["state"])
-        code = request.form.get("code", "").strip()
+        code = request.form.get("code", "").strip()[:6]
         if hmac.compare_digest(code.encode(), _sms_code(flow["nonce"]).encode()):
             artifact = _Sealer("artifact").dumps({"bsn": flow["bsn"], "nonce": flow["nonce"],
                                                   "state": flow["state"]})
             return _back(flow["return_url"], artifact=artifact, state=flow["state"])
         error = "Deze sms-code klopt niet. Controleer de code en probeer het opnieuw."
     show_code = _sms_code(flow["nonce"]) if current_app.config["DIGID_SIM_SHOW_CODE"] else None
-    return render_template("simulators/digid_sms.html", token=token, flow=flow, error=error,
-                           show_code=show_code), (200 if not error else 422)
+    context = {"token": token, "flow": flow, "error": error, "code": code, "show_code": show_code}
+    if error:  # the form's own address, not the POST, stays in the history
+        return form_errors("simulators/digid_sms.html", "simulators/digid_sms.html",
+                           url_for(".sms", t=token), **context)
+    return render_template("simulators/digid_sms.html", **context)
 
 
 @bp.post("/api/artifact")

@@ -32,7 +32,7 @@ from webapp.clock import utcnow
 from webapp.db import make_engine
 from webapp.domain import gemeenten
 from webapp.domain.sources import BY_KEY, describe
-from webapp.pages import personal
+from webapp.pages import form_errors, personal
 
 bp = personal(Blueprint("gemeente", __name__, url_prefix="/gemeente"))
 
@@ -177,7 +177,6 @@ def _end_staff_session(inbox):
 def login(code):
     """Staff sign in for one municipality; the session then opens only its inbox."""
     gemeente = _gemeente_or_404(code)
-    error = None
     if request.method == "POST":
         if _password_opens(code, request.form.get("password", "")[:128]):
             session_id, now = secrets.token_urlsafe(32), utcnow()
@@ -189,9 +188,10 @@ def login(code):
                 inbox.commit()
             cookie[STAFF] = session_id
             return redirect(url_for(".inbox", code=code), 303)
-        error = "Dit wachtwoord klopt niet."
-    return render_template("simulators/gemeente_login.html", gemeente=gemeente,
-                           error=error), (422 if error else 200)
+        return form_errors("simulators/gemeente_login.html", "simulators/gemeente_login.html",
+                           url_for(".login", code=code), gemeente=gemeente,
+                           error="Dit wachtwoord klopt niet.")
+    return render_template("simulators/gemeente_login.html", gemeente=gemeente, error=None)
 
 
 @bp.post("/<code>/uitloggen")
