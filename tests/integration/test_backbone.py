@@ -190,7 +190,7 @@ def test_with_redis_unreachable_the_desktop_polls_and_the_journey_pauses_until_i
 
             redis_proxy.cut()
             for source in ("mijnoverheid", "belastingdienst", "uwv", "pensioen", "duo"):
-                tapped = phone.post(f"/app/bronnen/{source}")
+                tapped = phone.post(f"/app/bronnen/{source}", follow_redirects=True)
                 assert tapped.status_code == 200 and "Bezig met ophalen" in tapped.text
             worker_log = system.tmp_path / "worker-0.log"
             wait_for(lambda: "KeysUnavailable" in worker_log.read_text(), 30,
@@ -201,7 +201,7 @@ def test_with_redis_unreachable_the_desktop_polls_and_the_journey_pauses_until_i
             redis_proxy.open()
             wait_for(lambda: system.scalar(fetched, id=journey_id) == 5, 60, "the fetches after Redis")
             expect(page.locator("#live-status")).to_contain_text("5 van de 5")
-            assert 'data-screen="review"' in phone.post("/app/bronnen/klaar").text
+            assert 'data-screen="review"' in phone.post("/app/bronnen/klaar", follow_redirects=True).text
             expect(page.locator("#live-status")).to_contain_text("Bekijk en controleer")
             phone.post("/app/versturen", data={"toestemming": "ja"})
             expect(page.get_by_role("heading", name="Klaar! Uw gegevens zijn verstuurd")).to_be_visible()
@@ -222,7 +222,8 @@ def test_a_redis_restart_after_consent_ends_the_journey_with_a_mail_and_nothing_
     walk.to_review(SANNE)
     journey_id = _journey_of(walk)
     system.kill_workers()  # the delivery waits on the queue
-    assert 'data-screen="sending"' in phone.post("/app/versturen", data={"toestemming": "ja"}).text
+    assert 'data-screen="sending"' in phone.post("/app/versturen", data={"toestemming": "ja"},
+                                                 follow_redirects=True).text
     redis_server.stop()
     redis_server.start()
     system.start_worker()

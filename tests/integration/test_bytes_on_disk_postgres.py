@@ -69,7 +69,7 @@ class Journey_:
                 walk.phone.post(f"/app/bronnen/{source.key}")
                 walk.run_jobs()
                 self.check(f"{citizen.username}'s {source.key} fetched")
-            page = walk.phone.post("/app/bronnen/klaar").text
+            page = walk.phone.post("/app/bronnen/klaar", follow_redirects=True).text
         assert 'data-screen="review"' in page and "Supermarkt De Hoek" in page
         return self
 

@@ -45,7 +45,8 @@ def test_a_redis_restart_after_consent_ends_the_journey_sends_nothing_and_mails_
     journey_id = to_review(walk)
     invitation = invitation_path(app)
     worker.stop()  # the delivery waits on the queue
-    assert 'data-screen="sending"' in phone.post("/app/versturen", data={"toestemming": "ja"}).text
+    assert 'data-screen="sending"' in phone.post("/app/versturen", data={"toestemming": "ja"},
+                                                     follow_redirects=True).text
     redis_server.stop()
     redis_server.start()  # without persistence: every key is gone
     _run_with_a_new_worker(broker)
@@ -107,7 +108,7 @@ def test_while_redis_is_unreachable_fetches_and_the_delivery_wait_and_complete_w
 
     redis_proxy.cut()
     for source in ("mijnoverheid", "belastingdienst"):
-        tapped = phone.post(f"/app/bronnen/{source}")
+        tapped = phone.post(f"/app/bronnen/{source}", follow_redirects=True)
         assert tapped.status_code == 200 and "Bezig met ophalen" in tapped.text
     job_log.wait_for(lambda: len(job_log.failures("fetch_source")) >= 2, "fetches waiting for Redis")
     assert {type(e).__name__ for e in job_log.failures("fetch_source")} == {"KeysUnavailable"}
@@ -150,7 +151,8 @@ def test_a_stop_while_redis_is_unreachable_purges_at_once_and_deletes_the_key_wh
     assert stored.exists(f"ockto:key:{journey_id}")
     assert 0 < stored.ttl(f"ockto:key:{journey_id}") <= app.config["JOURNEY_TTL_HOURS"] * 3600
     redis_proxy.cut()
-    assert 'data-screen="cancelled"' in phone.post("/app/stoppen").text  # the stop works now
+    stopped = phone.post("/app/stoppen", follow_redirects=True).text  # the stop works now
+    assert 'data-screen="cancelled"' in stopped
     assert _journey(journey_id).state == "cancelled"
     job_log.wait_for(lambda: job_log.failures("forget_key"), "the key's deletion waiting for Redis")
     assert stored.exists(f"ockto:key:{journey_id}")  # until Redis answers the app again
