@@ -30,7 +30,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -95,8 +94,8 @@ def make_journeys(app, count):
                                       bsn="999900031")
             journey = Journey(id=new_id(), application=application,
                               state=JourneyState.FETCHING_APPLICANT, created_at=now, updated_at=now,
-                              desktop_secret_hash=digest(secret), data_key=Fernet.generate_key())
-            journey.persons.append(Person(role=Role.APPLICANT, bsn="999900031", logged_in_at=now))
+                              desktop_secret_hash=digest(secret))
+            journey.persons.append(Person(role=Role.APPLICANT, logged_in_at=now))
             journey.fetches.extend(SourceFetch(role=Role.APPLICANT, source=s.key,
                                                status=FetchStatus.WAITING, updated_at=now)
                                    for s in SOURCES)

@@ -14,7 +14,7 @@ from messaging import events, mail
 from messaging.broker import make_broker
 
 from . import (
-    acceptance, application, clock, db, desktop, dev, errors, health, live, logs, metrics,
+    acceptance, application, clock, db, desktop, dev, errors, health, keys, live, logs, metrics,
     migrate, operators, pages, phone, privacy, pwa, ratelimit, security,
 )
 from .config import Config, StartRefused, refusals
@@ -38,6 +38,7 @@ def create_worker_app(overrides=None, broker=None):
                             "first (python -m webapp.release)."])
     app.extensions["broker"] = broker or make_broker(app.config["RABBITMQ_URL"])
     events.init_app(app)
+    keys.init_app(app)
     mail.init_app(app)
     return app
 

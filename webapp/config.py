@@ -168,18 +168,23 @@ OUTSIDE_SYSTEMS = ("DIGID_URL", "SOURCES_URL", "GEMEENTE_URL")
 def refusals(config):
     """Why these settings must not start outside development, a line each; [] when they may.
 
-    Acceptance (a QA deployment) may run the simulators, the development pages and the
-    acceptance mode, but no generated secret; production none of those, over https only,
-    on the real services and outside systems.
+    Anywhere, jobs on RabbitMQ need the data keys in Redis. Acceptance (a QA deployment) may
+    run the simulators, the development pages and the acceptance mode, but no generated
+    secret; production none of those, over https only, on the real services and outside
+    systems.
     """
     env = config["OCKTOREIS_ENV"]
     if env not in ENVIRONMENTS:
         return [f"OCKTOREIS_ENV is {env!r}: it must be one of {', '.join(ENVIRONMENTS)}."]
     if config["TRUSTED_PROXIES"] < 0:
         return [f"TRUSTED_PROXIES is {config['TRUSTED_PROXIES']}: it counts proxies, 0 or more."]
-    if env == "development":
-        return []
     lines = []
+    if config["RABBITMQ_URL"] and not config["REDIS_URL"]:
+        # Workers in other processes could not read the journeys' data keys (webapp.keys).
+        lines.append("RABBITMQ_URL is set but REDIS_URL is not: the workers need the "
+                     "journeys' data keys in Redis (a database without persistence).")
+    if env == "development":
+        return lines
     given = config["SETTINGS_GIVEN"]
     if "SECRET_KEY" not in given:
         lines.append("SECRET_KEY is missing: set one (the same on every process, at least "

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 
 
@@ -34,9 +34,41 @@ def make_engine(url):
         def _sqlite_pragmas(connection, _record):
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA foreign_keys=ON")
+            # What a purge empties is overwritten with zeros in the file, not left in free space.
+            connection.execute("PRAGMA secure_delete=ON")
         return engine
     # hide_parameters: an error message or log line never shows the values (BSNs, names).
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+_SCRUB = "ocktoreis.scrub_after_commit"
+
+
+def scrub_after_commit():
+    """Personal data is being purged in this transaction: once it commits, no old copy of it
+    may stay in the database's files (see `_scrub`)."""
+    session.info[_SCRUB] = True
+
+
+@event.listens_for(session, "after_commit")
+def _scrub_after_commit(committed):
+    if committed.info.pop(_SCRUB, False):
+        _scrub(current_app.extensions["db_engine"])
+
+
+@event.listens_for(session, "after_soft_rollback")
+def _no_scrub_after_rollback(rolled_back, _previous_transaction):
+    rolled_back.info.pop(_SCRUB, None)
+
+
+def _scrub(engine):
+    """SQLite: the purge's pages are in the WAL by now, and the old versions of its rows in
+    earlier WAL frames: checkpoint them into the database file (secure_delete has zeroed the
+    emptied cells) and truncate the WAL to nothing. PostgreSQL keeps dead row versions until
+    vacuum and WAL segments until they are recycled (README, "What is on disk")."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
 
 
 def init_app(app):

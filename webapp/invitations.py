@@ -319,6 +319,28 @@ def resend_mail(application_id, number, resend_id):
         raise  # Dramatiq retries with backoff; after the last retry it is a dead letter
 
 
+def send_restart_mail(application_id, journey_id):
+    """Worker: a journey ended after consent because its data key was lost (webapp.journeys
+    `end_with_lost_key`): tell the customer nothing was sent and to start again with the link
+    from the invitation, while that link works. One Message-ID per journey."""
+    now = utcnow()
+    application = session.get(Application, application_id)
+    if application is None or _no_mail_because(application, now):
+        return  # delivered by a new journey meanwhile, withdrawn or expired: nothing to say
+    context = {"name": application.name, "link": invitation_url(application.id),
+               "gemeente": gemeenten.by_code(application.gemeente_code),
+               "days": schedule().days_left(application.expires_at, now)}
+    try:
+        mail.send("Uw gegevens zijn niet verstuurd: begin opnieuw", application.email,
+                  render_template("mail/restart.txt", **context),
+                  render_template("mail/restart.html", **context),
+                  message_id=f"<ocktoreis.{application.id}.opnieuw.{journey_id}@gezondverzekerd.nl>")
+    except Exception as exc:
+        if _never_deliverable(exc):
+            raise MailUndeliverable(f"application {application.id}: {type(exc).__name__}") from None
+        raise
+
+
 def _no_mail_because(application, now):
     """Why the application gets no mail (DELIVERED, WITHDRAWN or EXPIRED), or None."""
     if application.status is ApplicationStatus.DELIVERED:

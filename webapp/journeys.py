@@ -12,16 +12,15 @@ import json
 import secrets
 from datetime import timedelta
 
-from cryptography.fernet import Fernet
 from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from messaging import events, mail
 
-from . import funnel, metrics, outbox, outside
+from . import funnel, keys, metrics, outbox, outside
 from .clock import utcnow
-from .db import session
+from .db import scrub_after_commit, session
 from .domain import sources as catalogue
 from .domain.application import ApplicationStatus, status_after
 from .domain.funnel import FunnelStep
@@ -67,7 +66,7 @@ def start_journey(application, phone_only):
     now = utcnow()
     journey = Journey(id=new_id(), application=application, state=JourneyState.CHECKLIST,
                       phone_only=phone_only, created_at=now, updated_at=now,
-                      desktop_secret_hash=digest(secret), data_key=Fernet.generate_key())
+                      desktop_secret_hash=digest(secret))
     session.add(journey)
     session.add(Receipt(journey_id=journey.id, gemeente_code=application.gemeente_code))
     funnel.record(application, FunnelStep.STARTED)
@@ -115,7 +114,9 @@ def publish(journey_id):
 
 def progress_view(journey):
     """What the pages show of the journey's progress, without personal data."""
-    return ProgressView(
+    restart = (journey.state is JourneyState.CANCELLED
+               and session.get(Receipt, journey.id).outcome is Outcome.KEY_LOST)
+    return ProgressView(restart=restart,
         journey_id=journey.id, state=journey.state, phone_only=journey.phone_only,
         has_partner=journey.application.has_partner,
         gemeente_code=journey.application.gemeente_code,
@@ -290,9 +291,17 @@ def complete_login(journey, artifact, state):
                            "met zijn of haar eigen DigiD.")
     if role is Role.PARTNER and application.partner_bsn and bsn != application.partner_bsn:
         raise JourneyError("Deze DigiD hoort niet bij de partner uit de aanvraag.")
+    try:
+        key = data_key(journey)
+    except keys.KeysUnavailable:
+        raise JourneyError(UNAVAILABLE) from None
+    except keys.KeyLost:
+        end_with_lost_key(journey)
+        raise JourneyError(RESTART) from None
     _transition(journey, LOGGED_IN[role])
     now = utcnow()
-    journey.persons.append(Person(role=role, bsn=bsn, logged_in_at=now))
+    journey.persons.append(Person(role=role, logged_in_at=now,
+                                  sealed_bsn=keys.seal(key, journey.id, bsn.encode())))
     journey.fetches.extend(SourceFetch(role=role, source=source.key, updated_at=now,
                                        status=FetchStatus.WAITING)
                            for source in catalogue.SOURCES)
@@ -326,23 +335,30 @@ def request_fetch(journey, source):
 
 
 def fetch_source(journey_id, role, source):
-    """Worker: fetch one source for one person and keep the data encrypted."""
+    """Worker: fetch one source for one person and keep the data sealed with the journey's key.
+
+    Without the key store (Redis unreachable) it raises KeysUnavailable before asking the
+    source, and Dramatiq tries again; a lost key ends the journey."""
     fetch = session.scalar(select(SourceFetch).filter_by(journey_id=journey_id, role=Role(role),
                                                          source=source))
     if fetch is None or fetch.status is not FetchStatus.FETCHING:
         return  # purged, cancelled or already done: nothing to do
     journey = session.get(Journey, journey_id)
-    person = journey.person(role)
+    try:
+        key = data_key(journey)
+    except keys.KeyLost:
+        return end_with_lost_key(journey)
+    bsn = keys.unseal(key, journey.id, journey.person(role).sealed_bsn).decode()
     try:
         with metrics.Timer() as took:
-            data = outside.fetch_from_source(source, person.bsn)
+            data = outside.fetch_from_source(source, bsn)
     except outside.OutsideSystemError as exc:
         current_app.logger.warning("source %s failed for journey %s: %s", source, journey_id, exc)
         metrics.SOURCE_FAILURES.labels(source).inc()
         fetch.status = FetchStatus.FAILED
     else:
         metrics.SOURCE_FETCH.labels(source).observe(took.seconds)
-        fetch.payload = Fernet(journey.data_key).encrypt(json.dumps(data).encode())
+        fetch.payload = keys.seal(key, journey.id, json.dumps(data).encode())
         fetch.status = FetchStatus.FETCHED
     fetch.updated_at = utcnow()
     session.commit()
@@ -363,13 +379,32 @@ def finish_sources(journey):
 # Step 10 and 11: review, consent, delivery and purge.
 
 def dossier(journey):
-    """Everything fetched, decrypted: {role: {source: data}}."""
-    fernet = Fernet(journey.data_key)
+    """Everything fetched, unsealed: {role: {source: data}}; KeysUnavailable or KeyLost
+    when the journey's key cannot be had."""
+    key = data_key(journey)
     result = {}
     for fetch in journey.fetches:
         if fetch.status is FetchStatus.FETCHED and fetch.payload:
-            result.setdefault(fetch.role, {})[fetch.source] = json.loads(fernet.decrypt(fetch.payload))
+            result.setdefault(fetch.role, {})[fetch.source] = json.loads(
+                keys.unseal(key, journey.id, fetch.payload))
     return result
+
+
+def review(journey):
+    """The dossier the review screen shows; a Dutch JourneyError when it cannot be read now
+    (the key store unreachable) or ever again (the key lost: the journey ends)."""
+    try:
+        return dossier(journey)
+    except keys.KeysUnavailable:
+        raise JourneyError(UNAVAILABLE) from None
+    except keys.KeyLost:
+        end_with_lost_key(journey)
+        raise JourneyError(RESTART) from None
+
+
+def bsn_of(journey, role):
+    """The BSN the person logged in with, unsealed."""
+    return keys.unseal(data_key(journey), journey.id, journey.person(role).sealed_bsn).decode()
 
 
 def give_consent(journey):
@@ -392,12 +427,16 @@ def deliver(journey_id):
         return
     application = journey.application
     people = {Role.APPLICANT: application.name, Role.PARTNER: application.partner_name}
+    try:  # all of it unsealed before anything is sent: never half a dossier
+        data_of = dossier(journey)
+        bsns = {role: bsn_of(journey, role) for role in data_of}
+    except keys.KeyLost:
+        return end_with_lost_key(journey)
     body = {
         "gemeente": application.gemeente_code,
         "aanvraag": application.id,
-        "personen": [{"rol": role, "naam": people[role], "bsn": journey.person(role).bsn,
-                      "bronnen": data}
-                     for role, data in dossier(journey).items()],
+        "personen": [{"rol": role, "naam": people[role], "bsn": bsns[role], "bronnen": data}
+                     for role, data in data_of.items()],
     }
     try:
         with metrics.Timer() as took:
@@ -435,13 +474,69 @@ def purge(journey_id):
 
 
 def _purge_journey_data(journey):
+    """Shred the journey's data: its key goes first (what is sealed with it, in any copy of
+    the database, can no longer be read), then the sealed data itself (not yet committed)."""
+    try:
+        keys.store(current_app).delete(journey.id)
+    except keys.KeysUnavailable:
+        # Redis is down: its key expires with the journey's time to live at the latest, and
+        # the job deletes it as soon as Redis answers again.
+        outbox.request(Job.FORGET_KEY, journey.id)
     for fetch in journey.fetches:
         fetch.payload = None
     for person in journey.persons:
-        person.bsn = None
-    journey.data_key = None
+        person.sealed_bsn = None
     session.execute(delete(PairingToken).where(PairingToken.journey_id == journey.id))
     session.get(Receipt, journey.id).purged_at = utcnow()
+    scrub_after_commit()
+
+
+def forget_key(journey_id):
+    """Worker: delete a purged journey's key that could not be deleted at the purge."""
+    keys.store(current_app).delete(journey_id)  # KeysUnavailable: Dramatiq tries again
+
+
+# The journey's data key (webapp.keys).
+
+UNAVAILABLE = ("Dit lukt op dit moment even niet. Uw gegevens zijn veilig; probeer het over een "
+               "paar minuten opnieuw.")
+RESTART = ("Er ging bij Ockto iets mis, waardoor de opgehaalde gegevens niet meer te lezen zijn. "
+           "Er is niets naar de gemeente verstuurd. Begin opnieuw met de link uit uw uitnodiging.")
+
+
+def data_key(journey):
+    """The journey's key, made at its first use (the first login): KeysUnavailable while the
+    key store cannot be reached, KeyLost when a key that was made is gone."""
+    store = keys.store(current_app)
+    if journey.key_made_at is None:
+        ends = journey.created_at + timedelta(hours=current_app.config["JOURNEY_TTL_HOURS"])
+        key = store.create(journey.id, (ends - utcnow()).total_seconds())
+        journey.key_made_at = utcnow()  # committed with the first data sealed under it
+        return key
+    key = store.get(journey.id)
+    if key is None:
+        raise keys.KeyLost(journey.id)
+    return key
+
+
+def end_with_lost_key(journey):
+    """The journey's key is gone (Redis restarted without its data): what was fetched can
+    never be read again, so the journey ends and nothing is sent. Its application stays open,
+    so the invitation's link starts a new journey; a customer who had already consented
+    hears so by mail (they are not looking at the app any more)."""
+    session.rollback()
+    session.refresh(journey)
+    if not can(journey.state, JourneyEvent.KEY_LOST):
+        return  # it ended meanwhile, or was delivered (the purge needs no key)
+    consented = journey.state is JourneyState.SENDING
+    _transition(journey, JourneyEvent.KEY_LOST)
+    _purge_journey_data(journey)
+    session.get(Receipt, journey.id).outcome = Outcome.KEY_LOST
+    if consented:
+        outbox.request(Job.SEND_RESTART_MAIL, journey.application_id, journey.id)
+    session.commit()
+    current_app.logger.warning("journey %s ended: its data key was lost", journey.id)
+    publish(journey.id)
 
 
 def purge_application(application, outcome):
@@ -450,6 +545,7 @@ def purge_application(application, outcome):
     application.name = application.email = application.bsn = None
     application.partner_name = application.partner_bsn = None
     application.next_mail_at = None
+    scrub_after_commit()
     application.purged_at = utcnow()
     application.status = status_after(application.status, outcome)
     funnel.record_ending(application, outcome)

@@ -70,7 +70,8 @@ class Journey(Base):
     pairing_code_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     phone_secret_hash: Mapped[str | None] = mapped_column(String(64))
     paired_at: Mapped[datetime | None]
-    data_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # per-journey Fernet key
+    # when its data key was made (webapp.keys): the key itself is never in the database
+    key_made_at: Mapped[datetime | None]
 
     application: Mapped[Application] = relationship(back_populates="journeys")
     persons: Mapped[list["Person"]] = relationship(order_by="Person.id", cascade="all")
@@ -94,7 +95,7 @@ class Person(Base):
     journey_id: Mapped[str] = mapped_column(ForeignKey("journey.id"))
     role: Mapped[Role] = mapped_column(_enum(Role, 10))
     logged_in_at: Mapped[datetime]
-    bsn: Mapped[str | None] = mapped_column(String(9))  # personal
+    sealed_bsn: Mapped[bytes | None] = mapped_column(LargeBinary)  # personal, sealed (webapp.keys)
 
 
 class SourceFetch(Base):
@@ -110,7 +111,7 @@ class SourceFetch(Base):
     status: Mapped[FetchStatus] = mapped_column(_enum(FetchStatus, 10))
     attempts: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime]
-    payload: Mapped[bytes | None] = mapped_column(LargeBinary)  # personal, encrypted
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)  # personal, sealed (webapp.keys)
 
 
 class Receipt(Base):

@@ -45,6 +45,8 @@ class Job(enum.StrEnum):
     DELIVER_DOSSIER = "deliver_dossier"
     PURGE_JOURNEY = "purge_journey"
     RESEND_MAIL = "resend_mail"
+    FORGET_KEY = "forget_key"
+    SEND_RESTART_MAIL = "send_restart_mail"
 
 
 def request(job, *args):

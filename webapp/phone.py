@@ -193,12 +193,18 @@ def _screen_errors(journey, error):
 def _screen_context(journey, error=None):
     """The app's screen: the progress view, and on the screens that show them the people's
     names (login) or the fetched data (review)."""
+    dossier = {}
+    if journey.state is JourneyState.REVIEWING:
+        try:
+            dossier = journeys.review(journey)
+        except JourneyError as exc:  # the key store unreachable, or the key lost (it ended)
+            error = str(exc)
+            journey = _reload(journey)
     view = journeys.progress_view(journey)
     context = {"view": view, "S": JourneyState, "Role": Role, "error": error,
                "application": journey.application}
     if view.state in FETCHING:
         context.update(live.sources_context(view, error))
     if view.state is JourneyState.REVIEWING:
-        context.update(dossier=journeys.dossier(journey), sources=catalogue.SOURCES,
-                       describe=catalogue.describe)
+        context.update(dossier=dossier, sources=catalogue.SOURCES, describe=catalogue.describe)
     return context

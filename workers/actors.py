@@ -7,7 +7,7 @@ runs them, never at import time.
 
 import dramatiq
 
-from webapp import invitations, journeys
+from webapp import invitations, journeys, keys
 from webapp.outbox import QUEUE, Job
 
 
@@ -41,6 +41,24 @@ def purge_journey(journey_id):
     journeys.purge(journey_id)
 
 
+def forget_key(journey_id):
+    """Delete a purged journey's data key that Redis could not delete at the purge."""
+    journeys.forget_key(journey_id)
+
+
+def send_restart_mail(application_id, journey_id):
+    """Tell a customer who had consented that their journey ended and how to start again."""
+    invitations.send_restart_mail(application_id, journey_id)
+
+
+def _until_the_keys_are_back(tries):
+    """Retry a job while the key store (Redis) is unreachable, however long: the journey's
+    time to live ends it at the latest (the job then finds it purged); other errors `tries`."""
+    def retry_when(retries, exception):
+        return isinstance(exception, keys.KeysUnavailable) or retries < tries
+    return retry_when
+
+
 def _mail_worth_retrying(retries, exception):
     """Up to ten tries, but none for a mail that can never be sent: it goes to the dead letters."""
     return retries < 10 and not isinstance(exception, invitations.MailUndeliverable)
@@ -53,11 +71,16 @@ ACTORS = {
     Job.RESEND_MAIL: (resend_mail, {"retry_when": _mail_worth_retrying, "min_backoff": 2_000,
                                     "max_backoff": 300_000}),
     Job.QUEUE_MAIL: (queue_mail, {"max_retries": 10, "min_backoff": 1_000, "max_backoff": 60_000}),
-    Job.FETCH_SOURCE: (fetch_source, {"max_retries": 3, "min_backoff": 500, "max_backoff": 10_000}),
-    Job.DELIVER_DOSSIER: (deliver_dossier, {"max_retries": 10, "min_backoff": 1_000,
-                                            "max_backoff": 300_000}),
+    Job.FETCH_SOURCE: (fetch_source, {"retry_when": _until_the_keys_are_back(3), "min_backoff": 500,
+                                      "max_backoff": 10_000}),
+    Job.DELIVER_DOSSIER: (deliver_dossier, {"retry_when": _until_the_keys_are_back(10),
+                                            "min_backoff": 1_000, "max_backoff": 300_000}),
     Job.PURGE_JOURNEY: (purge_journey, {"max_retries": 10, "min_backoff": 1_000,
                                         "max_backoff": 300_000}),
+    Job.FORGET_KEY: (forget_key, {"retry_when": _until_the_keys_are_back(0), "min_backoff": 1_000,
+                                  "max_backoff": 60_000}),
+    Job.SEND_RESTART_MAIL: (send_restart_mail, {"retry_when": _mail_worth_retrying,
+                                                "min_backoff": 2_000, "max_backoff": 300_000}),
 }
 
 

@@ -2,6 +2,7 @@
 HTTP), a Flask test client per browser, and Dramatiq worker threads on the StubBroker."""
 
 import secrets
+import socket
 import threading
 
 import dramatiq
@@ -55,6 +56,82 @@ def redis_server(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def redis_proxy(redis_server):
+    """The private Redis behind a TCP proxy that can make it unreachable (connections cut,
+    new ones refused) while it keeps its data, as a network fault would."""
+    proxy = TcpProxy(redis_server.port)
+    proxy.open()
+    yield proxy
+    proxy.cut()
+
+
+class TcpProxy:
+    def __init__(self, target_port):
+        self.target_port, self.port = target_port, free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._listener, self._sockets, self._lock = None, set(), threading.Lock()
+
+    def open(self):
+        """Listen (again) and pass every connection through to the target."""
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(128)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener):
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._sockets |= {client, upstream}
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
+
+    def _pipe(self, source, target):
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, target):
+                self._close(end)
+
+    def _close(self, end):
+        with self._lock:
+            self._sockets.discard(end)
+        try:
+            end.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        end.close()
+
+    def cut(self):
+        """Unreachable: every open connection dropped, new ones refused."""
+        if self._listener is not None:
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+            except OSError:
+                pass
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            ends = list(self._sockets)
+        for end in ends:
+            self._close(end)
 
 
 @pytest.fixture

@@ -158,8 +158,12 @@ def _rabbitmqctl(*args):
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
 
 
-def test_with_redis_down_the_desktop_polls_and_the_journey_completes(deployment, redis_server):
-    system = deployment(SOURCE_SIM_LATENCY_MS=200)
+def test_with_redis_unreachable_the_desktop_polls_and_the_journey_pauses_until_it_is_back(
+        deployment, redis_proxy):
+    """Redis holds the journeys' data keys: while it cannot be reached (its data kept), the
+    desktop in Chromium falls back to polling, the fetches wait; when it is back they
+    complete without a click, and the journey ends as usual."""
+    system = deployment(SOURCE_SIM_LATENCY_MS=200, REDIS_URL=redis_proxy.url)
     web_a, web_b = system.start_web(), system.start_web()
     system.start_worker()
     with sync_playwright() as playwright:
@@ -179,16 +183,60 @@ def test_with_redis_down_the_desktop_polls_and_the_journey_completes(deployment,
             pairing = page.get_by_test_id("pairing-url").get_attribute("href")
             phone.get(pairing[len(web_a):])
             expect(page.locator('[data-step="phone"]')).to_have_attribute("data-status", "done")
-
-            redis_server.stop()
             walk.login(SANNE)
             expect(page.locator('[data-step="login"]')).to_have_attribute("data-status", "done")
-            walk.fetch_all()
+            journey_id = system.scalar("SELECT id FROM journey")  # the browser started it
+            fetched = "SELECT count(*) FROM source_fetch WHERE journey_id = :id AND status = 'fetched'"
+
+            redis_proxy.cut()
+            for source in ("mijnoverheid", "belastingdienst", "uwv", "pensioen", "duo"):
+                tapped = phone.post(f"/app/bronnen/{source}", follow_redirects=True)
+                assert tapped.status_code == 200 and "Bezig met ophalen" in tapped.text
+            worker_log = system.tmp_path / "worker-0.log"
+            wait_for(lambda: "KeysUnavailable" in worker_log.read_text(), 30,
+                     "the worker's fetches to wait for Redis")
+            assert system.scalar(fetched, id=journey_id) == 0
+            expect(page.locator("#live-status")).to_contain_text("0 van de 5")  # polled
+
+            redis_proxy.open()
+            wait_for(lambda: system.scalar(fetched, id=journey_id) == 5, 60, "the fetches after Redis")
+            expect(page.locator("#live-status")).to_contain_text("5 van de 5")
+            assert 'data-screen="review"' in phone.post("/app/bronnen/klaar", follow_redirects=True).text
             expect(page.locator("#live-status")).to_contain_text("Bekijk en controleer")
             phone.post("/app/versturen", data={"toestemming": "ja"})
             expect(page.get_by_role("heading", name="Klaar! Uw gegevens zijn verstuurd")).to_be_visible()
         finally:
             browser.close()
+    assert _dossiers_in_inbox(web_a) == 1
+
+
+def test_a_redis_restart_after_consent_ends_the_journey_with_a_mail_and_nothing_delivered(
+        deployment, redis_server):
+    """The worker processes find the journey's key gone (Redis restarted without its data):
+    the delivery is not made, the customer is mailed, both screens say to begin again."""
+    system = deployment()
+    web = system.start_web()
+    system.start_worker()
+    desktop, phone = HttpClient(web), HttpClient(web, PHONE_UA)
+    walk = Walk(system.app, desktop, phone, system.run_jobs)
+    walk.to_review(SANNE)
+    journey_id = _journey_of(walk)
+    system.kill_workers()  # the delivery waits on the queue
+    assert 'data-screen="sending"' in phone.post("/app/versturen", data={"toestemming": "ja"},
+                                                 follow_redirects=True).text
+    redis_server.stop()
+    redis_server.start()
+    system.start_worker()
+    wait_for(lambda: system.scalar("SELECT state FROM journey WHERE id = :id", id=journey_id)
+             == "cancelled", 60, "the journey to end")
+    system.run_jobs()
+    assert system.scalar("SELECT outcome FROM receipt WHERE journey_id = :id", id=journey_id) == "key_lost"
+    wait_for(lambda: len(outbox_messages(system.app)) == 2, 60, "the mail to the customer")
+    assert "Begin opnieuw met de link uit uw uitnodiging" in outbox_messages(system.app)[-1].get_body(
+        ("plain",)).get_content()
+    assert "Begin opnieuw met de link uit uw uitnodiging" in phone.get("/app/").text
+    assert "Begin opnieuw met de link uit uw uitnodiging" in desktop.get(walk.journey_url).text
+    assert _dossiers_in_inbox(web) == 0
 
 
 def test_a_dropped_database_connection_gives_a_clear_page_and_the_app_recovers(deployment, postgres_url):

@@ -82,9 +82,11 @@ def numbers(smtp):
     return sorted((m["To"], m["Message-ID"].split("@")[0].rsplit(".", 1)[1]) for m in smtp.messages)
 
 
-def test_two_clock_processes_and_a_worker_send_each_reminder_once_across_restarts(services, tmp_path):
+def test_two_clock_processes_and_a_worker_send_each_reminder_once_across_restarts(services, tmp_path,
+                                                                                  redis_server):
     database_url, rabbitmq_url, smtp = services
     env = {**os.environ, "DATABASE_URL": database_url, "RABBITMQ_URL": rabbitmq_url,
+           "REDIS_URL": redis_server.url,
            "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port), "OCKTOREIS_ENV": "acceptance",
            "SECRET_KEY": "clock-test-secret-of-32-characters!",
            "OCKTOREIS_INSTANCE": str(tmp_path), "CLOCK_INTERVAL_S": "0.5", "SIMULATORS": "0"}

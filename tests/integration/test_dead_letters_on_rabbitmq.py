@@ -26,10 +26,11 @@ def dead_in_rabbitmq(url):
         connection.close()
 
 
-def test_dead_letters_on_rabbitmq_are_listed_and_retried_by_id_then_all(services, tmp_path):
+def test_dead_letters_on_rabbitmq_are_listed_and_retried_by_id_then_all(services, tmp_path, redis_server):
     database_url, rabbitmq_url, smtp = services
     smtp.refused.update(EMAILS)  # "550 no such mailbox": the job is a dead letter at once
     env = {**os.environ, "DATABASE_URL": database_url, "RABBITMQ_URL": rabbitmq_url,
+           "REDIS_URL": redis_server.url,
            "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp.port), "SECRET_KEY": "test-secret",
            "OCKTOREIS_INSTANCE": str(tmp_path), "SIMULATORS": "0"}
 
@@ -38,7 +39,8 @@ def test_dead_letters_on_rabbitmq_are_listed_and_retried_by_id_then_all(services
                               env=env, capture_output=True, text=True, timeout=120)
 
     app = create_worker_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
-                             "INSTANCE_DIR": str(tmp_path), "RABBITMQ_URL": rabbitmq_url})
+                             "INSTANCE_DIR": str(tmp_path), "RABBITMQ_URL": rabbitmq_url,
+                             "REDIS_URL": redis_server.url})
     with app.app_context():  # two applications; their invitations go to RabbitMQ with the commit
         ids = {email: invitations.create_application(ApplicationInput(
             "GM0193", "Aanvrager", email, "999900031", False, None, None)).id for email in EMAILS}

@@ -37,7 +37,8 @@ def test_without_its_database_the_process_is_not_ready(app, desktop):
 
 
 def test_without_its_broker_the_process_is_not_ready(tmp_path):
-    web = create_app({**embedded_settings(tmp_path), "RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:1/%2F"})
+    web = create_app({**embedded_settings(tmp_path), "RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:1/%2F",
+                      "REDIS_URL": "redis://127.0.0.1:1/0"})  # jobs on RabbitMQ need Redis
     try:
         ready = web.test_client().get("/health/ready")
         assert ready.status_code == 503 and ready.json["checks"]["broker"].startswith("error")

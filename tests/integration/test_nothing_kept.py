@@ -23,6 +23,7 @@ from webapp.simulators import population
 from webapp.simulators.population import FATIMA, JAN
 
 from .helpers import all_database_text, dossier_count
+from .ondisk import fetched_values
 
 EMAIL = "aanvrager@example.org"
 
@@ -56,14 +57,16 @@ def logs(caplog, capfd):
 
 
 def personal_data():
-    """What must not survive: both BSNs and names, the e-mail, incomes and the address."""
+    """What must not survive: both BSNs and names, the e-mail, incomes and the address, and
+    every other value only the fetched data holds, as sent and as the review screen shows it
+    (tests/integration/ondisk.py)."""
     values = [JAN.bsn, FATIMA.bsn, JAN.name, FATIMA.name, EMAIL]
     for citizen in (JAN, FATIMA):
         tax = population.source_data("belastingdienst", citizen.bsn)
         brp = population.source_data("mijnoverheid", citizen.bsn)
         values += [str(tax["verzamelinkomen"]), str(tax["box1"]), brp["adres"]["postcode"],
                    brp["geboortedatum"]]
-    return values
+    return values + [value for value in fetched_values() if value not in values]
 
 
 def _decoded_tokens(log_text):

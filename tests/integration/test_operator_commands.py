@@ -173,7 +173,8 @@ def test_purge_journey_ends_it_now_and_leaves_nothing_personal(app, beheer, walk
     assert (f"journey {journey.id}: reviewing -> cancelled (expired), its personal data and its "
             f"application's purged") in result.stdout
     session.expire_all()
-    assert journey.data_key is None and all(f.payload is None for f in journey.fetches)
+    assert app.extensions["data_keys"].get(journey.id) is None
+    assert all(f.payload is None for f in journey.fetches)
     assert journey.application.status is ApplicationStatus.EXPIRED
     text = all_database_text(app)
     assert not [value for value in PERSONAL if value in text]

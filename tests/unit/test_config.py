@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from webapp.config import Config, refusals
 
 
@@ -73,9 +75,10 @@ def test_production_refuses_each_dangerous_setting_with_a_line_of_its_own(tmp_pa
     lines = _refusals(tmp_path, SIMULATORS="1", DEV_PAGES="1", ACCEPTANCE_MODE="1",
                       RATE_LIMITS_OFF="1", PUBLIC_URL="http://ockto.example", SECRET_KEY=None,
                       REDIS_URL=None)
-    assert len(lines) == 7, lines
+    assert len(lines) == 8, lines
     for fragment in ("SIMULATORS is on", "DEV_PAGES is on", "ACCEPTANCE_MODE is on",
-                     "RATE_LIMITS_OFF is on", "https only", "SECRET_KEY is missing", "REDIS_URL is not set"):
+                     "RATE_LIMITS_OFF is on", "https only", "SECRET_KEY is missing", "REDIS_URL is not set",
+                     "RABBITMQ_URL is set but REDIS_URL is not"):
         assert any(fragment in line for line in lines), fragment
     assert not (tmp_path / "secret_key").exists()  # no key made up on one machine
 
@@ -110,3 +113,14 @@ def test_development_allows_anything_and_an_unknown_environment_is_refused(tmp_p
     assert _refusals(tmp_path, OCKTOREIS_ENV="development", SIMULATORS="1", SECRET_KEY=None) == []
     assert _refusals(tmp_path, OCKTOREIS_ENV="prod") == [
         "OCKTOREIS_ENV is 'prod': it must be one of development, acceptance, production."]
+
+
+@pytest.mark.parametrize("environment", ["development", "acceptance", "production"])
+def test_jobs_on_rabbitmq_without_redis_are_refused_everywhere(tmp_path, environment):
+    """The workers are other processes: the journeys' data keys must be in Redis for them."""
+    refused = "RABBITMQ_URL is set but REDIS_URL is not: the workers need the journeys' data keys in Redis"
+    lines = _refusals(tmp_path, OCKTOREIS_ENV=environment, REDIS_URL=None)
+    assert any(line.startswith(refused) for line in lines), lines
+    assert not any(line.startswith(refused) for line in _refusals(tmp_path, OCKTOREIS_ENV=environment))
+    embedded = _refusals(tmp_path, OCKTOREIS_ENV="development", RABBITMQ_URL=None, REDIS_URL=None)
+    assert embedded == []

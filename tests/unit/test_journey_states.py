@@ -14,7 +14,7 @@ BEFORE_SENDING = ORDER[:ORDER.index(S.SENDING)]
 FROM_SENDING_ON = ORDER[ORDER.index(S.SENDING):]
 
 
-def _reachable(start, skip=(E.EXPIRED,)):
+def _reachable(start, skip=(E.EXPIRED, E.KEY_LOST)):
     """Every state the customer's events can lead to from `start`, `start` included."""
     seen, todo = {start}, [start]
     while todo:
@@ -213,6 +213,14 @@ def test_the_customer_can_cancel_before_sending(state):
 def test_the_customer_cannot_cancel_once_sending(state):
     assert not can(state, E.CANCELLED)
     assert S.CANCELLED not in _reachable(state)
+
+
+def test_a_lost_key_ends_every_journey_that_is_not_yet_delivered():
+    for state in S:
+        expected = not state.is_final and state is not S.DELIVERED
+        assert can(state, E.KEY_LOST) is expected, state
+        if expected:
+            assert advance(state, E.KEY_LOST) is S.CANCELLED
 
 
 def test_the_time_to_live_ends_every_journey_that_is_not_yet_delivered():

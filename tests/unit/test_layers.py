@@ -20,7 +20,7 @@ LAYERS = (
     ("domain", ("webapp.domain", "webapp.domain.*", "webapp.simulators.population")),
     ("messaging", ("messaging", "messaging.*")),
     ("infrastructure", ("webapp.config", "webapp.clock", "webapp.db", "webapp.models",
-                        "webapp.funnel", "webapp.logs", "webapp.metrics", "webapp.migrate",
+                        "webapp.funnel", "webapp.keys", "webapp.logs", "webapp.metrics", "webapp.migrate",
                         "webapp.migrations.*", "webapp.outbox", "webapp.outside", "webapp.serving",
                         "webapp.signing", "webapp.dossier_pdf")),
     ("use cases", ("webapp.journeys", "webapp.invitations", "webapp.privacy", "webapp.operations")),

@@ -124,12 +124,13 @@ class ApplicationStatus(enum.StrEnum):
 
 # Only an invited application moves: delivered, expired, or else withdrawn (the applicant
 # stopped, in one way or another). A delivered, withdrawn or expired application keeps its
-# status (its personal data goes all the same).
+# status (its personal data goes all the same). A journey whose key was lost leaves its
+# application open: the invitation's link starts a new journey.
 _ENDS_AS = {Outcome.DELIVERED: ApplicationStatus.DELIVERED,
             Outcome.EXPIRED: ApplicationStatus.EXPIRED}
 APPLICATION_TRANSITIONS = {
     (ApplicationStatus.INVITED, outcome): _ENDS_AS.get(outcome, ApplicationStatus.WITHDRAWN)
-    for outcome in Outcome}
+    for outcome in Outcome if outcome is not Outcome.KEY_LOST}
 
 
 def status_after(status, outcome):

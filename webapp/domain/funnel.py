@@ -60,6 +60,8 @@ STEP_OF_EVENT = {
     JourneyEvent.DELIVERED: S.DELIVERED,
 }
 
+# Every outcome but delivery and a lost data key (the application stays open, the invitation
+# starts a new journey).
 ENDING_OF_OUTCOME = {
     Outcome.CONSENT_REFUSED: S.REFUSED,
     Outcome.CANCELLED: S.STOPPED,

@@ -35,6 +35,7 @@ class JourneyEvent(enum.StrEnum):
     PURGED = "purged"
     CANCELLED = "cancelled"
     EXPIRED = "expired"                      # the time to live passed: purge, whatever the step
+    KEY_LOST = "key_lost"                    # the data key is gone: nothing fetched can be read
 
 
 class Role(enum.StrEnum):
@@ -53,6 +54,7 @@ class Outcome(enum.StrEnum):
     APP_CLOSED = "app_closed"
     WITHDRAWN = "withdrawn"              # the applicant withdrew the application
     EXPIRED = "expired"                  # the time to live passed
+    KEY_LOST = "key_lost"                # the data key was lost: start again with the invitation
 
 
 S, E = JourneyState, JourneyEvent
@@ -80,6 +82,8 @@ CANCELLABLE = (
 TRANSITIONS.update({(state, E.CANCELLED): S.CANCELLED for state in CANCELLABLE})
 # After the time to live nothing is kept, not even a delivery that never got through.
 TRANSITIONS.update({(state, E.EXPIRED): S.CANCELLED for state in (*CANCELLABLE, S.SENDING)})
+# A lost key (webapp.keys) leaves data nobody can read: the journey ends, nothing half-sent.
+TRANSITIONS.update({(state, E.KEY_LOST): S.CANCELLED for state in (*CANCELLABLE, S.SENDING)})
 
 FETCHING = (S.FETCHING_APPLICANT, S.FETCHING_PARTNER)
 LOGGING_IN = {S.PHONE_CONNECTED: Role.APPLICANT, S.AWAITING_PARTNER: Role.PARTNER}

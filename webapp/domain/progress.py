@@ -34,6 +34,7 @@ class ProgressView:
     gemeente_code: str
     fetches: tuple[SourceProgress, ...] = ()
     second_device: bool = False  # a device scanned a QR code of this journey that no longer worked
+    restart: bool = False  # it ended because its key was lost: start again with the invitation
 
     @property
     def role(self):
@@ -82,7 +83,7 @@ class ProgressView:
         return {"journey_id": self.journey_id, "state": self.state, "phone_only": self.phone_only,
                 "has_partner": self.has_partner, "gemeente_code": self.gemeente_code,
                 "fetches": [[f.role, f.source, f.status] for f in self.fetches],
-                "second_device": self.second_device}
+                "second_device": self.second_device, "restart": self.restart}
 
     @classmethod
     def from_json(cls, data):
@@ -91,4 +92,4 @@ class ProgressView:
                    gemeente_code=data["gemeente_code"],
                    fetches=tuple([_SOURCE_PROGRESS[role, source, status]
                                   for role, source, status in data["fetches"]]),
-                   second_device=data["second_device"])
+                   second_device=data["second_device"], restart=data.get("restart", False))
