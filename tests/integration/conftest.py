@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from messaging.broker import AppContext
-from tests.services import PrivateRedis, fresh_postgres_database, fresh_rabbitmq_vhost
+from tests.services import PrivateRedis, free_port, fresh_postgres_database, fresh_rabbitmq_vhost
 from tests.smtp import LoopbackSMTP
 from webapp import create_app
 from webapp.db import session
