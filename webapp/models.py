@@ -71,6 +71,8 @@ class Journey(Base):
     phone_secret_hash: Mapped[str | None] = mapped_column(String(64))
     paired_at: Mapped[datetime | None]
     data_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # per-journey Fernet key
+    delivery_failures: Mapped[int] = mapped_column(default=0)
+    delivery_delayed_at: Mapped[datetime | None]  # the delivery failed all its retries
 
     application: Mapped[Application] = relationship(back_populates="journeys")
     persons: Mapped[list["Person"]] = relationship(order_by="Person.id", cascade="all")

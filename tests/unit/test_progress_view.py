@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from webapp.domain.journey import JourneyState, Role
+from webapp.domain.journey import JourneyState, Outcome, Role
 from webapp.domain.progress import ProgressView, SourceProgress
 from webapp.domain.sources import SOURCES, FetchStatus
 
@@ -20,8 +20,11 @@ def view(state, applicant_fetched=0, partner_fetched=None, has_partner=True):
     return ProgressView("j1", state, False, has_partner, "GM0193", tuple(fetches))
 
 
-def test_it_travels_as_json_and_comes_back_the_same():
-    original = view(S.FETCHING_PARTNER, 5, 2)
+@pytest.mark.parametrize("original", [
+    view(S.FETCHING_PARTNER, 5, 2),
+    ProgressView("j1", S.CANCELLED, False, False, "GM0193", outcome=Outcome.REPLACED),
+    ProgressView("j1", S.SENDING, False, False, "GM0193", delivery_delayed=True)])
+def test_it_travels_as_json_and_comes_back_the_same(original):
     travelled = ProgressView.from_json(json.loads(json.dumps(original.to_json())))
     assert travelled == original
     assert isinstance(travelled.state, JourneyState)

@@ -124,9 +124,13 @@ class ApplicationStatus(enum.StrEnum):
 
 # Only an invited application moves: delivered, expired, or else withdrawn (the applicant
 # stopped, in one way or another). A delivered, withdrawn or expired application keeps its
-# status (its personal data goes all the same).
+# status (its personal data goes all the same). A journey replaced by a fresh start, or one
+# whose dossier never reached the municipality, leaves the application waiting: the customer
+# starts again with the same invitation link.
 _ENDS_AS = {Outcome.DELIVERED: ApplicationStatus.DELIVERED,
-            Outcome.EXPIRED: ApplicationStatus.EXPIRED}
+            Outcome.EXPIRED: ApplicationStatus.EXPIRED,
+            Outcome.REPLACED: ApplicationStatus.INVITED,
+            Outcome.UNDELIVERED: ApplicationStatus.INVITED}
 APPLICATION_TRANSITIONS = {
     (ApplicationStatus.INVITED, outcome): _ENDS_AS.get(outcome, ApplicationStatus.WITHDRAWN)
     for outcome in Outcome}

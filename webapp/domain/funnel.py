@@ -66,7 +66,10 @@ ENDING_OF_OUTCOME = {
     Outcome.APP_CLOSED: S.STOPPED,
     Outcome.WITHDRAWN: S.STOPPED,
     Outcome.EXPIRED: S.EXPIRED,
+    Outcome.NO_DIGID: S.STOPPED,
 }
+# Endings that leave the application waiting for a new journey: not an ending of the funnel.
+CONTINUING = (Outcome.REPLACED, Outcome.UNDELIVERED)
 
 del S
 
