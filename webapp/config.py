@@ -12,6 +12,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .domain.journey import DELIVERY_RETRIES
+
 
 def _flag(value):
     return value.lower() in ("1", "true", "yes", "on")
@@ -76,6 +78,7 @@ SETTINGS = {
     "PAIRING_TTL_S": (int, 30),  # then the desktop shows a new QR code
     "PAIRING_GRACE_S": (int, 15),  # the previous one still works this long
     "JOURNEY_TTL_HOURS": (float, 24.0),  # an unfinished journey is purged at the latest then
+    "DELIVERY_RETRIES": (int, DELIVERY_RETRIES),  # then the pages say sending is delayed
     "PURGE_SWEEP_S": (int, 60),  # a web process sweeps for overdue journeys at most this often
     "REQUIRED_SOURCES": (json.loads, {}),  # {"GM0193": ["mijnoverheid", ...]}
     "STORE_URL_APPLE": (str, "https://apps.apple.com/nl/search?term=ockto"),

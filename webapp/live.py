@@ -35,9 +35,12 @@ def desktop_step_context(view, journey=None):
         context["install_url"] = url_for("pwa.install", _external=True)
     if view.state is JourneyState.AWAITING_PHONE:
         journey = journey or session.get(Journey, view.journey_id)
-        url = url_for("phone.pair", token=journeys.pairing_token(journey), _external=True)
-        context.update(pairing_url=url, qr_svg=_qr_data_uri(url),
-                       pairing_code=journeys.pairing_code(journey))
+        token, code = journeys.pairing_token(journey), journeys.pairing_code(journey)
+        if token is None or code is None:  # the phone paired (or it ended) meanwhile: show that
+            session.refresh(journey)
+            return desktop_step_context(journeys.progress_view(journey), journey)
+        url = url_for("phone.pair", token=token, _external=True)
+        context.update(pairing_url=url, qr_svg=_qr_data_uri(url), pairing_code=code)
     return context
 
 
@@ -73,8 +76,8 @@ class DesktopStream:
         """The [(event, data)] to send for `view`; None (a connect, the QR code's timer)
         renders the whole step from the database."""
         whole = view is None
-        view = self._view = view or _current_view(self.journey_id)
-        context = desktop_step_context(view)
+        context = desktop_step_context(view or _current_view(self.journey_id))
+        view = self._view = context["view"]
         frame = (view.state, view.second_device, view.steps)
         # The status line alone, without render_template's context processors and signals:
         # it is rendered for every event of every open desktop.

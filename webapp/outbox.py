@@ -45,6 +45,7 @@ class Job(enum.StrEnum):
     DELIVER_DOSSIER = "deliver_dossier"
     PURGE_JOURNEY = "purge_journey"
     RESEND_MAIL = "resend_mail"
+    MAIL_UNDELIVERED = "mail_undelivered"
 
 
 def request(job, *args):

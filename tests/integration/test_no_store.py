@@ -92,6 +92,16 @@ def _stop_in_every_way(walk, desktop, phone):
     phone.post("/app/bronnen/duo")  # too late: a refusal on the review screen
     desktop.post(f"{walk.apply(SANNE)}/intrekken")
 
+    walk.start(walk.apply(SANNE))
+    desktop.post(f"{walk.journey_url}/geen-digid")
+    invitation = walk.apply(SANNE)
+    walk.start(invitation)
+    desktop.post(f"{walk.journey_url}/checklist")
+    desktop.post(f"{walk.journey_url}/app-klaar")
+    phone.post(f"/app/verder/{invitation.rsplit('/', 1)[1]}")  # the phone goes on with it
+    phone.post("/app/geen-digid")
+    phone.get("/app/verder/terug?fout=geannuleerd")
+
 
 def _municipality_and_outbox(app, client):
     mails = re.findall(r'href="/dev/outbox/([0-9]+-[0-9a-f]{8})"', client.get("/dev/outbox").text)
