@@ -108,7 +108,7 @@ class PhoneStream:
 
     def render(self, view=None):
         view = view or _current_view(self.journey_id)
-        messages = [("state", view.state.value)]
+        messages = [("state", view.screen)]
         if view.state in FETCHING:
             messages.append(("sources", render_template("phone/_sources.html",
                                                         **sources_context(view))))

@@ -112,6 +112,7 @@ def _municipality_and_outbox(app, client):
     inbox = client.get("/gemeente/GM0193/inbox").text
     client.get(local(re.search(r'href="([^"]*/inbox/[^"]+)"', inbox).group(1)))
     client.post("/gemeente/GM0193/uitloggen")
+    client.post("/gemeente/storing", json={"gemeente": "GM0193", "down": True})  # QA only: 404
 
 
 def test_every_personal_page_fragment_and_stream_answers_no_store(app, walk, desktop, phone):

@@ -55,3 +55,10 @@ def test_the_desktop_steps_follow_the_state_and_skip_the_partner_without_one():
     alone = view(S.REVIEWING, 5, has_partner=False).steps
     assert "partner" not in [key for key, _, _ in alone]
     assert [status for _, _, status in view(S.CANCELLED).steps][0] == "current"
+
+
+def test_the_apps_screen_changes_when_sending_is_delayed():
+    sending = ProgressView("j1", S.SENDING, False, False, "GM0193")
+    assert sending.screen == "sending"
+    assert ProgressView("j1", S.SENDING, False, False, "GM0193", delivery_delayed=True).screen \
+        == "sending-delayed"

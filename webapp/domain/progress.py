@@ -44,6 +44,13 @@ class ProgressView:
         return current_role(self.state)
 
     @property
+    def screen(self):
+        """What the app's screen shows, as its `data-state` and the phone stream's `state`
+        event say it: the state, and whether sending is delayed (the page re-renders when
+        this changes)."""
+        return f"{self.state}-delayed" if self.delivery_delayed else self.state.value
+
+    @property
     def login_role(self):
         """Whose DigiD login the journey waits for, or None."""
         return role_to_log_in(self.state)
