@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from webapp.simulators.population import HENK
 
+from .a11y import check_axe
 from .steps import apply, digid_login, fetch_sources, follow_mail
 
 pytestmark = pytest.mark.e2e
@@ -36,6 +37,7 @@ def test_the_qr_pages_advice_continues_the_desktops_journey_on_the_phone(desktop
     phone.goto(link)  # the link from the invitation mail, on the phone
     expect(phone.get_by_text("Uw Ocktoreis loopt al")).to_be_visible()
     expect(phone.get_by_role("button", name="Start de Ocktoreis")).to_have_count(0)
+    check_axe(phone, "3 uitnodiging: verder op deze telefoon")
     phone.get_by_role("button", name="Ga verder op deze telefoon").click()
 
     expect(phone.get_by_role("heading", name="De app is klaar voor gebruik")).to_be_visible()
@@ -52,6 +54,7 @@ def test_the_qr_pages_advice_continues_the_desktops_journey_on_the_phone(desktop
         stranger.goto(link)
         expect(stranger.get_by_role("button", name="Inloggen met DigiD en hier verdergaan")).to_be_visible()
         expect(stranger.locator(".source-card")).to_have_count(0)
+        check_axe(stranger, "3 uitnodiging: eerst DigiD")
     finally:
         stranger.context.close()
 
@@ -60,11 +63,13 @@ def test_starting_afresh_on_the_phone_is_a_choice_and_the_desktop_says_so_live(d
     link = _desktop_at_the_qr_code(desktop)
     phone.goto(link)
     afresh = phone.get_by_role("region", name="Opnieuw beginnen")
+    check_axe(phone, "3 uitnodiging: opnieuw beginnen")
     expect(afresh).to_contain_text("stopt de Ocktoreis die al loopt")
     afresh.get_by_role("button", name="Opnieuw beginnen").click()
 
     expect(phone.get_by_role("heading", name="Heeft u alles bij de hand?")).to_be_visible()
     expect(desktop.get_by_role("heading", name="U bent op een ander apparaat opnieuw begonnen")).to_be_visible()
+    check_axe(desktop, "desktop: elders opnieuw begonnen")
 
 
 def test_a_paired_phone_reopening_its_qr_link_or_the_app_gets_its_journey(desktop, phone):
@@ -105,6 +110,7 @@ def test_a_delivery_that_keeps_failing_says_sending_is_delayed_on_both(desktop, 
         expect(phone.locator("#screen")).to_contain_text("er is niets verloren")
         expect(desktop.locator("#live-status")).to_contain_text("Het versturen duurt langer")
         expect(desktop.locator("#live-status")).to_contain_text("Er is niets verloren")
+        check_axe(phone, "11 app: versturen vertraagd")
     finally:
         _municipality(phone, False)
 
@@ -115,3 +121,17 @@ def _phone_like(page):
             "has_touch": True, "viewport": page.viewport_size,
             "base_url": page.url.split("/", 3)[0] + "//" + page.url.split("/", 3)[2],
             "locale": "nl-NL"}
+
+
+def test_someone_without_digid_finds_the_way_out_at_the_checklist(desktop):
+    address = apply(desktop, HENK)
+    follow_mail(desktop, address, INVITATION)
+    desktop.get_by_role("button", name="Start de Ocktoreis").click()
+    desktop.get_by_text("Kunt u niet zelf inloggen met DigiD?").click()
+    expect(desktop.get_by_text("bewindvoerder")).to_be_visible()
+    check_axe(desktop, "4 checklist: zonder DigiD")
+    desktop.once("dialog", lambda dialog: dialog.accept())
+    desktop.get_by_role("button", name="Ik kan niet met DigiD inloggen: stop de Ocktoreis").click()
+    expect(desktop.get_by_role("heading", name=re.compile("lever uw gegevens op een andere manier aan"))).to_be_visible()
+    expect(desktop.locator("#live-step")).to_contain_text("038 - 455 29 20")
+    check_axe(desktop, "desktop: gestopt zonder DigiD")
