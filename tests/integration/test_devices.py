@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from webapp.db import session
 from webapp.domain.application import ApplicationStatus
+from webapp.domain.devices import Device, Offer, may_start_afresh, offer
 from webapp.domain.journey import JourneyState, Outcome
 from webapp.models import Application, Journey, Receipt
 from webapp.simulators import population
@@ -291,3 +292,54 @@ def test_at_the_partners_digid_step_there_is_a_way_out_too(walk, phone):
     assert journey.state is JourneyState.CANCELLED
     assert session.get(Receipt, journey.id).outcome is Outcome.NO_DIGID
     assert "op een andere manier aan" in walk.desktop.get(walk.journey_url).text
+
+
+# Every row of the table, as the invitation page shows it to a new device.
+
+MARKERS = {Offer.START: START, Offer.PAIR_HERE: CONTINUE_ON_PHONE, Offer.DIGID_AGAIN: DIGID_AGAIN,
+           Offer.ELSEWHERE: ELSEWHERE, Offer.ON_ITS_WAY: "Uw gegevens worden naar de gemeente verstuurd",
+           Offer.RESUME: "Ga verder waar u was"}
+
+
+def _walk_to(app, walk, phone, state, monkeypatch):
+    """One journey of Sanne's, walked to `state`; returns the invitation path."""
+    invitation = walk.apply(SANNE)
+    walk.start(invitation)
+    if state is JourneyState.CHECKLIST:
+        return invitation
+    walk.desktop.post(f"{walk.journey_url}/checklist")
+    if state is JourneyState.DOWNLOAD:
+        return invitation
+    pairing = walk.to_qr()
+    if state is JourneyState.AWAITING_PHONE:
+        return invitation
+    phone.get(pairing)
+    if state is JourneyState.PHONE_CONNECTED:
+        return invitation
+    walk.login(SANNE)
+    if state is JourneyState.FETCHING_APPLICANT:
+        return invitation
+    walk.fetch_all()
+    if state is JourneyState.REVIEWING:
+        return invitation
+    monkeypatch.setitem(app.config, "GEMEENTE_URL", "http://127.0.0.1:9")  # nobody answers
+    phone.post("/app/versturen", data={"toestemming": "ja"})
+    return invitation
+
+
+@pytest.mark.parametrize("state", [
+    JourneyState.CHECKLIST, JourneyState.DOWNLOAD, JourneyState.AWAITING_PHONE,
+    JourneyState.PHONE_CONNECTED, JourneyState.FETCHING_APPLICANT, JourneyState.REVIEWING,
+    JourneyState.SENDING])
+def test_the_invitation_page_offers_each_device_what_the_table_says(
+        app, walk, phone, other_phone, other_computer, state, monkeypatch):
+    invitation = _walk_to(app, walk, phone, state, monkeypatch)
+    assert _journeys()[0].state is state
+    for client, device in ((walk.desktop, Device.STARTED_IT), (other_phone, Device.OTHER_PHONE),
+                           (other_computer, Device.OTHER_COMPUTER)):
+        page = client.get(invitation).text
+        expected = offer(state, device)
+        assert MARKERS[expected] in page, (device, expected)
+        assert [o for o, marker in MARKERS.items() if marker in page] == [expected], device
+        assert (AFRESH in page) is may_start_afresh(state)
+        assert 'data-source="' not in page and SANNE.bsn not in page  # never fetched data
