@@ -16,6 +16,7 @@ from collections import defaultdict, deque
 import qrcode
 import qrcode.image.svg
 from flask import current_app, render_template, request, stream_with_context, url_for
+from sqlalchemy import select
 
 from messaging import events
 
@@ -97,17 +98,26 @@ class DesktopStream:
         return journeys.seconds_until_new_qr(session.get(Journey, self.journey_id))
 
 
+TAKEN_OVER = "elders"  # the phone stream's state once another device took the journey over
+
+
 class PhoneStream:
     """The app's screen: the state (the page reloads its screen when the journey moved on
-    elsewhere) and, while sources are fetched, their list (`sources`)."""
+    elsewhere) and, while sources are fetched, their list (`sources`). Once another device
+    took the journey over (webapp.domain.devices), the state `elders` only."""
 
     kind = "phone"
 
-    def __init__(self, journey_id):
+    def __init__(self, journey_id, phone_secret_hash=None):
         self.journey_id = journey_id
+        self.phone_secret_hash = phone_secret_hash
 
     def render(self, view=None):
         view = view or _current_view(self.journey_id)
+        if self.phone_secret_hash and session.scalar(
+                select(Journey.phone_secret_hash).where(Journey.id == self.journey_id)) \
+                != self.phone_secret_hash:
+            return [("state", TAKEN_OVER)]
         messages = [("state", view.screen)]
         if view.state in FETCHING:
             messages.append(("sources", render_template("phone/_sources.html",

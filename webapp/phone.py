@@ -13,7 +13,7 @@ from .domain.devices import Offer
 from .domain.journey import FETCHING, JourneyState, Outcome, Role
 from .journeys import JourneyError
 from .models import Journey
-from .pages import go_to, personal, problem, render_page
+from .pages import go_to, personal, problem, render_page, wants_fragment
 
 bp = personal(Blueprint("phone", __name__, url_prefix="/app"))
 
@@ -24,6 +24,8 @@ def paired(view):
     def with_journey(*args, **kwargs):
         journey = binding.phone_journey()
         if journey is None and binding.phone_taken_over():
+            if wants_fragment():  # the open app's screen, told live (live.PhoneStream)
+                return render_template("phone/_taken_over.html", taken_over=live.TAKEN_OVER)
             return problem("De Ocktoreis gaat op een ander apparaat verder",
                            "Op een ander apparaat is met de link uit de uitnodigingsmail verder "
                            "gegaan met deze Ocktoreis. Op deze telefoon hoeft u niets meer te doen.",
@@ -231,7 +233,7 @@ def closed():
 @bp.get("/events")
 @paired
 def events(journey):
-    return live.stream(journey.id, live.PhoneStream(journey.id))
+    return live.stream(journey.id, live.PhoneStream(journey.id, journey.phone_secret_hash))
 
 
 def _reload(journey):

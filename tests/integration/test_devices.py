@@ -66,20 +66,18 @@ def _digid(client, location, citizen):
 def _desktop_stream_until(walk, marker, action):
     """Open the desktop's event stream, do `action` once its first state arrived, and return
     what it sent until `marker` appears (or the stream was closed after 10 s)."""
+    walk.app.config["SSE_HEARTBEAT_S"] = 0.5  # so the deadline below is seen in time
     response = walk.desktop.get(f"{walk.journey_url}/events", buffered=False)
-    timer = threading.Timer(10, response.close)  # never hang the suite
-    timer.start()
-    text, acted, deadline = "", False, time.monotonic() + 10
+    text, acted, deadline = "", False, time.monotonic() + 10  # never hang the suite
     try:
         for chunk in response.response:
             text += chunk.decode()
-            if marker in text or time.monotonic() > deadline:  # (a heartbeat comes every 15 s)
+            if marker in text or time.monotonic() > deadline:
                 break
             if "event:step" in text and not acted:
                 threading.Thread(target=action).start()
                 acted = True
     finally:
-        timer.cancel()
         response.close()
     return text
 
@@ -126,6 +124,31 @@ def test_a_phone_opening_the_link_after_another_phone_paired_takes_it_over(walk,
     assert 'data-screen="login-applicant"' in other_phone.get("/app/").text
     taken = phone.get("/app/")
     assert taken.status_code == 403 and "gaat op een ander apparaat verder" in taken.text
+
+
+def test_the_open_app_on_the_first_phone_is_told_live_that_another_took_over(
+        walk, phone, other_phone):
+    invitation = walk.apply(SANNE)
+    walk.start(invitation)
+    phone.get(walk.to_qr())
+    walk.app.config["SSE_HEARTBEAT_S"] = 0.5  # so the deadline below is seen in time
+    response = phone.get("/app/events", buffered=False)
+    text, acted, deadline = "", False, time.monotonic() + 10  # never hang the suite
+    try:
+        for chunk in response.response:
+            text += chunk.decode()
+            if "data:elders" in text or time.monotonic() > deadline:
+                break
+            if "event:state" in text and not acted:
+                threading.Thread(target=other_phone.post,
+                                 args=(f"/app/verder/{_token(invitation)}",)).start()
+                acted = True
+    finally:
+        response.close()
+    assert "event:state\ndata:phone_connected" in text and "event:state\ndata:elders" in text
+    screen = phone.get("/app/scherm", headers={"HX-Request": "true"})  # what the page fetches
+    assert screen.status_code == 200 and 'data-state="elders"' in screen.text
+    assert "gaat op een ander apparaat verder" in screen.text
 
 
 def test_at_the_checklist_another_device_is_sent_back_to_the_first_one(walk, other_phone):
