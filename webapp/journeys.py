@@ -139,7 +139,13 @@ def progress_view(journey):
         outcome=(session.get(Receipt, journey.id).outcome
                  if journey.state is JourneyState.CANCELLED else None),
         delivery_delayed=(journey.state is JourneyState.SENDING
-                          and journey.delivery_delayed_at is not None))
+                          and journey.delivery_delayed_at is not None),
+        phone_tag=phone_tag(journey.phone_secret_hash))
+
+
+def phone_tag(phone_secret_hash):
+    """Names the journey's paired phone in its progress view, without its secret's hash."""
+    return digest(phone_secret_hash)[:12] if phone_secret_hash else None
 
 
 def move(journey, event):

@@ -16,7 +16,6 @@ from collections import defaultdict, deque
 import qrcode
 import qrcode.image.svg
 from flask import current_app, render_template, request, stream_with_context, url_for
-from sqlalchemy import select
 
 from messaging import events
 
@@ -108,16 +107,14 @@ class PhoneStream:
 
     kind = "phone"
 
-    def __init__(self, journey_id, phone_secret_hash=None):
+    def __init__(self, journey_id, phone_tag=None):
         self.journey_id = journey_id
-        self.phone_secret_hash = phone_secret_hash
+        self.phone_tag = phone_tag
 
     def render(self, view=None):
         view = view or _current_view(self.journey_id)
-        if self.phone_secret_hash and session.scalar(
-                select(Journey.phone_secret_hash).where(Journey.id == self.journey_id)) \
-                != self.phone_secret_hash:
-            return [("state", TAKEN_OVER)]
+        if self.phone_tag and view.phone_tag != self.phone_tag:
+            return [("state", TAKEN_OVER)]  # another phone paired since this page opened
         messages = [("state", view.screen)]
         if view.state in FETCHING:
             messages.append(("sources", render_template("phone/_sources.html",

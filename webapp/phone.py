@@ -233,7 +233,7 @@ def closed():
 @bp.get("/events")
 @paired
 def events(journey):
-    return live.stream(journey.id, live.PhoneStream(journey.id, journey.phone_secret_hash))
+    return live.stream(journey.id, live.PhoneStream(journey.id, journeys.phone_tag(journey.phone_secret_hash)))
 
 
 def _reload(journey):

@@ -23,7 +23,8 @@ def view(state, applicant_fetched=0, partner_fetched=None, has_partner=True):
 @pytest.mark.parametrize("original", [
     view(S.FETCHING_PARTNER, 5, 2),
     ProgressView("j1", S.CANCELLED, False, False, "GM0193", outcome=Outcome.REPLACED),
-    ProgressView("j1", S.SENDING, False, False, "GM0193", delivery_delayed=True)])
+    ProgressView("j1", S.SENDING, False, False, "GM0193", delivery_delayed=True,
+                 phone_tag="0123456789ab")])
 def test_it_travels_as_json_and_comes_back_the_same(original):
     travelled = ProgressView.from_json(json.loads(json.dumps(original.to_json())))
     assert travelled == original

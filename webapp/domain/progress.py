@@ -37,6 +37,7 @@ class ProgressView:
     second_device: bool = False  # a device scanned a QR code of this journey that no longer worked
     outcome: Outcome | None = None  # how it ended, once cancelled (started afresh, no DigiD, ...)
     delivery_delayed: bool = False  # the delivery failed all its retries; the time to live runs
+    phone_tag: str | None = None  # names the paired phone (a hash of its secret's hash): another tag, another phone
 
     @property
     def role(self):
@@ -93,7 +94,7 @@ class ProgressView:
                 "has_partner": self.has_partner, "gemeente_code": self.gemeente_code,
                 "fetches": [[f.role, f.source, f.status] for f in self.fetches],
                 "second_device": self.second_device, "outcome": self.outcome,
-                "delivery_delayed": self.delivery_delayed}
+                "delivery_delayed": self.delivery_delayed, "phone_tag": self.phone_tag}
 
     @classmethod
     def from_json(cls, data):
@@ -104,4 +105,5 @@ class ProgressView:
                                   for role, source, status in data["fetches"]]),
                    second_device=data["second_device"],
                    outcome=_OUTCOMES.get(data.get("outcome")),
-                   delivery_delayed=data.get("delivery_delayed", False))
+                   delivery_delayed=data.get("delivery_delayed", False),
+                   phone_tag=data.get("phone_tag"))
