@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from webapp.simulators.population import HENK
+from webapp.simulators.population import HENK, PASSWORD
 
 from .a11y import check_axe
 from .steps import apply, digid_login, fetch_sources, follow_mail
@@ -49,12 +49,23 @@ def test_the_qr_pages_advice_continues_the_desktops_journey_on_the_phone(desktop
     # Once logged in, the link alone shows nothing on yet another device: DigiD first.
     digid_login(phone, HENK)
     expect(desktop.locator('.steps li[data-step="login"]')).to_have_attribute("data-status", "done")
+    expect(phone.locator(".source-card")).to_have_count(5)
     stranger = phone.context.browser.new_context(**_phone_like(phone)).new_page()
     try:
         stranger.goto(link)
         expect(stranger.get_by_role("button", name="Inloggen met DigiD en hier verdergaan")).to_be_visible()
         expect(stranger.locator(".source-card")).to_have_count(0)
         check_axe(stranger, "3 uitnodiging: eerst DigiD")
+        # With the applicant's own DigiD the journey goes on there; the first phone is told live.
+        stranger.get_by_role("button", name="Inloggen met DigiD en hier verdergaan").click()
+        stranger.get_by_label("DigiD gebruikersnaam").fill(HENK.username)
+        stranger.get_by_label("Wachtwoord").fill(PASSWORD)
+        stranger.get_by_role("button", name="Inloggen").click()
+        stranger.get_by_label("Sms-code").fill(stranger.get_by_test_id("sms-code").inner_text())
+        stranger.get_by_role("button", name="Inloggen").click()
+        expect(stranger.locator(".source-card")).to_have_count(5)
+        expect(phone.get_by_role("heading", name="De Ocktoreis gaat op een ander apparaat verder")).to_be_visible()
+        expect(desktop.locator('.steps li[data-step="login"]')).to_have_attribute("data-status", "done")
     finally:
         stranger.context.close()
 
