@@ -76,7 +76,7 @@ def server(pytestconfig, tmp_path_factory):
     staff_password = secrets.token_urlsafe(12)  # Zwolle's, as QA would configure it
     operator_password = secrets.token_urlsafe(12)  # the dashboard's, likewise
     env = {**os.environ, "OCKTOREIS_INSTANCE": str(instance), "SOURCE_SIM_LATENCY_MS": "300",
-           "DEV_PAGES": "1", "RATE_LIMITS_OFF": "1", "ACCEPTANCE_MODE": "1", "PUBLIC_URL": f"http://127.0.0.1:{port}",
+           "DEV_PAGES": "1", "RATE_LIMITS_OFF": "1", "ACCEPTANCE_MODE": "1", "DELIVERY_RETRIES": "1", "PUBLIC_URL": f"http://127.0.0.1:{port}",
            "GEMEENTE_STAFF_PASSWORDS": json.dumps(
                {"GM0193": staff_password_hash("GM0193", staff_password)}),
            "OPERATOR_PASSWORD_HASH": password_hash(operator_password)}

@@ -41,7 +41,7 @@ def main():
         broker.add_middleware(AppContext(app=app))
         broker.add_middleware(JobMetrics())
         broker.add_middleware(logs.JobLogs())
-        actors.declare(broker)
+        actors.declare(broker, app.config["DELIVERY_RETRIES"])
         worker = dramatiq.Worker(broker, worker_threads=args.worker_threads)
         worker.start()
         clock_stop = clock.start_thread(app)

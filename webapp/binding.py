@@ -7,8 +7,10 @@ the database keeps only the secret's hash.
 from flask import abort, session as cookie
 
 from .db import session
-from .journeys import secret_matches
+from .domain import devices
+from .journeys import open_journey, secret_matches
 from .models import Journey
+from .pages import is_phone
 
 DESKTOP, PHONE = "desktop", "phone"
 
@@ -43,6 +45,28 @@ def phone_journey():
     if journey is None or not secret_matches(binding.get("secret"), journey.phone_secret_hash):
         return None
     return journey
+
+
+def phone_taken_over():
+    """True when this phone was paired with a journey that another device took over since."""
+    binding = cookie.get(PHONE) or {}
+    journey = session.get(Journey, binding.get("journey", ""))
+    return (journey is not None and not journey.state.is_final
+            and journey.phone_secret_hash is not None
+            and not secret_matches(binding.get("secret"), journey.phone_secret_hash))
+
+
+def invitation_offer(application):
+    """(what the invitation link offers this browser, the journey under way or None), by the
+    cross-device rules (webapp.domain.devices)."""
+    journey = open_journey(application)
+    if journey is None:
+        return devices.Offer.START, None
+    desktop_secret = cookie.get(DESKTOP, {}).get(journey.id)
+    phone = phone_journey()
+    device = devices.device_of(secret_matches(desktop_secret, journey.desktop_secret_hash),
+                               phone is not None and phone.id == journey.id, is_phone())
+    return devices.offer(journey.state, device), journey
 
 
 def unbind_phone():

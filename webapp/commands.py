@@ -31,7 +31,7 @@ from . import invitations, journeys, operations
 from .db import session
 from .domain import funnel as funnel_domain, gemeenten
 from .domain.application import ApplicationStatus
-from .domain.journey import IllegalTransition, JourneyState
+from .domain.journey import IllegalTransition, JourneyState, Outcome
 from .domain.reminders import INVITATION
 from .journeys import JourneyError
 from .models import Application, Journey, Receipt
@@ -133,8 +133,12 @@ def purge_journey(journey_id):
         raise Refused(f"journey {journey_id} moved on meanwhile: not purged, try again") from None
     session.refresh(journey)
     outcome = session.get(Receipt, journey_id).outcome
-    click.echo(f"journey {journey_id}: {before} -> {journey.state} ({outcome}), "
-               f"its personal data and its application's purged")
+    if outcome is Outcome.UNDELIVERED:
+        click.echo(f"journey {journey_id}: {before} -> {journey.state} ({outcome}), its personal "
+                   f"data purged; its application waits again and the customer is mailed")
+    else:
+        click.echo(f"journey {journey_id}: {before} -> {journey.state} ({outcome}), "
+                   f"its personal data and its application's purged")
     if before is JourneyState.SENDING:
         click.echo("note: it was sending; a delivery already under way may still have reached "
                    "the municipality", err=True)

@@ -12,6 +12,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .domain.journey import DELIVERY_RETRIES
+
 
 def _flag(value):
     return value.lower() in ("1", "true", "yes", "on")
@@ -81,6 +83,7 @@ SETTINGS = {
     "PAIRING_GRACE_S": (int, 15),  # the previous one still works this long
     "JOURNEY_TTL_HOURS": (float, 24.0),  # an unfinished journey is purged at the latest then
     "RECEIPT_RETENTION_DAYS": (int, 90),  # a receipt is deleted this long after the purge
+    "DELIVERY_RETRIES": (int, DELIVERY_RETRIES),  # then the pages say sending is delayed
     "PURGE_SWEEP_S": (int, 60),  # a web process sweeps for overdue journeys at most this often
     "REQUIRED_SOURCES": (json.loads, {}),  # {"GM0193": ["mijnoverheid", ...]}
     "STORE_URL_APPLE": (str, "https://apps.apple.com/nl/search?term=ockto"),

@@ -1,11 +1,12 @@
 """Steps 3 to 6 on the desktop: info page, checklist, download, QR code, live progress."""
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, render_template, request, url_for
 
 from . import binding, invitations, journeys, live
-from .domain.journey import JourneyEvent
+from .domain.devices import Offer, may_start_afresh
+from .domain.journey import JourneyEvent, Outcome
 from .invitations import InvitationClosed
-from .journeys import JourneyError
+from .journeys import JourneyError, JourneyUnderWay
 from .pages import after_post, go_to, is_phone, personal, problem, render_page
 
 bp = personal(Blueprint("desktop", __name__))
@@ -26,17 +27,25 @@ def info(token):
         application = invitations.open_invitation(token)
     except JourneyError as error:
         return _expired_or_wrong(error)
-    mine = set(binding.desktop_journey_ids())
-    ongoing = next((j for j in application.journeys if j.id in mine and not j.state.is_final), None)
+    offer, ongoing = binding.invitation_offer(application)
+    resume_url = None
+    if offer is Offer.RESUME:
+        phone = binding.phone_journey()
+        resume_url = (url_for("phone.home") if phone is not None and phone.id == ongoing.id
+                      else url_for(".journey", journey_id=ongoing.id))
     return render_template("desktop/info.html", token=token, application=application,
-                           ongoing=ongoing)
+                           ongoing=ongoing, offer=offer, Offer=Offer, resume_url=resume_url,
+                           afresh=ongoing is not None and may_start_afresh(ongoing.state))
 
 
 @bp.post("/uitnodiging/<token>/start")
 def start(token):
     try:
         application = invitations.application_from_token(token)
-        journey, secret = journeys.start_journey(application, phone_only=is_phone())
+        journey, secret = journeys.start_journey(application, phone_only=is_phone(),
+                                                 afresh=request.form.get("opnieuw") == "ja")
+    except JourneyUnderWay:  # not chosen: the invitation page offers to go on, or afresh
+        return go_to(url_for(".info", token=token))
     except JourneyError as error:
         return _expired_or_wrong(error)
     binding.bind_desktop(journey.id, secret)
@@ -90,6 +99,15 @@ def cancel(journey_id):
     journey = binding.desktop_journey(journey_id)
     journeys.cancel(journey)
     return _step_done(journey)
+
+
+@bp.post("/reis/<journey_id>/geen-digid")
+def without_digid(journey_id):
+    """Someone cannot log in with DigiD themselves: the journey ends cleanly (purged) and the
+    page says what to do instead."""
+    journey = binding.desktop_journey(journey_id)
+    journeys.cancel(journey, Outcome.NO_DIGID)
+    return _step_page(journey)
 
 
 @bp.post("/reis/<journey_id>/op-deze-telefoon")

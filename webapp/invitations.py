@@ -346,3 +346,26 @@ def _no_mail_because(application, now):
     if application.status is ApplicationStatus.DELIVERED:
         return ApplicationStatus.DELIVERED
     return link_closed_because(application.status, application.expires_at, now)
+
+
+def mail_undelivered(application_id, journey_id):
+    """Worker: tell the customer that the dossier never reached the municipality and that
+    the same link starts again (while it works). A redelivery of this job sends a copy with
+    the same Message-ID, which mail clients drop."""
+    now = utcnow()
+    application = session.get(Application, application_id)
+    if application is None or application.email is None or _no_mail_because(application, now):
+        return
+    plan = schedule()
+    context = {"name": application.name, "link": invitation_url(application.id),
+               "gemeente": gemeenten.by_code(application.gemeente_code),
+               "days": plan.days_left(application.expires_at or plan.expires_at(now), now)}
+    try:
+        mail.send("Uw gegevens zijn niet bij de gemeente aangekomen", application.email,
+                  render_template("mail/undelivered.txt", **context),
+                  render_template("mail/undelivered.html", **context),
+                  message_id=f"<ocktoreis.{application.id}.undelivered.{journey_id}@gezondverzekerd.nl>")
+    except Exception as exc:
+        if _never_deliverable(exc):
+            raise MailUndeliverable(f"application {application.id}: {type(exc).__name__}") from None
+        raise

@@ -21,6 +21,7 @@ from messaging import events, mail
 from . import funnel, keys, metrics, outbox, outside
 from .clock import utcnow
 from .db import scrub_after_commit, session
+from .domain import devices
 from .domain import sources as catalogue
 from .domain.application import ApplicationStatus, status_after
 from .domain.funnel import FunnelStep
@@ -38,6 +39,10 @@ class JourneyError(Exception):
     """Something the customer can put right or should know; the message is Dutch."""
 
 
+class JourneyUnderWay(JourneyError):
+    """A journey of this application is under way: continue it, or choose to start afresh."""
+
+
 def new_id():
     """128 bits from the OS's secure random source, URL-safe."""
     return secrets.token_urlsafe(16)
@@ -53,15 +58,20 @@ def secret_matches(secret, hashed):
 
 # Steps 3 to 7: start, desktop steps and pairing.
 
-def start_journey(application, phone_only):
-    """Create a journey for the application; returns it with the desktop's secret."""
+def start_journey(application, phone_only, afresh=False):
+    """Create a journey for the application; returns it with the desktop's secret.
+
+    A journey still under way is ended only when the customer chose to start afresh
+    (`afresh`); its open pages then say so. Otherwise JourneyUnderWay.
+    """
     if application.status is ApplicationStatus.DELIVERED:
         raise JourneyError("Uw gegevens zijn al naar de gemeente verstuurd. U hoeft niets meer te doen.")
     if application.status in (ApplicationStatus.WITHDRAWN, ApplicationStatus.EXPIRED):
         raise JourneyError("U bent met deze aanvraag gestopt en Ockto heeft de gegevens verwijderd. "
                            "Wilt u toch gegevens aanleveren? Vraag de gemeentepolis dan opnieuw aan.")
-    # An earlier journey of this application that another browser started ends here.
-    ended = end_open_journeys(application, Outcome.CANCELLED)
+    if open_journey(application) is not None and not afresh:
+        raise JourneyUnderWay("Uw Ocktoreis loopt al. Ga daar verder, of kies 'Opnieuw beginnen'.")
+    replaced = end_open_journeys(application, Outcome.REPLACED)
     secret = secrets.token_urlsafe(32)
     now = utcnow()
     journey = Journey(id=new_id(), application=application, state=JourneyState.CHECKLIST,
@@ -71,9 +81,14 @@ def start_journey(application, phone_only):
     session.add(Receipt(journey_id=journey.id, gemeente_code=application.gemeente_code))
     funnel.record(application, FunnelStep.STARTED)
     session.commit()
-    for earlier in ended:  # its open pages show at once that it stopped
-        publish(earlier.id)
+    for old in replaced:
+        publish(old.id)  # its desktop and phone say it was started afresh elsewhere
     return journey, secret
+
+
+def open_journey(application):
+    """The application's journey still under way, or None."""
+    return next((j for j in application.journeys if not j.state.is_final), None)
 
 
 def end_open_journeys(application, outcome):
@@ -114,14 +129,22 @@ def publish(journey_id):
 
 def progress_view(journey):
     """What the pages show of the journey's progress, without personal data."""
-    restart = (journey.state is JourneyState.CANCELLED
-               and session.get(Receipt, journey.id).outcome is Outcome.KEY_LOST)
-    return ProgressView(restart=restart,
+    return ProgressView(
         journey_id=journey.id, state=journey.state, phone_only=journey.phone_only,
         has_partner=journey.application.has_partner,
         gemeente_code=journey.application.gemeente_code,
         fetches=tuple(SourceProgress(f.role, f.source, f.status) for f in journey.fetches),
-        second_device=second_device_tried(journey))
+        second_device=second_device_tried(journey),
+        outcome=(session.get(Receipt, journey.id).outcome
+                 if journey.state is JourneyState.CANCELLED else None),
+        delivery_delayed=(journey.state is JourneyState.SENDING
+                          and journey.delivery_delayed_at is not None),
+        phone_tag=phone_tag(journey.phone_secret_hash))
+
+
+def phone_tag(phone_secret_hash):
+    """Names the journey's paired phone in its progress view, without its secret's hash."""
+    return digest(phone_secret_hash)[:12] if phone_secret_hash else None
 
 
 def move(journey, event):
@@ -144,17 +167,22 @@ def pairing_token(journey):
     from the nonce with the secret key, so every web process can show the same QR code.
     The previous token keeps working for PAIRING_GRACE_S, for a phone that scanned just
     before the code changed.
+
+    None when the journey no longer waits for its phone: a phone may pair between the
+    page's read of the journey and this renewal (then the caller renders what follows).
     """
     old = journey.pairing_nonce
     now = utcnow()
-    if old is None or journey.pairing_expires_at <= now:
+    if journey.state is not JourneyState.AWAITING_PHONE:
+        return None
+    if old is None or journey.pairing_expires_at is None or journey.pairing_expires_at <= now:
         nonce = secrets.token_hex(16)
         token_hash = digest(_pairing_token_from(nonce))
         rotates_at = now + timedelta(seconds=current_app.config["PAIRING_TTL_S"])
         # Two pages may render at once: only one new nonce wins, both show the winner's.
         result = session.execute(
             update(Journey)
-            .where(Journey.id == journey.id,
+            .where(Journey.id == journey.id, Journey.state == JourneyState.AWAITING_PHONE,
                    Journey.pairing_nonce == old if old else Journey.pairing_nonce.is_(None))
             .values(pairing_nonce=nonce, pairing_token_hash=token_hash,
                     pairing_code_hash=_pairing_code_hash(_pairing_code_from(nonce)),
@@ -165,6 +193,8 @@ def pairing_token(journey):
                                      valid_until=rotates_at + grace))
         session.commit()
         session.refresh(journey)
+        if journey.state is not JourneyState.AWAITING_PHONE or journey.pairing_nonce is None:
+            return None  # paired (or stopped) meanwhile
     return _pairing_token_from(journey.pairing_nonce)
 
 
@@ -198,9 +228,11 @@ def _pairing_code_hash(code):
 def pairing_code(journey):
     """The short code shown under the QR code, for a phone that cannot scan: 'ABCD-EFGH'.
 
-    Derived from the same nonce as the QR token, so it expires and rotates with it.
+    Derived from the same nonce as the QR token, so it expires and rotates with it. None when
+    the journey no longer waits for its phone.
     """
-    pairing_token(journey)
+    if pairing_token(journey) is None:
+        return None
     code = _pairing_code_from(journey.pairing_nonce)
     return f"{code[:4]}-{code[4:]}"
 
@@ -224,17 +256,26 @@ def pair_phone_by_code(typed):
                        "QR-code op uw computer en probeer het opnieuw.")
 
 
-def pair_phone(token):
+def pair_phone(token, paired_journey_id=None):
     """Bind the phone that opened the QR code's URL; returns (journey, phone secret).
 
-    A used or expired code is refused, and the desktop hears that another device tried.
+    The phone already paired with this journey (`paired_journey_id`, from its cookie) gets
+    its journey back (secret None: it keeps its binding). A used or expired code is refused
+    for every other device, and the desktop hears that another device tried.
     """
     found = session.get(PairingToken, digest(token))
     if found is None:
         raise JourneyError("Deze QR-code klopt niet. Scan de QR-code die nu op uw computer staat.")
     journey = session.get(Journey, found.journey_id)
+    if paired_journey_id == journey.id:
+        return journey, None
     if journey.state == JourneyState.AWAITING_PHONE and found.valid_until > utcnow():
-        return journey, _bind_phone(journey)
+        try:
+            return journey, _bind_phone(journey)
+        except IllegalTransition:  # another phone paired at the same moment, and won
+            session.rollback()
+            journey = session.get(Journey, found.journey_id)
+    found = session.get(PairingToken, digest(token))
     found.refused_at = utcnow()
     session.commit()
     publish(journey.id)
@@ -254,6 +295,66 @@ def second_device_tried(journey):
 def start_on_this_phone(journey):
     """Phone-only: this browser is the app, steps 6 and 7 are skipped."""
     return _bind_phone(journey)
+
+
+def continue_on_this_phone(application):
+    """The invitation link opened on another phone while the journey waits for its phone (or
+    a phone paired, nobody logged in yet): this phone pairs, the desktop follows; returns
+    (journey, phone secret). A phone paired before loses the journey."""
+    journey = open_journey(application)
+    if journey is None or devices.offer(journey.state, devices.Device.OTHER_PHONE) \
+            is not devices.Offer.PAIR_HERE:
+        raise JourneyError("Deze Ocktoreis kan nu niet op deze telefoon verder.")
+    if journey.state is JourneyState.PHONE_CONNECTED:
+        return journey, _rebind_phone(journey, (JourneyState.PHONE_CONNECTED,))
+    try:
+        return journey, _bind_phone(journey)
+    except IllegalTransition:  # its phone paired at the same moment
+        raise JourneyError("Er is net een andere telefoon gekoppeld. Open de link opnieuw.") from None
+
+
+LOGGED_IN_STATES = tuple(state for state in JourneyState
+                         if devices.phase_of(state) is devices.Phase.LOGGED_IN)
+
+
+def continue_after_digid(application, journey_id, artifact, state):
+    """A new device logged in again with DigiD to continue a journey someone already logged
+    in to: only the DigiD of the person who logged in first (the applicant) opens it. Returns
+    (journey, phone secret); the device that had it loses the journey."""
+    journey = open_journey(application)
+    if (journey is None or journey.id != journey_id
+            or devices.phase_of(journey.state) is not devices.Phase.LOGGED_IN):
+        raise JourneyError("Deze Ocktoreis kan niet meer op dit apparaat verder.")
+    try:
+        bsn, answered_state = outside.resolve_digid_artifact(artifact)
+    except outside.OutsideSystemError:
+        raise JourneyError("Inloggen met DigiD is niet gelukt. Probeer het opnieuw.") from None
+    if not (state and answered_state and hmac.compare_digest(answered_state, state)):
+        raise JourneyError("Deze DigiD-login hoort niet bij deze sessie. Log opnieuw in.")
+    person = journey.person(Role.APPLICANT)
+    if person is None or not person.bsn or not hmac.compare_digest(bsn, person.bsn):
+        raise JourneyError("Alleen met de DigiD van de aanvrager kunt u deze Ocktoreis op dit "
+                           "apparaat voortzetten.")
+    return journey, _rebind_phone(journey, LOGGED_IN_STATES)
+
+
+def _rebind_phone(journey, states):
+    """Give the journey to a new device (a compare-and-set on the old phone's secret and the
+    state: of two devices taking over at once, one wins)."""
+    secret = secrets.token_urlsafe(32)
+    old = journey.phone_secret_hash
+    result = session.execute(
+        update(Journey)
+        .where(Journey.id == journey.id, Journey.state.in_(states),
+               Journey.phone_secret_hash == old if old else Journey.phone_secret_hash.is_(None))
+        .values(phone_secret_hash=digest(secret), paired_at=utcnow(), updated_at=utcnow()))
+    if result.rowcount != 1:
+        session.rollback()
+        raise JourneyError("De Ocktoreis is net ergens anders verdergegaan. Open de link opnieuw.")
+    session.commit()
+    session.refresh(journey)
+    publish(journey.id)
+    return secret
 
 
 def _bind_phone(journey):
@@ -441,9 +542,10 @@ def deliver(journey_id):
     try:
         with metrics.Timer() as took:
             reference = outside.deliver_to_gemeente(application.gemeente_code, body, journey.id)
-    except outside.OutsideSystemError:
+    except outside.OutsideSystemError as exc:
         metrics.DELIVERY_FAILURES.labels(application.gemeente_code).inc()
-        raise  # Dramatiq retries it
+        _delivery_failed(journey, exc)
+        raise  # Dramatiq retries it; after the last retry it is a dead letter
     metrics.DELIVERY.labels(application.gemeente_code).observe(took.seconds)
     try:
         _transition(journey, JourneyEvent.DELIVERED)
@@ -459,6 +561,30 @@ def deliver(journey_id):
     outbox.request(Job.PURGE_JOURNEY, journey.id)
     session.commit()
     publish(journey.id)
+
+
+def _delivery_failed(journey, exc):
+    """Count the failed try; after the last retry (DELIVERY_RETRIES) the pages say sending is
+    delayed and nothing is lost yet, and the operators hear (an error line, a metric, and
+    the job's dead letter). The time to live decides the rest (`expire`)."""
+    journey_id, gemeente_code = journey.id, journey.application.gemeente_code
+    session.rollback()
+    failures = session.scalar(update(Journey).where(Journey.id == journey_id)
+                              .values(delivery_failures=Journey.delivery_failures + 1)
+                              .returning(Journey.delivery_failures))
+    given_up = failures > current_app.config["DELIVERY_RETRIES"]
+    newly_delayed = given_up and session.execute(
+        update(Journey).where(Journey.id == journey_id, Journey.state == JourneyState.SENDING,
+                              Journey.delivery_delayed_at.is_(None))
+        .values(delivery_delayed_at=utcnow())).rowcount == 1
+    session.commit()
+    if given_up:
+        current_app.logger.error(
+            "delivery of journey %s to %s failed %d times (%s): given up, the dossier waits "
+            "until its time to live", journey_id, gemeente_code, failures, type(exc).__name__)
+    if newly_delayed:
+        metrics.DELIVERIES_DELAYED.labels(gemeente_code).inc()
+        publish(journey_id)
 
 
 def purge(journey_id):
@@ -567,9 +693,12 @@ def close_app(journey):
 
 
 def expire(journey):
-    """The time to live has passed: purge whatever the step; a delivered one as after delivery."""
+    """The time to live has passed: purge whatever the step; a delivered one as after delivery;
+    one still sending as undelivered."""
     if journey.state is JourneyState.DELIVERED:
         return purge(journey.id)
+    if journey.state is JourneyState.SENDING:
+        return _undelivered(journey)
     _transition(journey, JourneyEvent.EXPIRED)
     _purge_journey_data(journey)
     purge_application(journey.application, Outcome.EXPIRED)
@@ -582,3 +711,20 @@ def _cancel(journey, outcome):
     _transition(journey, JourneyEvent.CANCELLED)
     _purge_journey_data(journey)
     session.get(Receipt, journey.id).outcome = outcome
+
+
+def _undelivered(journey):
+    """The dossier never reached the municipality within the time to live: the fetched data
+    goes as promised, nothing is sent any more, the receipt says "niet afgeleverd", and the
+    application waits again: a mail tells the customer to start again with the same link."""
+    _transition(journey, JourneyEvent.EXPIRED)
+    _purge_journey_data(journey)
+    session.get(Receipt, journey.id).outcome = Outcome.UNDELIVERED
+    application = journey.application
+    application.status = status_after(application.status, Outcome.UNDELIVERED)
+    outbox.request(Job.MAIL_UNDELIVERED, application.id, journey.id)
+    session.commit()
+    current_app.logger.error("journey %s to %s not delivered within its time to live: purged, "
+                             "the customer is asked to start again", journey.id,
+                             application.gemeente_code)
+    publish(journey.id)

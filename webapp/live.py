@@ -35,9 +35,12 @@ def desktop_step_context(view, journey=None):
         context["install_url"] = url_for("pwa.install", _external=True)
     if view.state is JourneyState.AWAITING_PHONE:
         journey = journey or session.get(Journey, view.journey_id)
-        url = url_for("phone.pair", token=journeys.pairing_token(journey), _external=True)
-        context.update(pairing_url=url, qr_svg=_qr_data_uri(url),
-                       pairing_code=journeys.pairing_code(journey))
+        token, code = journeys.pairing_token(journey), journeys.pairing_code(journey)
+        if token is None or code is None:  # the phone paired (or it ended) meanwhile: show that
+            session.refresh(journey)
+            return desktop_step_context(journeys.progress_view(journey), journey)
+        url = url_for("phone.pair", token=token, _external=True)
+        context.update(pairing_url=url, qr_svg=_qr_data_uri(url), pairing_code=code)
     return context
 
 
@@ -73,8 +76,8 @@ class DesktopStream:
         """The [(event, data)] to send for `view`; None (a connect, the QR code's timer)
         renders the whole step from the database."""
         whole = view is None
-        view = self._view = view or _current_view(self.journey_id)
-        context = desktop_step_context(view)
+        context = desktop_step_context(view or _current_view(self.journey_id))
+        view = self._view = context["view"]
         frame = (view.state, view.second_device, view.steps)
         # The status line alone, without render_template's context processors and signals:
         # it is rendered for every event of every open desktop.
@@ -94,18 +97,25 @@ class DesktopStream:
         return journeys.seconds_until_new_qr(session.get(Journey, self.journey_id))
 
 
+TAKEN_OVER = "elders"  # the phone stream's state once another device took the journey over
+
+
 class PhoneStream:
     """The app's screen: the state (the page reloads its screen when the journey moved on
-    elsewhere) and, while sources are fetched, their list (`sources`)."""
+    elsewhere) and, while sources are fetched, their list (`sources`). Once another device
+    took the journey over (webapp.domain.devices), the state `elders` only."""
 
     kind = "phone"
 
-    def __init__(self, journey_id):
+    def __init__(self, journey_id, phone_tag=None):
         self.journey_id = journey_id
+        self.phone_tag = phone_tag
 
     def render(self, view=None):
         view = view or _current_view(self.journey_id)
-        messages = [("state", view.state.value)]
+        if self.phone_tag and view.phone_tag != self.phone_tag:
+            return [("state", TAKEN_OVER)]  # another phone paired since this page opened
+        messages = [("state", view.screen)]
         if view.state in FETCHING:
             messages.append(("sources", render_template("phone/_sources.html",
                                                         **sources_context(view))))

@@ -32,6 +32,7 @@ from messaging import deadletters
 from . import funnel
 from .clock import utcnow
 from .db import session
+from .domain.journey import JourneyState
 from .models import ClockTick, Journey, OutboxMessage
 from .outbox import QUEUE
 
@@ -72,6 +73,9 @@ DELIVERY = Histogram("ockto_delivery_duration_seconds",
                      buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 DELIVERY_FAILURES = Counter("ockto_delivery_failures_total", "Deliveries that failed (retried).",
                             ["gemeente"])
+DELIVERIES_DELAYED = Counter("ockto_deliveries_delayed_total",
+                             "Deliveries that failed all their retries (the dossier waits).",
+                             ["gemeente"])
 MAILS_SENT = Counter("ockto_mails_sent_total",
                      "Invitation (number 0) and reminder mails sent, by number.", ["number"])
 
@@ -136,6 +140,8 @@ class StateCollector:
                                           .group_by(Journey.state)).all())
             backlog, oldest = session.execute(select(func.count(), func.min(OutboxMessage.created_at))).one()
             last_tick = session.scalar(select(func.max(ClockTick.at)))
+            delayed = session.scalar(select(func.count()).select_from(Journey).where(
+                Journey.state == JourneyState.SENDING, Journey.delivery_delayed_at.is_not(None)))
             steps = funnel.funnel_totals()
             now = self.app.extensions["clock"].now()
             session.remove()
@@ -144,6 +150,8 @@ class StateCollector:
         for state, count in states.items():
             journeys.add_metric([str(state)], count)
         yield journeys
+        yield GaugeMetricFamily("ockto_deliveries_delayed", "Consented dossiers whose delivery "
+                                "failed all its retries, waiting now.", value=delayed)
         yield GaugeMetricFamily("ockto_outbox_backlog", "Job requests not yet on the queue.",
                                 value=backlog)
         yield GaugeMetricFamily("ockto_outbox_oldest_age_seconds",

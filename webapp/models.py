@@ -72,6 +72,8 @@ class Journey(Base):
     paired_at: Mapped[datetime | None]
     # when its data key was made (webapp.keys): the key itself is never in the database
     key_made_at: Mapped[datetime | None]
+    delivery_failures: Mapped[int] = mapped_column(default=0)
+    delivery_delayed_at: Mapped[datetime | None]  # the delivery failed all its retries
 
     application: Mapped[Application] = relationship(back_populates="journeys")
     persons: Mapped[list["Person"]] = relationship(order_by="Person.id", cascade="all")

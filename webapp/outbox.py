@@ -47,6 +47,7 @@ class Job(enum.StrEnum):
     RESEND_MAIL = "resend_mail"
     FORGET_KEY = "forget_key"
     SEND_RESTART_MAIL = "send_restart_mail"
+    MAIL_UNDELIVERED = "mail_undelivered"
 
 
 def request(job, *args):

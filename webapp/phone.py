@@ -6,13 +6,14 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, redirect, render_template, request, session as cookie, url_for
 
-from . import binding, journeys, live
+from . import binding, invitations, journeys, live
 from .db import session
 from .domain import sources as catalogue
+from .domain.devices import Offer
 from .domain.journey import FETCHING, JourneyState, Outcome, Role
 from .journeys import JourneyError
 from .models import Journey
-from .pages import after_post, form_errors, go_to, personal, problem, render_page
+from .pages import after_post, form_errors, go_to, personal, problem, render_page, wants_fragment
 
 bp = personal(Blueprint("phone", __name__, url_prefix="/app"))
 
@@ -22,6 +23,13 @@ def paired(view):
     @functools.wraps(view)
     def with_journey(*args, **kwargs):
         journey = binding.phone_journey()
+        if journey is None and binding.phone_taken_over():
+            if wants_fragment():  # the open app's screen, told live (live.PhoneStream)
+                return render_template("phone/_taken_over.html", taken_over=live.TAKEN_OVER)
+            return problem("De Ocktoreis gaat op een ander apparaat verder",
+                           "Op een ander apparaat is met de link uit de uitnodigingsmail verder "
+                           "gegaan met deze Ocktoreis. Op deze telefoon hoeft u niets meer te doen.",
+                           403)
         if journey is None:
             return problem("Deze telefoon is niet gekoppeld",
                            "Scan de QR-code op uw computer met de Ockto app, of open de link "
@@ -34,13 +42,66 @@ def paired(view):
 @bp.get("/koppel/<token>")
 def pair(token):
     """Step 7: the QR code's URL binds this phone to the journey."""
+    paired_with = binding.phone_journey()
     try:
-        journey, secret = journeys.pair_phone(token)
+        journey, secret = journeys.pair_phone(token, paired_with.id if paired_with else None)
     except JourneyError as error:
         return problem("Koppelen is niet gelukt", str(error), 410,
                        url_for("application.form"), "Naar Gezondverzekerd.nl")
-    binding.bind_phone(journey.id, secret)
+    if secret is not None:  # else this phone was paired with it already: it resumes
+        binding.bind_phone(journey.id, secret)
     return redirect(url_for(".home"), 303)  # the token leaves the address bar and history
+
+
+@bp.post("/verder/<token>")
+def continue_here(token):
+    """The invitation link on a device that did not start the journey: go on here, as the
+    cross-device rules allow (webapp.domain.devices): pair this phone, or log in with DigiD
+    again first."""
+    back = url_for("desktop.info", token=token)
+    try:
+        application = invitations.application_from_token(token)
+        offer, journey = binding.invitation_offer(application)
+        if offer is Offer.PAIR_HERE:
+            journey, secret = journeys.continue_on_this_phone(application)
+            binding.bind_phone(journey.id, secret)
+            return redirect(url_for(".home"), 303)
+    except JourneyError as error:
+        return problem("Verdergaan is niet gelukt", str(error), 409, back, "Terug")
+    if offer is not Offer.DIGID_AGAIN:
+        return redirect(back, 303)
+    state = secrets.token_urlsafe(16)
+    cookie["takeover"] = {"token": token, "journey": journey.id, "state": state}
+    return redirect(_digid_url(url_for(".continue_return", _external=True), state), 303)
+
+
+@bp.get("/verder/terug")
+def continue_return():
+    """Back from DigiD: only the DigiD of who logged in first opens the journey here."""
+    takeover = cookie.pop("takeover", None) or {}
+    back = url_for("desktop.info", token=takeover.get("token", "")) if takeover else "/"
+    if request.args.get("fout"):
+        return problem("Inloggen met DigiD is afgebroken", "Probeer het opnieuw.", 400, back,
+                       "Terug")
+    if not takeover or not secrets.compare_digest(request.args.get("state", ""),
+                                                  takeover.get("state", "")):
+        return problem("Verdergaan is niet gelukt", "Deze DigiD-login hoort niet bij deze "
+                       "sessie. Open de link uit de uitnodigingsmail opnieuw.", 400, back, "Terug")
+    try:
+        application = invitations.application_from_token(takeover["token"])
+        journey, secret = journeys.continue_after_digid(
+            application, takeover["journey"], request.args.get("artifact", ""), takeover["state"])
+    except JourneyError as error:
+        return problem("Verdergaan is niet gelukt", str(error), 403, back, "Terug")
+    binding.bind_phone(journey.id, secret)
+    return redirect(url_for(".home"), 303)
+
+
+def _digid_url(return_url, state):
+    query = urlencode({"return_url": return_url, "state": state, "dienst": "Ockto"})
+    login_url = (f"{current_app.config['DIGID_URL']}/digid-sim/inloggen"
+                 if current_app.config["DIGID_URL"] else url_for("digid_sim.login"))
+    return f"{login_url}?{query}"
 
 
 @bp.get("/scan")
@@ -80,11 +141,7 @@ def digid_login(journey):
     """Step 8/9: off to DigiD; it comes back to digid_return with an artifact."""
     state = secrets.token_urlsafe(16)
     cookie["digid_state"] = state
-    query = urlencode({"return_url": url_for(".digid_return", _external=True), "state": state,
-                       "dienst": "Ockto"})
-    login_url = (f"{current_app.config['DIGID_URL']}/digid-sim/inloggen"
-                 if current_app.config["DIGID_URL"] else url_for("digid_sim.login"))
-    return redirect(f"{login_url}?{query}", 303)
+    return redirect(_digid_url(url_for(".digid_return", _external=True), state), 303)
 
 
 @bp.get("/digid/terug")
@@ -143,6 +200,15 @@ def refuse(journey):
     return _screen_done(journey)
 
 
+@bp.post("/geen-digid")
+@paired
+def without_digid(journey):
+    """Someone cannot log in with DigiD themselves: the journey ends cleanly (purged) and the
+    screen says what to do instead."""
+    journeys.cancel(journey, Outcome.NO_DIGID)
+    return _screen_page(journey)
+
+
 @bp.post("/stoppen")
 @paired
 def cancel(journey):
@@ -168,7 +234,7 @@ def closed():
 @bp.get("/events")
 @paired
 def events(journey):
-    return live.stream(journey.id, live.PhoneStream(journey.id))
+    return live.stream(journey.id, live.PhoneStream(journey.id, journeys.phone_tag(journey.phone_secret_hash)))
 
 
 def _reload(journey):

@@ -40,6 +40,8 @@ DEFAULT_RULES = {
     "phone.pair_by_code": (("POST",), "koppelen", [("client", 10, 60)]),
     "phone.digid_login": (("GET",), "digid", [("client", 20, 300), ("journey", 10, 600)]),
     "phone.digid_return": (("GET",), "digid", [("journey", 10, 600)]),
+    "phone.continue_here": (("POST",), "digid", [("client", 20, 300)]),
+    "phone.continue_return": (("GET",), "digid", [("client", 10, 600)]),
     "digid_sim.login": (("POST",), "digid", [("client", 10, 60), ("username", 5, 300)]),
     "digid_sim.sms": (("POST",), "sms", [("client", 10, 60), ("sms", 5, 600)]),
     "gemeente.login": (("POST",), "gemeente", [("client", 10, 60)]),

@@ -26,5 +26,5 @@ def setup():
     broker.add_middleware(AppContext(factory=lambda: create_worker_app(broker=broker)))
     broker.add_middleware(JobMetrics())
     broker.add_middleware(logs.JobLogs())
-    actors.declare(broker)
+    actors.declare(broker, config.DELIVERY_RETRIES)
     dramatiq.set_broker(broker)

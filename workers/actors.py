@@ -8,6 +8,7 @@ runs them, never at import time.
 import dramatiq
 
 from webapp import invitations, journeys, keys
+from webapp.domain.journey import DELIVERY_RETRIES
 from webapp.outbox import QUEUE, Job
 
 
@@ -34,6 +35,11 @@ def fetch_source(journey_id, role, source):
 def deliver_dossier(journey_id):
     """Deliver the consented dossier to the municipality."""
     journeys.deliver(journey_id)
+
+
+def mail_undelivered(application_id, journey_id):
+    """Tell the customer the dossier never arrived and the same link starts again."""
+    invitations.mail_undelivered(application_id, journey_id)
 
 
 def purge_journey(journey_id):
@@ -73,8 +79,10 @@ ACTORS = {
     Job.QUEUE_MAIL: (queue_mail, {"max_retries": 10, "min_backoff": 1_000, "max_backoff": 60_000}),
     Job.FETCH_SOURCE: (fetch_source, {"retry_when": _until_the_keys_are_back(3), "min_backoff": 500,
                                       "max_backoff": 10_000}),
-    Job.DELIVER_DOSSIER: (deliver_dossier, {"retry_when": _until_the_keys_are_back(10),
+    Job.DELIVER_DOSSIER: (deliver_dossier, {"retry_when": _until_the_keys_are_back(DELIVERY_RETRIES),
                                             "min_backoff": 1_000, "max_backoff": 300_000}),
+    Job.MAIL_UNDELIVERED: (mail_undelivered, {"retry_when": _mail_worth_retrying,
+                                              "min_backoff": 2_000, "max_backoff": 300_000}),
     Job.PURGE_JOURNEY: (purge_journey, {"max_retries": 10, "min_backoff": 1_000,
                                         "max_backoff": 300_000}),
     Job.FORGET_KEY: (forget_key, {"retry_when": _until_the_keys_are_back(0), "min_backoff": 1_000,
@@ -84,7 +92,11 @@ ACTORS = {
 }
 
 
-def declare(broker):
-    """Declare every actor on `broker`; returns them by job."""
-    return {job: dramatiq.actor(fn, actor_name=job.value, queue_name=QUEUE, broker=broker, **options)
-            for job, (fn, options) in ACTORS.items()}
+def declare(broker, delivery_retries=DELIVERY_RETRIES):
+    """Declare every actor on `broker` (a delivery retried `delivery_retries` times: the
+    setting DELIVERY_RETRIES, which the use case counts against too); returns them by job."""
+    options = {job: dict(opts) for job, (_, opts) in ACTORS.items()}
+    options[Job.DELIVER_DOSSIER]["retry_when"] = _until_the_keys_are_back(delivery_retries)
+    return {job: dramatiq.actor(fn, actor_name=job.value, queue_name=QUEUE, broker=broker,
+                                **options[job])
+            for job, (fn, _) in ACTORS.items()}

@@ -92,6 +92,16 @@ def _stop_in_every_way(walk, desktop, phone):
     phone.post("/app/bronnen/duo")  # too late: a refusal on the review screen
     desktop.post(f"{walk.apply(SANNE)}/intrekken")
 
+    walk.start(walk.apply(SANNE))
+    desktop.post(f"{walk.journey_url}/geen-digid")
+    invitation = walk.apply(SANNE)
+    walk.start(invitation)
+    desktop.post(f"{walk.journey_url}/checklist")
+    desktop.post(f"{walk.journey_url}/app-klaar")
+    phone.post(f"/app/verder/{invitation.rsplit('/', 1)[1]}")  # the phone goes on with it
+    phone.post("/app/geen-digid")
+    phone.get("/app/verder/terug?fout=geannuleerd")
+
 
 def _municipality_and_outbox(app, client):
     mails = re.findall(r'href="/dev/outbox/([0-9]+(?:-[0-9a-f]{8})+)"', client.get("/dev/outbox").text)
@@ -102,6 +112,7 @@ def _municipality_and_outbox(app, client):
     inbox = client.get("/gemeente/GM0193/inbox").text
     client.get(local(re.search(r'href="([^"]*/inbox/[^"]+)"', inbox).group(1)))
     client.post("/gemeente/GM0193/uitloggen")
+    client.post("/gemeente/storing", json={"gemeente": "GM0193", "down": True})  # QA only: 404
 
 
 def test_every_personal_page_fragment_and_stream_answers_no_store(app, walk, desktop, phone):

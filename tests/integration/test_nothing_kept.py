@@ -204,9 +204,15 @@ def test_the_web_process_purges_overdue_journeys_when_no_worker_runs(app, walk, 
     app.config["JOURNEY_TTL_HOURS"] = 0
     app.extensions["purge_sweeper"].last = None
     walk.desktop.get("/")  # any request: the sweep runs in the web process
-    assert _receipt(journey_id).outcome == "expired"
-    assert session.get(Journey, journey_id).state == "cancelled"
+    assert _receipt(journey_id).outcome == "undelivered"
+    journey = session.get(Journey, journey_id)
+    assert journey.state == "cancelled" and journey.data_key is None
     broker.flush_all()  # the delivery that never ran must not run after the test
+    # The application waits again (its link starts a new journey) until its invitation runs out.
+    application = session.scalars(select(Application)).one()
+    assert application.status == "invited"
+    cutoff = timedelta(days=app.config["INVITATION_TTL_DAYS"], minutes=1)
+    assert privacy.purge_overdue(utcnow() + cutoff) == (0, 1)
     assert_nothing_kept(app, logs())
 
 

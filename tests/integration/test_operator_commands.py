@@ -191,7 +191,8 @@ def test_purge_journey_stops_one_that_is_sending_and_says_a_delivery_may_be_unde
     session.commit()
     result = beheer("purge-journey", journey.id)
     assert result.exit_code == 0, result.output
-    assert "sending -> cancelled (expired)" in result.stdout
+    assert "sending -> cancelled (undelivered)" in result.stdout  # as its time to live would
+    assert "its application waits again and the customer is mailed" in result.stdout
     assert "a delivery already under way may still have reached the municipality" in result.stderr
 
 

@@ -21,6 +21,7 @@ SERVED = {
     "ockto_dead_letters", "ockto_delivery_failures_total", "ockto_delivery_duration_seconds_count",
     "ockto_outbox_oldest_age_seconds", "ockto_outbox_backlog",
     "ockto_clock_last_tick_timestamp_seconds", "dramatiq_message_errors_total",
+    "ockto_deliveries_delayed",
 }
 
 
@@ -40,7 +41,7 @@ def run(promtool, *args):
 
 
 def test_the_rules_are_valid_for_prometheus(promtool):
-    assert "SUCCESS: 5 rules found" in run(promtool, "check", "rules", "alerts.yml")
+    assert "SUCCESS: 6 rules found" in run(promtool, "check", "rules", "alerts.yml")
 
 
 def test_each_alert_fires_when_it_should_and_only_then(promtool):

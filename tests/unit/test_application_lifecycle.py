@@ -16,7 +16,10 @@ NOW = datetime(2026, 3, 1, 12, 0)
 @pytest.mark.parametrize(("outcome", "expected"), [
     (Outcome.DELIVERED, A.DELIVERED), (Outcome.WITHDRAWN, A.WITHDRAWN),
     (Outcome.CANCELLED, A.WITHDRAWN), (Outcome.CONSENT_REFUSED, A.WITHDRAWN),
-    (Outcome.APP_CLOSED, A.WITHDRAWN), (Outcome.EXPIRED, A.EXPIRED)])
+    (Outcome.APP_CLOSED, A.WITHDRAWN), (Outcome.EXPIRED, A.EXPIRED),
+    (Outcome.NO_DIGID, A.WITHDRAWN),
+    # started afresh elsewhere, or never delivered: the same link starts a new journey
+    (Outcome.REPLACED, A.INVITED), (Outcome.UNDELIVERED, A.INVITED)])
 def test_an_invited_application_ends_as_its_journey_did(outcome, expected):
     assert status_after(A.INVITED, outcome) is expected
 

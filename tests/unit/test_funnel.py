@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from webapp.domain.funnel import (
-    ENDING_OF_OUTCOME, ENDINGS, FUNNEL, LABELS, STEP_OF_EVENT, UNTIMED, FunnelEntry, FunnelRow,
+    CONTINUING, ENDING_OF_OUTCOME, ENDINGS, FUNNEL, LABELS, STEP_OF_EVENT, UNTIMED, FunnelEntry, FunnelRow,
     FunnelStep as F, FunnelTotal, bucket_bounds, duration_bucket, dutch_duration, dutch_moment,
     dutch_percent, entries, local_day, median_seconds, per_gemeente, period_from, report,
 )
@@ -24,8 +24,13 @@ def test_every_step_is_in_the_funnel_or_an_ending_and_has_a_dutch_label():
 
 
 def test_every_way_to_end_short_of_delivery_is_an_ending():
-    # A lost data key ends a journey, not its application: the invitation starts a new one.
-    assert set(ENDING_OF_OUTCOME) == set(Outcome) - {Outcome.DELIVERED, Outcome.KEY_LOST}
+    # A lost data key, a fresh start or a dossier that never arrived ends a journey, not its
+    # application: the invitation starts a new one.
+    assert set(ENDING_OF_OUTCOME) == set(Outcome) - {Outcome.DELIVERED, *CONTINUING}
+
+
+def test_a_journey_replaced_undelivered_or_without_its_key_leaves_the_application_waiting():
+    assert set(CONTINUING) == {Outcome.REPLACED, Outcome.UNDELIVERED, Outcome.KEY_LOST}
 
 
 def test_the_funnels_journey_events_are_events_of_the_state_machine():

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from webapp.domain.journey import JourneyState, Role
+from webapp.domain.journey import JourneyState, Outcome, Role
 from webapp.domain.progress import ProgressView, SourceProgress
 from webapp.domain.sources import SOURCES, FetchStatus
 
@@ -20,8 +20,12 @@ def view(state, applicant_fetched=0, partner_fetched=None, has_partner=True):
     return ProgressView("j1", state, False, has_partner, "GM0193", tuple(fetches))
 
 
-def test_it_travels_as_json_and_comes_back_the_same():
-    original = view(S.FETCHING_PARTNER, 5, 2)
+@pytest.mark.parametrize("original", [
+    view(S.FETCHING_PARTNER, 5, 2),
+    ProgressView("j1", S.CANCELLED, False, False, "GM0193", outcome=Outcome.REPLACED),
+    ProgressView("j1", S.SENDING, False, False, "GM0193", delivery_delayed=True,
+                 phone_tag="0123456789ab")])
+def test_it_travels_as_json_and_comes_back_the_same(original):
     travelled = ProgressView.from_json(json.loads(json.dumps(original.to_json())))
     assert travelled == original
     assert isinstance(travelled.state, JourneyState)
@@ -52,3 +56,10 @@ def test_the_desktop_steps_follow_the_state_and_skip_the_partner_without_one():
     alone = view(S.REVIEWING, 5, has_partner=False).steps
     assert "partner" not in [key for key, _, _ in alone]
     assert [status for _, _, status in view(S.CANCELLED).steps][0] == "current"
+
+
+def test_the_apps_screen_changes_when_sending_is_delayed():
+    sending = ProgressView("j1", S.SENDING, False, False, "GM0193")
+    assert sending.screen == "sending"
+    assert ProgressView("j1", S.SENDING, False, False, "GM0193", delivery_delayed=True).screen \
+        == "sending-delayed"

@@ -124,13 +124,17 @@ class ApplicationStatus(enum.StrEnum):
 
 # Only an invited application moves: delivered, expired, or else withdrawn (the applicant
 # stopped, in one way or another). A delivered, withdrawn or expired application keeps its
-# status (its personal data goes all the same). A journey whose key was lost leaves its
-# application open: the invitation's link starts a new journey.
+# status (its personal data goes all the same). A journey replaced by a fresh start, one
+# whose dossier never reached the municipality, or one whose data key was lost leaves the
+# application waiting: the customer starts again with the same invitation link.
 _ENDS_AS = {Outcome.DELIVERED: ApplicationStatus.DELIVERED,
-            Outcome.EXPIRED: ApplicationStatus.EXPIRED}
+            Outcome.EXPIRED: ApplicationStatus.EXPIRED,
+            Outcome.REPLACED: ApplicationStatus.INVITED,
+            Outcome.UNDELIVERED: ApplicationStatus.INVITED,
+            Outcome.KEY_LOST: ApplicationStatus.INVITED}
 APPLICATION_TRANSITIONS = {
     (ApplicationStatus.INVITED, outcome): _ENDS_AS.get(outcome, ApplicationStatus.WITHDRAWN)
-    for outcome in Outcome if outcome is not Outcome.KEY_LOST}
+    for outcome in Outcome}
 
 
 def status_after(status, outcome):

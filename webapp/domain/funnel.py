@@ -60,15 +60,17 @@ STEP_OF_EVENT = {
     JourneyEvent.DELIVERED: S.DELIVERED,
 }
 
-# Every outcome but delivery and a lost data key (the application stays open, the invitation
-# starts a new journey).
+# Every outcome but delivery and those that leave the application waiting (CONTINUING).
 ENDING_OF_OUTCOME = {
     Outcome.CONSENT_REFUSED: S.REFUSED,
     Outcome.CANCELLED: S.STOPPED,
     Outcome.APP_CLOSED: S.STOPPED,
     Outcome.WITHDRAWN: S.STOPPED,
     Outcome.EXPIRED: S.EXPIRED,
+    Outcome.NO_DIGID: S.STOPPED,
 }
+# Endings that leave the application waiting for a new journey: not an ending of the funnel.
+CONTINUING = (Outcome.REPLACED, Outcome.UNDELIVERED, Outcome.KEY_LOST)
 
 del S
 

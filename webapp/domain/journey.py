@@ -55,6 +55,14 @@ class Outcome(enum.StrEnum):
     WITHDRAWN = "withdrawn"              # the applicant withdrew the application
     EXPIRED = "expired"                  # the time to live passed
     KEY_LOST = "key_lost"                # the data key was lost: start again with the invitation
+    REPLACED = "replaced"                # the customer started afresh (on another device)
+    NO_DIGID = "no_digid"                # someone cannot log in with DigiD: the paper route
+    UNDELIVERED = "undelivered"          # "niet afgeleverd": the municipality never answered
+
+
+# How many times a consented dossier is tried again after its first try (workers.actors); after
+# the last one the phone and desktop say sending is delayed, until delivery or the time to live.
+DELIVERY_RETRIES = 10
 
 
 S, E = JourneyState, JourneyEvent

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
-from .journey import PROGRESS_STEPS, JourneyState, Role, current_role, reached, role_to_log_in
+from .journey import PROGRESS_STEPS, JourneyState, Outcome, Role, current_role, reached, role_to_log_in
 from .sources import SOURCES, FetchStatus, missing_sources
 
 
@@ -21,6 +21,7 @@ class SourceProgress(NamedTuple):
 # Every live update is read back into a view, for every open page: its state by a lookup,
 # and its sources as the one shared (immutable) tuple for each role, source and status.
 _STATES = {state.value: state for state in JourneyState}
+_OUTCOMES = {outcome.value: outcome for outcome in Outcome}
 _SOURCE_PROGRESS = {(role.value, source.key, status.value): SourceProgress(role, source.key, status)
                     for role in Role for source in SOURCES for status in FetchStatus}
 
@@ -34,12 +35,26 @@ class ProgressView:
     gemeente_code: str
     fetches: tuple[SourceProgress, ...] = ()
     second_device: bool = False  # a device scanned a QR code of this journey that no longer worked
-    restart: bool = False  # it ended because its key was lost: start again with the invitation
+    outcome: Outcome | None = None  # how it ended, once cancelled (started afresh, no DigiD, ...)
+    delivery_delayed: bool = False  # the delivery failed all its retries; the time to live runs
+    phone_tag: str | None = None  # names the paired phone (a hash of its secret's hash): another tag, another phone
+
+    @property
+    def restart(self):
+        """It ended because its data key was lost: start again with the invitation's link."""
+        return self.outcome is Outcome.KEY_LOST
 
     @property
     def role(self):
         """Whose sources are being fetched (or were last)."""
         return current_role(self.state)
+
+    @property
+    def screen(self):
+        """What the app's screen shows, as its `data-state` and the phone stream's `state`
+        event say it: the state, and whether sending is delayed (the page re-renders when
+        this changes)."""
+        return f"{self.state}-delayed" if self.delivery_delayed else self.state.value
 
     @property
     def login_role(self):
@@ -83,7 +98,8 @@ class ProgressView:
         return {"journey_id": self.journey_id, "state": self.state, "phone_only": self.phone_only,
                 "has_partner": self.has_partner, "gemeente_code": self.gemeente_code,
                 "fetches": [[f.role, f.source, f.status] for f in self.fetches],
-                "second_device": self.second_device, "restart": self.restart}
+                "second_device": self.second_device, "outcome": self.outcome,
+                "delivery_delayed": self.delivery_delayed, "phone_tag": self.phone_tag}
 
     @classmethod
     def from_json(cls, data):
@@ -92,4 +108,7 @@ class ProgressView:
                    gemeente_code=data["gemeente_code"],
                    fetches=tuple([_SOURCE_PROGRESS[role, source, status]
                                   for role, source, status in data["fetches"]]),
-                   second_device=data["second_device"], restart=data.get("restart", False))
+                   second_device=data["second_device"],
+                   outcome=_OUTCOMES.get(data.get("outcome")),
+                   delivery_delayed=data.get("delivery_delayed", False),
+                   phone_tag=data.get("phone_tag"))

@@ -21,6 +21,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 import click
+import redis
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session as cookie, url_for
 from sqlalchemy import String, Text, UniqueConstraint, delete, select
 from sqlalchemy.exc import OperationalError
@@ -32,7 +33,9 @@ from webapp.clock import utcnow
 from webapp.db import make_engine
 from webapp.domain import gemeenten
 from webapp.domain.sources import BY_KEY, describe
-from webapp.pages import form_errors, personal
+from webapp.pages import form_errors, json_object, personal
+
+from .sources import MemoryOutages, RedisOutages
 
 bp = personal(Blueprint("gemeente", __name__, url_prefix="/gemeente"))
 
@@ -93,6 +96,9 @@ def init_app(app):
     except OperationalError:  # another process created it at the same moment
         InboxBase.metadata.create_all(engine)
     app.extensions["gemeente_inbox"] = engine
+    url = app.config.get("REDIS_URL")
+    app.extensions["gemeente_sim_outages"] = (RedisOutages(url, "gemeente-sim:storing") if url
+                                              else MemoryOutages())
     app.register_blueprint(bp)
 
 
@@ -107,9 +113,28 @@ def _gemeente_or_404(code):
     return gemeente
 
 
+@bp.post("/storing")
+def outage():
+    """Take a municipality's endpoint down or bring it back: QA only, in acceptance mode
+    (POST /gemeente/storing {"gemeente": "GM0193", "down": true})."""
+    if not current_app.config["ACCEPTANCE_MODE"]:
+        abort(404)
+    code = json_object().get("gemeente")
+    if not isinstance(code, str) or gemeenten.by_code(code) is None:
+        return {"error": "unknown municipality"}, 404
+    outages = current_app.extensions["gemeente_sim_outages"]
+    try:
+        outages.switch(code, bool(json_object().get("down")))
+    except redis.RedisError:
+        return {"error": "outage switch unavailable"}, 503
+    return {"down": sorted(outages.down())}
+
+
 @bp.post("/api/<code>/dossiers")
 def receive(code):
     _gemeente_or_404(code)
+    if code in current_app.extensions["gemeente_sim_outages"].down():
+        return {"error": "municipality unavailable"}, 503
     body_bytes = request.get_data()
     refused = signing.verify(current_app.config["GEMEENTE_SIGNING_SECRET"], code,
                              request.headers, body_bytes)

@@ -45,18 +45,19 @@ class MemoryOutages:
 class RedisOutages:
     """Shared by every process; while Redis is unreachable no source is down on purpose."""
 
-    def __init__(self, url):
+    def __init__(self, url, key=OUTAGES_KEY):
         self._redis = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        self._key = key
 
     def down(self):
         try:
-            return {member.decode() for member in self._redis.smembers(OUTAGES_KEY)}
+            return {member.decode() for member in self._redis.smembers(self._key)}
         except redis.RedisError as exc:
             log.warning("source simulator: outages unknown (%s)", type(exc).__name__)
             return set()
 
     def switch(self, source, down):
-        (self._redis.sadd if down else self._redis.srem)(OUTAGES_KEY, source)
+        (self._redis.sadd if down else self._redis.srem)(self._key, source)
 
 
 def init_app(app):
