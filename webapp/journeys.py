@@ -331,8 +331,14 @@ def continue_after_digid(application, journey_id, artifact, state):
         raise JourneyError("Inloggen met DigiD is niet gelukt. Probeer het opnieuw.") from None
     if not (state and answered_state and hmac.compare_digest(answered_state, state)):
         raise JourneyError("Deze DigiD-login hoort niet bij deze sessie. Log opnieuw in.")
-    person = journey.person(Role.APPLICANT)
-    if person is None or not person.bsn or not hmac.compare_digest(bsn, person.bsn):
+    try:
+        applicant = bsn_of(journey, Role.APPLICANT) if journey.person(Role.APPLICANT) else None
+    except keys.KeysUnavailable:
+        raise JourneyError("Dit lukt nu even niet. Probeer het over een paar minuten opnieuw.") from None
+    except keys.KeyLost:
+        end_with_lost_key(journey)
+        raise JourneyError("Begin opnieuw met de link uit uw uitnodiging.") from None
+    if applicant is None or not hmac.compare_digest(bsn, applicant):
         raise JourneyError("Alleen met de DigiD van de aanvrager kunt u deze Ocktoreis op dit "
                            "apparaat voortzetten.")
     return journey, _rebind_phone(journey, LOGGED_IN_STATES)

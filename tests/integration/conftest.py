@@ -210,7 +210,7 @@ def app(tmp_path, clock, app_config):
     broker.add_middleware(AppContext(app=app))
     broker.add_middleware(JobMetrics())
     broker.add_middleware(JobLogs())
-    app.extensions["actors"] = actors.declare(broker)
+    app.extensions["actors"] = actors.declare(broker, app.config["DELIVERY_RETRIES"])
     app.test_client_class = BrowserClient
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=RequestHandler)
     app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"

@@ -34,7 +34,6 @@ def app_config():
 def municipality_down(app, monkeypatch):
     """Nobody answers at the municipality's address; the retries come quickly."""
     options = app.extensions["actors"][Job.DELIVER_DOSSIER].options
-    monkeypatch.setitem(options, "max_retries", RETRIES)
     monkeypatch.setitem(options, "min_backoff", 10)
     monkeypatch.setitem(options, "max_backoff", 50)
     monkeypatch.setitem(app.config, "GEMEENTE_URL", f"http://127.0.0.1:{free_port()}")
@@ -101,9 +100,9 @@ def test_undelivered_at_the_time_to_live_purged_told_by_mail_and_the_same_link_s
     broker.join(QUEUE, fail_fast=False, timeout=30_000)  # (its dead letter stays)
 
     journey = _journey()
-    assert journey.state is JourneyState.CANCELLED and journey.data_key is None
+    assert journey.state is JourneyState.CANCELLED and journey.key_made_at is not None
     assert all(f.payload is None for f in session.scalars(select(SourceFetch)))
-    assert all(p.bsn is None for p in journey.persons)
+    assert all(p.sealed_bsn is None for p in journey.persons)
     receipt = session.get(Receipt, journey.id)
     assert receipt.outcome is Outcome.UNDELIVERED and receipt.purged_at is not None
     assert dossier_count(app) == 0  # nothing was sent

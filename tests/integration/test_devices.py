@@ -252,7 +252,7 @@ def test_starting_afresh_is_a_choice_of_its_own_and_the_old_desktop_says_so(walk
     assert session.get(Receipt, old.id).outcome is Outcome.REPLACED
     application = session.get(Application, old.application_id)
     assert application.status is ApplicationStatus.INVITED and application.name == SANNE.name
-    assert old.data_key is None
+    assert all(f.payload is None for f in old.fetches) and all(p.sealed_bsn is None for p in old.persons)
     assert "opnieuw begonnen" in walk.desktop.get(old_url).text
 
 
@@ -296,7 +296,7 @@ def test_at_the_checklist_someone_without_digid_finds_a_way_out_and_the_journey_
     assert "lever uw gegevens op een andere manier aan" in ended
     assert "038 - 455 29 20" in ended and "op papier" in ended
     [journey] = _journeys()
-    assert journey.state is JourneyState.CANCELLED and journey.data_key is None
+    assert journey.state is JourneyState.CANCELLED and session.get(Receipt, journey.id).purged_at
     assert session.get(Receipt, journey.id).outcome is Outcome.NO_DIGID
     application = session.get(Application, journey.application_id)
     assert application.status is ApplicationStatus.WITHDRAWN and application.bsn is None

@@ -12,14 +12,14 @@ revision, down_revision = "0009", "0008"
 branch_labels = depends_on = None
 
 
+# Plain ALTER TABLE, also on SQLite (3.35 and later): a batch's copy of the table would have
+# to drop `journey`, which the other tables' foreign keys refuse.
 def upgrade():
-    with op.batch_alter_table("journey", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("delivery_failures", sa.Integer(), nullable=False,
-                                      server_default="0"))
-        batch_op.add_column(sa.Column("delivery_delayed_at", sa.DateTime(), nullable=True))
+    op.add_column("journey", sa.Column("delivery_failures", sa.Integer(), nullable=False,
+                                       server_default="0"))
+    op.add_column("journey", sa.Column("delivery_delayed_at", sa.DateTime(), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table("journey", schema=None) as batch_op:
-        batch_op.drop_column("delivery_delayed_at")
-        batch_op.drop_column("delivery_failures")
+    op.drop_column("journey", "delivery_delayed_at")
+    op.drop_column("journey", "delivery_failures")
