@@ -107,7 +107,7 @@ def without_digid(journey_id):
     page says what to do instead."""
     journey = binding.desktop_journey(journey_id)
     journeys.cancel(journey, Outcome.NO_DIGID)
-    return _step_page(journey)
+    return _step_done(journey)
 
 
 @bp.post("/reis/<journey_id>/op-deze-telefoon")

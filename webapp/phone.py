@@ -206,7 +206,7 @@ def without_digid(journey):
     """Someone cannot log in with DigiD themselves: the journey ends cleanly (purged) and the
     screen says what to do instead."""
     journeys.cancel(journey, Outcome.NO_DIGID)
-    return _screen_page(journey)
+    return _screen_done(journey)
 
 
 @bp.post("/stoppen")

@@ -292,7 +292,7 @@ def test_at_the_checklist_someone_without_digid_finds_a_way_out_and_the_journey_
     page = desktop.get(walk.journey_url).text
     assert "niet zelf inloggen met DigiD" in page and "bewindvoerder" in page
     assert "DigiD Machtigen" in page and "support@gezondverzekerd.nl" in page
-    ended = desktop.post(f"{walk.journey_url}/geen-digid").text
+    ended = desktop.post(f"{walk.journey_url}/geen-digid", follow_redirects=True).text
     assert "lever uw gegevens op een andere manier aan" in ended
     assert "038 - 455 29 20" in ended and "op papier" in ended
     [journey] = _journeys()
@@ -309,7 +309,7 @@ def test_at_the_partners_digid_step_there_is_a_way_out_too(walk, phone):
     walk.fetch_all()
     screen = phone.get("/app/").text
     assert 'data-screen="login-partner"' in screen and "uw partner geen DigiD" in screen
-    ended = phone.post("/app/geen-digid").text
+    ended = phone.post("/app/geen-digid", follow_redirects=True).text
     assert "op papier" in ended
     [journey] = _journeys()
     assert journey.state is JourneyState.CANCELLED
