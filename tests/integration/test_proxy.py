@@ -49,7 +49,7 @@ def test_the_qr_code_and_digids_return_are_built_with_the_public_scheme_and_host
     walk = Walk(app, desktop, phone, run_jobs)
     walk.start(walk.apply(HENK))
     desktop.post(f"{walk.journey_url}/checklist")
-    page = desktop.post(f"{walk.journey_url}/app-klaar").text
+    page = desktop.post(f"{walk.journey_url}/app-klaar", follow_redirects=True).text
     pairing_url = re.search(r'href="([^"]+)" data-testid="pairing-url"', page).group(1)
     assert pairing_url.startswith(f"https://{PUBLIC_HOST}/app/koppel/")  # no :443, no http
 
