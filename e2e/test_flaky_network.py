@@ -171,10 +171,11 @@ def test_the_desktop_follows_its_journey_being_replaced_mid_fetch(desktop, phone
     # Another browser starts the Ocktoreis anew with the same invitation link.
     elsewhere = new_context().new_page()
     elsewhere.goto(link)
-    elsewhere.get_by_role("button", name="Start de Ocktoreis").click()
+    elsewhere.get_by_role("button", name="Opnieuw beginnen").click()  # the choice with a warning
     expect(elsewhere.get_by_role("heading", name="Heeft u alles bij de hand?")).to_be_visible()
-    expect(desktop.get_by_role("heading", name="De Ocktoreis is gestopt")).to_be_visible()
-    expect(phone.get_by_role("heading", name="Gestopt")).to_be_visible()
+    replaced = "U bent op een ander apparaat opnieuw begonnen"
+    expect(desktop.get_by_role("heading", name=replaced)).to_be_visible()
+    expect(phone.get_by_role("heading", name=replaced)).to_be_visible()
 
 
 @pytest.mark.parametrize("failure, says", [

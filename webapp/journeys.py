@@ -600,7 +600,11 @@ def purge(journey_id):
         return
     _purge_journey_data(journey)
     purge_application(journey.application, Outcome.DELIVERED)
-    _transition(journey, JourneyEvent.PURGED)
+    try:
+        _transition(journey, JourneyEvent.PURGED)
+    except IllegalTransition:  # the same job ran twice at once: the other one purged it
+        session.rollback()
+        return
     session.commit()
     publish(journey.id)
 
