@@ -18,10 +18,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from messaging import events, mail
 
-from . import funnel, keys, metrics, outbox, outside
+from . import dossier_pdf, funnel, keys, metrics, outbox, outside
 from .clock import utcnow
 from .db import scrub_after_commit, session
-from .domain import devices
+from .domain import devices, gemeenten, indication
 from .domain import sources as catalogue
 from .domain.application import ApplicationStatus, status_after
 from .domain.funnel import FunnelStep
@@ -545,6 +545,7 @@ def deliver(journey_id):
         "personen": [{"rol": role, "naam": people[role], "bsn": bsns[role], "bronnen": data}
                      for role, data in data_of.items()],
     }
+    _add_indication_and_pdf(body, journey, people, bsns, data_of)
     try:
         with metrics.Timer() as took:
             reference = outside.deliver_to_gemeente(application.gemeente_code, body, journey.id)
@@ -567,6 +568,24 @@ def deliver(journey_id):
     outbox.request(Job.PURGE_JOURNEY, journey.id)
     session.commit()
     publish(journey.id)
+
+
+def _add_indication_and_pdf(body, journey, people, bsns, data_of):
+    """The indicative check for the municipality's staff ("indicatie, geen besluit") and the
+    dossier as a PDF, both from what the customer reviewed. Each a function of the journey's
+    stored facts only (the consent's day, the fetches' times), so a retried delivery sends
+    the very same body and the municipality's idempotency holds."""
+    consent_at = session.get(Receipt, journey.id).consent_at
+    result = indication.indicate(journey.application.gemeente_code, data_of, consent_at.date())
+    fetched = {(f.role, f.source): f.updated_at for f in journey.fetches}
+    document = dossier_pdf.DossierDocument(
+        gemeente_naam=gemeenten.by_code(journey.application.gemeente_code).naam,
+        delivery_id=journey.id, consent_at=consent_at, indication=result,
+        people=tuple(dossier_pdf.PersonSection(role, people[role], bsns[role], tuple(
+            dossier_pdf.SourceSection(key, fetched[(role, key)], value)
+            for key, value in data.items())) for role, data in data_of.items()))
+    body["indicatie"] = result.as_dict()
+    body["dossier_pdf"] = base64.b64encode(dossier_pdf.render(document)).decode("ascii")
 
 
 def _delivery_failed(journey, exc):

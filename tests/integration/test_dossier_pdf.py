@@ -2,18 +2,24 @@
 reviewed, with each source and the moment it was fetched, the consent, the delivery id and
 the indicative check; and nothing that was not reviewed."""
 
+import html
 import io
+import json
 import re
 from datetime import UTC, date, datetime
 
 from pypdf import PdfReader
 
-from webapp import dossier_pdf
+from webapp import dossier_pdf, outside
 from webapp.domain.indication import indicate
 from webapp.domain.sources import describe
 from webapp.dossier_pdf import DossierDocument, PersonSection, SourceSection
+from webapp.outbox import Job
+from webapp.simulators import gemeente as gemeente_sim
 from webapp.simulators import population
-from webapp.simulators.population import FATIMA, JAN
+from webapp.simulators.population import FATIMA, JAN, SANNE
+
+from .helpers import dossier_count, dossiers
 
 FETCHED = datetime(2026, 11, 29, 14, 5, tzinfo=UTC)
 REVIEWED = {"applicant": ("mijnoverheid", "belastingdienst", "uwv", "pensioen"),
@@ -64,3 +70,59 @@ def test_the_pdf_holds_nothing_that_was_not_reviewed(app):
             assert f"€ {amount:,}".replace(",", ".") not in text
     assert "DUO" not in text and "Mijnpensioenoverzicht" in text
     assert "@" not in text  # no e-mail address: the application's own data is not the dossier's
+
+
+def _staff(app, client, code="GM0193"):
+    password = gemeente_sim.development_password(app.config["SECRET_KEY"], code)
+    assert client.post(f"/gemeente/{code}/inloggen", data={"password": password}).status_code == 303
+    return client
+
+
+def test_a_delivered_journey_brings_the_municipality_its_pdf_and_the_indication(app, walk, phone,
+                                                                                desktop):
+    walk.to_review(SANNE)
+    reviewed = phone.get("/app/").text
+    phone.post("/app/versturen", data={"toestemming": "ja"})
+    walk.run_jobs()
+    [dossier] = dossiers(app)
+    body = json.loads(dossier.body)
+    assert body["indicatie"]["soort"] == "indicatie, geen besluit"
+    assert body["indicatie"]["inkomensgrens"]["procent"] == 120  # Zwolle: the default rules
+
+    staff = _staff(app, app.test_client())
+    page = staff.get(f"/gemeente/GM0193/inbox/{dossier.id}").text
+    assert "Indicatieve toets (indicatie, geen besluit)" in page and "Dossier als PDF" in page
+    pdf = staff.get(f"/gemeente/GM0193/inbox/{dossier.id}/pdf")
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    assert pdf.headers["Cache-Control"] == "no-store"
+    _, text = _text(pdf.data)
+    for value in re.findall(r"<dd>([^<]+)</dd>", reviewed):  # every value the review showed
+        assert html.unescape(value) in text, value
+    assert SANNE.name in text and SANNE.bsn in text and walk.journey_url.rsplit("/", 1)[1] in text
+
+    other = _staff(app, app.test_client(), "GM0363")
+    assert other.get(f"/gemeente/GM0363/inbox/{dossier.id}/pdf").status_code == 404
+    assert app.test_client().get(f"/gemeente/GM0193/inbox/{dossier.id}/pdf").status_code in (302, 303)
+
+
+def test_a_retried_delivery_sends_the_very_same_body(app, walk, phone, broker, worker, monkeypatch):
+    """The PDF and the indication depend on stored facts only: a retry (after a lost answer)
+    repeats the body byte for byte, so the municipality's Idempotency-Key check holds."""
+    walk.to_review(SANNE)
+    sent = []
+    deliver = outside.deliver_to_gemeente
+
+    def lose_the_first_answer(code, body, delivery_id):
+        sent.append(json.dumps(body, sort_keys=True))
+        reference = deliver(code, body, delivery_id)
+        if len(sent) == 1:
+            raise outside.OutsideSystemError("the answer was lost")
+        return reference
+    monkeypatch.setattr(outside, "deliver_to_gemeente", lose_the_first_answer)
+    # a retry in the same second would repeat the signature too: refused as a replay (409)
+    monkeypatch.setitem(app.extensions["actors"][Job.DELIVER_DOSSIER].options, "min_backoff", 1100)
+    monkeypatch.setitem(app.extensions["actors"][Job.DELIVER_DOSSIER].options, "max_backoff", 1200)
+    phone.post("/app/versturen", data={"toestemming": "ja"})
+    walk.run_jobs()
+    assert len(sent) == 2 and sent[0] == sent[1]
+    assert dossier_count(app) == 1 and "U bent klaar" in phone.get("/app/").text

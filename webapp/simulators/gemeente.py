@@ -22,7 +22,8 @@ from datetime import datetime, timedelta, timezone
 
 import click
 import redis
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session as cookie, url_for
+from flask import (Blueprint, abort, current_app, make_response, redirect, render_template, request,
+                   session as cookie, url_for)
 from sqlalchemy import String, Text, UniqueConstraint, delete, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -128,6 +129,15 @@ def outage():
     except redis.RedisError:
         return {"error": "outage switch unavailable"}, 503
     return {"down": sorted(outages.down())}
+
+
+DELIVERY_MAX_BYTES = 4 * 1024 * 1024  # a dossier carries its PDF; other requests stay at 64 KB
+
+
+@bp.before_request
+def _room_for_a_dossier():
+    if request.endpoint == "gemeente.receive":
+        request.max_content_length = DELIVERY_MAX_BYTES
 
 
 @bp.post("/api/<code>/dossiers")
@@ -258,7 +268,25 @@ def dossier(code, dossier_id):
             abort(404)
         body = json.loads(found.body)
     return render_template("simulators/gemeente_dossier.html", gemeente=gemeente,
-                           dossier=found, body=body, describe=describe, sources=BY_KEY)
+                           dossier=found, body=body, describe=describe, sources=BY_KEY,
+                           has_pdf="dossier_pdf" in body)
+
+
+@bp.get("/<code>/inbox/<dossier_id>/pdf")
+def dossier_pdf(code, dossier_id):
+    """The dossier as Ockto delivered it: the PDF for staff to read, search and file."""
+    _staff_only(code)
+    with _inbox() as inbox:
+        found = inbox.get(Dossier, dossier_id)
+        if found is None or found.gemeente_code != code:
+            abort(404)
+        encoded = json.loads(found.body).get("dossier_pdf")
+    if not encoded:
+        abort(404)
+    response = make_response(base64.b64decode(encoded))
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = f'inline; filename="dossier-{dossier_id}.pdf"'
+    return response
 
 
 @bp.cli.command("password")
