@@ -243,19 +243,38 @@ def _release(application_id):
 
 
 def _send(application, number, plan, now):
-    expires_at = application.expires_at or plan.expires_at(now)
-    context = {"name": application.name, "link": invitation_url(application.id),
-               "gemeente": gemeenten.by_code(application.gemeente_code),
-               "days": plan.days_left(expires_at, now)}
-    template = "invitation" if number == INVITATION else "reminder"
-    subject = ("Lever uw gegevens aan met de Ockto app" if number == INVITATION
-               else "Herinnering: lever uw gegevens aan met de Ockto app")
     # The same Message-ID on a resend lets mail clients drop the copy (see README).
-    mail.send(subject, application.email,
-              render_template(f"mail/{template}.txt", **context),
+    _mail(application, *_invitation_or_reminder(number), message_key=str(number),
+          days=plan.days_left(application.expires_at or plan.expires_at(now), now))
+
+
+def _invitation_or_reminder(number):
+    """(template, subject) of mail `number`: 0 the invitation, then the reminders."""
+    if number == INVITATION:
+        return "invitation", "Lever uw gegevens aan met de Ockto app"
+    return "reminder", "Herinnering: lever uw gegevens aan met de Ockto app"
+
+
+def _mail(application, template, subject, message_key, days):
+    """One of the application's mails, with its personal link, to its address; tagged with the
+    application, so its purge takes it out of the embedded default's outbox."""
+    context = {"name": application.name, "link": invitation_url(application.id),
+               "gemeente": gemeenten.by_code(application.gemeente_code), "days": days}
+    mail.send(subject, application.email, render_template(f"mail/{template}.txt", **context),
               render_template(f"mail/{template}.html", **context),
-              message_id=f"<ocktoreis.{application.id}.{number}@gezondverzekerd.nl>",
+              message_id=f"<ocktoreis.{application.id}.{message_key}@gezondverzekerd.nl>",
               about=application.id)
+
+
+def _mail_or_dead_letter(application, *args, **kwargs):
+    """`_mail`; one that can never be sent raises MailUndeliverable (a dead letter at once),
+    any other failure is retried by Dramatiq."""
+    try:
+        _mail(application, *args, **kwargs)
+    except Exception as exc:
+        if _never_deliverable(exc):
+            raise MailUndeliverable(f"application {application.id}: {type(exc).__name__}") from None
+        raise
 
 
 # Operators: an application's mail again, on request (flask --app webapp beheer resend-invitation).
@@ -301,22 +320,9 @@ def resend_mail(application_id, number, resend_id):
     if (application is None or _no_mail_because(application, now)
             or application.invitation_sent_at is None or application.reminders_sent != number):
         return  # it ended meanwhile, or a newer mail went out
-    context = {"name": application.name, "link": invitation_url(application.id),
-               "gemeente": gemeenten.by_code(application.gemeente_code),
-               "days": schedule().days_left(application.expires_at, now)}
-    template = "invitation" if number == INVITATION else "reminder"
-    subject = ("Lever uw gegevens aan met de Ockto app" if number == INVITATION
-               else "Herinnering: lever uw gegevens aan met de Ockto app")
-    try:
-        mail.send(subject, application.email,
-                  render_template(f"mail/{template}.txt", **context),
-                  render_template(f"mail/{template}.html", **context),
-                  message_id=f"<ocktoreis.{application.id}.{number}.{resend_id}@gezondverzekerd.nl>",
-                  about=application.id)
-    except Exception as exc:
-        if _never_deliverable(exc):
-            raise MailUndeliverable(f"application {application.id}: {type(exc).__name__}") from None
-        raise  # Dramatiq retries with backoff; after the last retry it is a dead letter
+    _mail_or_dead_letter(application, *_invitation_or_reminder(number),
+                         message_key=f"{number}.{resend_id}",
+                         days=schedule().days_left(application.expires_at, now))
 
 
 def send_restart_mail(application_id, journey_id):
@@ -327,18 +333,9 @@ def send_restart_mail(application_id, journey_id):
     application = session.get(Application, application_id)
     if application is None or _no_mail_because(application, now):
         return  # delivered by a new journey meanwhile, withdrawn or expired: nothing to say
-    context = {"name": application.name, "link": invitation_url(application.id),
-               "gemeente": gemeenten.by_code(application.gemeente_code),
-               "days": schedule().days_left(application.expires_at, now)}
-    try:
-        mail.send("Uw gegevens zijn niet verstuurd: begin opnieuw", application.email,
-                  render_template("mail/restart.txt", **context),
-                  render_template("mail/restart.html", **context),
-                  message_id=f"<ocktoreis.{application.id}.opnieuw.{journey_id}@gezondverzekerd.nl>")
-    except Exception as exc:
-        if _never_deliverable(exc):
-            raise MailUndeliverable(f"application {application.id}: {type(exc).__name__}") from None
-        raise
+    _mail_or_dead_letter(application, "restart", "Uw gegevens zijn niet verstuurd: begin opnieuw",
+                         message_key=f"opnieuw.{journey_id}",
+                         days=schedule().days_left(application.expires_at, now))
 
 
 def _no_mail_because(application, now):
@@ -357,15 +354,6 @@ def mail_undelivered(application_id, journey_id):
     if application is None or application.email is None or _no_mail_because(application, now):
         return
     plan = schedule()
-    context = {"name": application.name, "link": invitation_url(application.id),
-               "gemeente": gemeenten.by_code(application.gemeente_code),
-               "days": plan.days_left(application.expires_at or plan.expires_at(now), now)}
-    try:
-        mail.send("Uw gegevens zijn niet bij de gemeente aangekomen", application.email,
-                  render_template("mail/undelivered.txt", **context),
-                  render_template("mail/undelivered.html", **context),
-                  message_id=f"<ocktoreis.{application.id}.undelivered.{journey_id}@gezondverzekerd.nl>")
-    except Exception as exc:
-        if _never_deliverable(exc):
-            raise MailUndeliverable(f"application {application.id}: {type(exc).__name__}") from None
-        raise
+    _mail_or_dead_letter(application, "undelivered", "Uw gegevens zijn niet bij de gemeente aangekomen",
+                         message_key=f"undelivered.{journey_id}",
+                         days=plan.days_left(application.expires_at or plan.expires_at(now), now))

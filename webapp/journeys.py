@@ -325,12 +325,7 @@ def continue_after_digid(application, journey_id, artifact, state):
     if (journey is None or journey.id != journey_id
             or devices.phase_of(journey.state) is not devices.Phase.LOGGED_IN):
         raise JourneyError("Deze Ocktoreis kan niet meer op dit apparaat verder.")
-    try:
-        bsn, answered_state = outside.resolve_digid_artifact(artifact)
-    except outside.OutsideSystemError:
-        raise JourneyError("Inloggen met DigiD is niet gelukt. Probeer het opnieuw.") from None
-    if not (state and answered_state and hmac.compare_digest(answered_state, state)):
-        raise JourneyError("Deze DigiD-login hoort niet bij deze sessie. Log opnieuw in.")
+    bsn = _digid_bsn(artifact, state)
     try:
         applicant = bsn_of(journey, Role.APPLICANT) if journey.person(Role.APPLICANT) else None
     except keys.KeysUnavailable:
@@ -377,18 +372,24 @@ def _bind_phone(journey):
 
 # Step 8 and 9: DigiD login and the sources, for the applicant and the partner.
 
-def complete_login(journey, artifact, state):
-    """Resolve the DigiD artifact of the login this phone started (`state`), check whose
-    BSN it is, and open that person's sources."""
-    role = role_to_log_in(journey.state)
-    if role is None:
-        raise JourneyError("Er wordt nu niet op een DigiD-login gewacht.")
+def _digid_bsn(artifact, state):
+    """The BSN of the DigiD login this device started (`state`), from its artifact."""
     try:
         bsn, answered_state = outside.resolve_digid_artifact(artifact)
     except outside.OutsideSystemError:
         raise JourneyError("Inloggen met DigiD is niet gelukt. Probeer het opnieuw.") from None
     if not (state and answered_state and hmac.compare_digest(answered_state, state)):
         raise JourneyError("Deze DigiD-login hoort niet bij deze sessie. Log opnieuw in.")
+    return bsn
+
+
+def complete_login(journey, artifact, state):
+    """Resolve the DigiD artifact of the login this phone started (`state`), check whose
+    BSN it is, and open that person's sources."""
+    role = role_to_log_in(journey.state)
+    if role is None:
+        raise JourneyError("Er wordt nu niet op een DigiD-login gewacht.")
+    bsn = _digid_bsn(artifact, state)
     application = journey.application
     if role is Role.APPLICANT and bsn != application.bsn:
         raise JourneyError("U bent ingelogd met de DigiD van iemand anders dan de aanvrager. "
