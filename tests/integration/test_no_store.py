@@ -110,7 +110,8 @@ def _municipality_and_outbox(app, client):
     client.get("/gemeente/GM0193/inloggen")
     client.post("/gemeente/GM0193/inloggen", data={"password": staff_password(app, "GM0193")})
     inbox = client.get("/gemeente/GM0193/inbox").text
-    client.get(local(re.search(r'href="([^"]*/inbox/[^"]+)"', inbox).group(1)))
+    dossier = client.get(local(re.search(r'href="([^"]*/inbox/[^"]+)"', inbox).group(1))).text
+    client.get(local(re.search(r'href="([^"]+/pdf)" data-testid="dossier-pdf"', dossier).group(1)))
     client.post("/gemeente/GM0193/uitloggen")
     client.post("/gemeente/storing", json={"gemeente": "GM0193", "down": True})  # QA only: 404
 
