@@ -486,10 +486,10 @@ def finish_sources(journey):
 
 # Step 10 and 11: review, consent, delivery and purge.
 
-def dossier(journey):
-    """Everything fetched, unsealed: {role: {source: data}}; KeysUnavailable or KeyLost
-    when the journey's key cannot be had."""
-    key = data_key(journey)
+def dossier(journey, key=None):
+    """Everything fetched, unsealed with `key` (else the journey's, read now): {role: {source:
+    data}}; KeysUnavailable or KeyLost when the journey's key cannot be had."""
+    key = key or data_key(journey)
     result = {}
     for fetch in journey.fetches:
         if fetch.status is FetchStatus.FETCHED and fetch.payload:
@@ -510,9 +510,9 @@ def review(journey):
         raise JourneyError(RESTART) from None
 
 
-def bsn_of(journey, role):
-    """The BSN the person logged in with, unsealed."""
-    return keys.unseal(data_key(journey), journey.id, journey.person(role).sealed_bsn).decode()
+def bsn_of(journey, role, key=None):
+    """The BSN the person logged in with, unsealed (with `key`, else the journey's, read now)."""
+    return keys.unseal(key or data_key(journey), journey.id, journey.person(role).sealed_bsn).decode()
 
 
 def give_consent(journey):
@@ -536,8 +536,9 @@ def deliver(journey_id):
     application = journey.application
     people = {Role.APPLICANT: application.name, Role.PARTNER: application.partner_name}
     try:  # all of it unsealed before anything is sent: never half a dossier
-        data_of = dossier(journey)
-        bsns = {role: bsn_of(journey, role) for role in data_of}
+        key = data_key(journey)  # one read of the key store for the whole dossier
+        data_of = dossier(journey, key)
+        bsns = {role: bsn_of(journey, role, key) for role in data_of}
     except keys.KeyLost:
         return end_with_lost_key(journey)
     body = {

@@ -36,8 +36,7 @@ def form_errors(page, fragment, form_url, **context):
     history in place of the POST: Back or reload then never asks to send the form again."""
     response = render_page(page, fragment, form_url=form_url, **context)
     response.status_code = 422
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return _no_store(response)
 
 
 def json_object():

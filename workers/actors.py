@@ -71,24 +71,21 @@ def _mail_worth_retrying(retries, exception):
 
 
 # Retries back off well below RabbitMQ's 30-minute consumer timeout.
+MAIL_RETRIES = {"retry_when": _mail_worth_retrying, "min_backoff": 2_000, "max_backoff": 300_000}
 ACTORS = {
-    Job.SEND_MAIL: (send_mail, {"retry_when": _mail_worth_retrying, "min_backoff": 2_000,
-                                "max_backoff": 300_000}),
-    Job.RESEND_MAIL: (resend_mail, {"retry_when": _mail_worth_retrying, "min_backoff": 2_000,
-                                    "max_backoff": 300_000}),
+    Job.SEND_MAIL: (send_mail, MAIL_RETRIES),
+    Job.RESEND_MAIL: (resend_mail, MAIL_RETRIES),
     Job.QUEUE_MAIL: (queue_mail, {"max_retries": 10, "min_backoff": 1_000, "max_backoff": 60_000}),
     Job.FETCH_SOURCE: (fetch_source, {"retry_when": _until_the_keys_are_back(3), "min_backoff": 500,
                                       "max_backoff": 10_000}),
     Job.DELIVER_DOSSIER: (deliver_dossier, {"retry_when": _until_the_keys_are_back(DELIVERY_RETRIES),
                                             "min_backoff": 1_000, "max_backoff": 300_000}),
-    Job.MAIL_UNDELIVERED: (mail_undelivered, {"retry_when": _mail_worth_retrying,
-                                              "min_backoff": 2_000, "max_backoff": 300_000}),
+    Job.MAIL_UNDELIVERED: (mail_undelivered, MAIL_RETRIES),
     Job.PURGE_JOURNEY: (purge_journey, {"max_retries": 10, "min_backoff": 1_000,
                                         "max_backoff": 300_000}),
     Job.FORGET_KEY: (forget_key, {"retry_when": _until_the_keys_are_back(0), "min_backoff": 1_000,
                                   "max_backoff": 60_000}),
-    Job.SEND_RESTART_MAIL: (send_restart_mail, {"retry_when": _mail_worth_retrying,
-                                                "min_backoff": 2_000, "max_backoff": 300_000}),
+    Job.SEND_RESTART_MAIL: (send_restart_mail, MAIL_RETRIES),
 }
 
 

@@ -18,6 +18,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from .journey import JourneyEvent, Outcome
+from .sources import date_nl
 
 
 class FunnelStep(enum.StrEnum):
@@ -330,13 +331,9 @@ def dutch_duration(seconds):
     return f"ca. {dutch_number(seconds / 86400)} dagen"
 
 
-MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-          "september", "oktober", "november", "december")
-
-
 def dutch_date(day):
     """'1 maart 2026'."""
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+    return date_nl(day.isoformat())
 
 
 def dutch_moment(moment):

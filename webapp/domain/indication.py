@@ -75,7 +75,7 @@ class Indication:
         return {
             "soort": LABEL,
             "huishouden": self.household,
-            "norm": {"bedrag": _money(self._norm_amount), "ingang": self.norm.start.isoformat(),
+            "norm": {"bedrag": _money(self.norm_amount), "ingang": self.norm.start.isoformat(),
                      "leeftijd": self.norm.ages, "schatting": self.norm.estimate,
                      "bron": self.norm.source},
             "inkomensgrens": {"procent": self.rules.percent, "bedrag": _money(self.income_limit),
@@ -90,7 +90,8 @@ class Indication:
         }
 
     @property
-    def _norm_amount(self):
+    def norm_amount(self):
+        """The norm for this household (net per month)."""
         return self.norm.couple if self.household == "paar" else self.norm.single
 
 
@@ -160,8 +161,7 @@ def indicate(gemeente_code, people, on, rules=None, all_norms=None):
     household = "paar" if people.get("partner") else "alleenstaand"
     birth_date = (applicant.get("mijnoverheid") or {}).get("geboortedatum")
     norm = norm_for(on, bool(birth_date) and has_aow_age(birth_date, on), all_norms)
-    base = norm.couple if household == "paar" else norm.single
-    limit = base * rules.percent / 100
+    limit = (norm.couple if household == "paar" else norm.single) * rules.percent / 100
     income = tuple(f for role in ("applicant", "partner") for f in _income(role, people.get(role, {})))
     income_total = sum((f.amount for f in income), Decimal(0))
     assets, assets_total, assets_limit, assets_below = (), None, None, None

@@ -21,7 +21,6 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 import click
-import redis
 from flask import (Blueprint, abort, current_app, make_response, redirect, render_template, request,
                    session as cookie, url_for)
 from sqlalchemy import String, Text, UniqueConstraint, delete, select
@@ -34,9 +33,9 @@ from webapp.clock import utcnow
 from webapp.db import make_engine
 from webapp.domain import gemeenten
 from webapp.domain.sources import BY_KEY, describe
-from webapp.pages import form_errors, json_object, personal
+from webapp.pages import form_errors, personal
 
-from .sources import MemoryOutages, RedisOutages
+from .sources import MemoryOutages, RedisOutages, switch_outage
 
 bp = personal(Blueprint("gemeente", __name__, url_prefix="/gemeente"))
 
@@ -118,17 +117,8 @@ def _gemeente_or_404(code):
 def outage():
     """Take a municipality's endpoint down or bring it back: QA only, in acceptance mode
     (POST /gemeente/storing {"gemeente": "GM0193", "down": true})."""
-    if not current_app.config["ACCEPTANCE_MODE"]:
-        abort(404)
-    code = json_object().get("gemeente")
-    if not isinstance(code, str) or gemeenten.by_code(code) is None:
-        return {"error": "unknown municipality"}, 404
-    outages = current_app.extensions["gemeente_sim_outages"]
-    try:
-        outages.switch(code, bool(json_object().get("down")))
-    except redis.RedisError:
-        return {"error": "outage switch unavailable"}, 503
-    return {"down": sorted(outages.down())}
+    return switch_outage(current_app.extensions["gemeente_sim_outages"], "gemeente",
+                         lambda code: gemeenten.by_code(code) is not None)
 
 
 DELIVERY_MAX_BYTES = 4 * 1024 * 1024  # a dossier carries its PDF; other requests stay at 64 KB
@@ -262,11 +252,7 @@ def inbox(code):
 @bp.get("/<code>/inbox/<dossier_id>")
 def dossier(code, dossier_id):
     gemeente = _staff_only(code)
-    with _inbox() as inbox:
-        found = inbox.get(Dossier, dossier_id)
-        if found is None or found.gemeente_code != code:
-            abort(404)
-        body = json.loads(found.body)
+    found, body = _dossier_or_404(code, dossier_id)
     return render_template("simulators/gemeente_dossier.html", gemeente=gemeente,
                            dossier=found, body=body, describe=describe, sources=BY_KEY,
                            has_pdf="dossier_pdf" in body)
@@ -276,17 +262,22 @@ def dossier(code, dossier_id):
 def dossier_pdf(code, dossier_id):
     """The dossier as Ockto delivered it: the PDF for staff to read, search and file."""
     _staff_only(code)
-    with _inbox() as inbox:
-        found = inbox.get(Dossier, dossier_id)
-        if found is None or found.gemeente_code != code:
-            abort(404)
-        encoded = json.loads(found.body).get("dossier_pdf")
+    encoded = _dossier_or_404(code, dossier_id)[1].get("dossier_pdf")
     if not encoded:
         abort(404)
     response = make_response(base64.b64decode(encoded))
     response.headers["Content-Type"] = "application/pdf"
     response.headers["Content-Disposition"] = f'inline; filename="dossier-{dossier_id}.pdf"'
     return response
+
+
+def _dossier_or_404(code, dossier_id):
+    """This municipality's dossier and its delivered body; 404 for any other."""
+    with _inbox() as inbox:
+        found = inbox.get(Dossier, dossier_id)
+    if found is None or found.gemeente_code != code:
+        abort(404)
+    return found, json.loads(found.body)
 
 
 @bp.cli.command("password")

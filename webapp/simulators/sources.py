@@ -89,15 +89,20 @@ def fetch(source):
 @bp.post("/storing")
 def outage():
     """Take a source down or bring it back, for every journey: QA only, in acceptance mode."""
+    return switch_outage(_outages(), "source", BY_KEY.__contains__)
+
+
+def switch_outage(outages, field, known):
+    """A simulator's QA switch (acceptance mode only): the JSON body names what goes down or
+    comes back (`field`, checked by `known`) and says `down`; answers what is down now."""
     if not current_app.config["ACCEPTANCE_MODE"]:
         abort(404)
     body = json_object()
-    source = body.get("source")
-    if not isinstance(source, str) or source not in BY_KEY:
-        return {"error": "unknown source"}, 404
-    outages = _outages()
+    name = body.get(field)
+    if not isinstance(name, str) or not known(name):
+        return {"error": f"unknown {field}"}, 404
     try:
-        outages.switch(source, bool(body.get("down")))
+        outages.switch(name, bool(body.get("down")))
     except redis.RedisError:
         return {"error": "outage switch unavailable"}, 503
     return {"down": sorted(outages.down())}
