@@ -57,9 +57,9 @@ SETTINGS = {
     "MAIL_DEFAULT_SENDER": (str, "Gezondverzekerd.nl <noreply@gezondverzekerd.nl>"),
     "OUTBOX_DIR": (str, None),  # unset: instance/outbox
 
-    # Outside systems, each reached over HTTP; unset: the simulators in this app. DigiD is
-    # browser-facing: unset, the phone goes to this app's simulator on the host it already
-    # uses, and the back channel to PUBLIC_URL.
+    # Outside systems, each reached over HTTP; unset: the simulators in this app. DIGID_URL is
+    # where the DigiD simulator runs (its SAML metadata at DIGID_URL/digid-sim/saml/metadata);
+    # a real DigiD is named by SAML_IDP_METADATA below.
     "SIMULATORS": (_flag, True),
     "DIGID_URL": (_url, None),
     "SOURCES_URL": (_url, None),
@@ -72,6 +72,19 @@ SETTINGS = {
     "SOURCE_SIM_LATENCY_MS": (int, 600),
     "SOURCE_SIM_FAILURE_RATE": (float, 0.0),
     "DIGID_SIM_SHOW_CODE": (_flag, True),
+    # The simulator's list of the services it knows (their SAML metadata: a URL or a file);
+    # unset: this app's own, at PUBLIC_URL/saml/metadata.
+    "DIGID_SIM_SP_METADATA": (str, None),
+
+    # DigiD over SAML 2.0 (webapp/saml.py). The key and certificate sign the AuthnRequest and
+    # the ArtifactResolve and are the TLS client certificate on the back channel; unset (never
+    # in production): generated once into the instance folder (INSTANCE_DIR/saml-sp/).
+    "SAML_SP_KEY": (str, None),
+    "SAML_SP_CERT": (str, None),
+    "SAML_SP_ENTITY_ID": (str, None),  # unset: PUBLIC_URL/saml/metadata
+    "SAML_IDP_METADATA": (str, None),  # a URL or a file; unset: the simulator's, see README
+    "SAML_IDP_CA_BUNDLE": (str, None),  # the back channel's CA certificates; unset: the system's
+    "SAML_CLOCK_SKEW_S": (int, 60),  # how far DigiD's clock and ours may differ
 
     # The journey.
     "INVITATION_TTL_DAYS": (int, 28),
@@ -165,7 +178,7 @@ ENVIRONMENTS = ("development", "acceptance", "production")
 MIN_SECRET_LENGTH = 32
 NEVER_IN_PRODUCTION = ("SIMULATORS", "DEV_PAGES", "ACCEPTANCE_MODE", "RATE_LIMITS_OFF")
 SERVICES = ("DATABASE_URL", "RABBITMQ_URL", "REDIS_URL")
-OUTSIDE_SYSTEMS = ("DIGID_URL", "SOURCES_URL", "GEMEENTE_URL")
+OUTSIDE_SYSTEMS = ("SOURCES_URL", "GEMEENTE_URL")  # and DigiD: SAML_IDP_METADATA
 
 
 def refusals(config):
@@ -206,4 +219,9 @@ def refusals(config):
         if not config["SIMULATORS"]:
             lines += [f"{name} is not set: without the simulators it names the real system."
                       for name in OUTSIDE_SYSTEMS if not config[name]]
+            if not config["SAML_IDP_METADATA"]:
+                lines.append("SAML_IDP_METADATA is not set: name DigiD's metadata (a URL or a file).")
+        lines += [f"{name} is not set: production signs with its own key and certificate "
+                  "(PKIoverheid), never generated ones." for name in ("SAML_SP_KEY", "SAML_SP_CERT")
+                  if name not in given]
     return lines

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 from datetime import timedelta
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from messaging import events, mail
 
-from . import dossier_pdf, funnel, keys, metrics, outbox, outside
+from . import dossier_pdf, funnel, keys, metrics, outbox, outside, saml
 from .clock import utcnow
 from .db import scrub_after_commit, session
 from .domain import devices, gemeenten, indication
@@ -33,6 +34,8 @@ from .domain.progress import ProgressView, SourceProgress
 from .domain.sources import FetchStatus
 from .models import Journey, PairingToken, Person, Receipt, SourceFetch
 from .outbox import Job
+
+log = logging.getLogger(__name__)
 
 
 class JourneyError(Exception):
@@ -317,7 +320,7 @@ LOGGED_IN_STATES = tuple(state for state in JourneyState
                          if devices.phase_of(state) is devices.Phase.LOGGED_IN)
 
 
-def continue_after_digid(application, journey_id, artifact, state):
+def continue_after_digid(application, journey_id, artifact, request_id):
     """A new device logged in again with DigiD to continue a journey someone already logged
     in to: only the DigiD of the person who logged in first (the applicant) opens it. Returns
     (journey, phone secret); the device that had it loses the journey."""
@@ -325,7 +328,7 @@ def continue_after_digid(application, journey_id, artifact, state):
     if (journey is None or journey.id != journey_id
             or devices.phase_of(journey.state) is not devices.Phase.LOGGED_IN):
         raise JourneyError("Deze Ocktoreis kan niet meer op dit apparaat verder.")
-    bsn = _digid_bsn(artifact, state)
+    bsn = _digid_bsn(artifact, request_id, saml.CONTINUE)
     try:
         applicant = bsn_of(journey, Role.APPLICANT) if journey.person(Role.APPLICANT) else None
     except keys.KeysUnavailable:
@@ -372,24 +375,26 @@ def _bind_phone(journey):
 
 # Step 8 and 9: DigiD login and the sources, for the applicant and the partner.
 
-def _digid_bsn(artifact, state):
-    """The BSN of the DigiD login this device started (`state`), from its artifact."""
+def _digid_bsn(artifact, request_id, acs_index):
+    """The BSN of the DigiD login this device started (its AuthnRequest `request_id`), from
+    its SAML artifact; a refusal says in Dutch what to do, and the journey waits for a retry."""
     try:
-        bsn, answered_state = outside.resolve_digid_artifact(artifact)
-    except outside.OutsideSystemError:
-        raise JourneyError("Inloggen met DigiD is niet gelukt. Probeer het opnieuw.") from None
-    if not (state and answered_state and hmac.compare_digest(answered_state, state)):
-        raise JourneyError("Deze DigiD-login hoort niet bij deze sessie. Log opnieuw in.")
-    return bsn
+        return saml.resolve(artifact, request_id, acs_index)
+    except saml.Unreachable as exc:
+        log.warning("DigiD unreachable: %s", exc)
+        raise JourneyError(saml.FAILED) from None
+    except saml.Refused as refused:
+        log.warning("DigiD login refused: %s", refused.reason)
+        raise JourneyError(str(refused)) from None
 
 
-def complete_login(journey, artifact, state):
-    """Resolve the DigiD artifact of the login this phone started (`state`), check whose
-    BSN it is, and open that person's sources."""
+def complete_login(journey, artifact, request_id):
+    """Resolve the DigiD artifact of the login this phone started (its AuthnRequest
+    `request_id`), check whose BSN it is, and open that person's sources."""
     role = role_to_log_in(journey.state)
     if role is None:
         raise JourneyError("Er wordt nu niet op een DigiD-login gewacht.")
-    bsn = _digid_bsn(artifact, state)
+    bsn = _digid_bsn(artifact, request_id, saml.LOGIN)
     application = journey.application
     if role is Role.APPLICANT and bsn != application.bsn:
         raise JourneyError("U bent ingelogd met de DigiD van iemand anders dan de aanvrager. "

@@ -1,4 +1,5 @@
-"""Adapters to the outside systems: DigiD, the data sources and the municipality.
+"""Adapters to the outside systems: the data sources and the municipality (DigiD speaks
+SAML: webapp/saml.py).
 
 Each is an HTTP boundary; by default the simulators in this app answer (see README).
 """
@@ -25,13 +26,6 @@ def _post(base_url_key, path, payload, headers=None, data=None):
     if response.status_code >= 400:
         raise OutsideSystemError(f"{url}: HTTP {response.status_code}")
     return response.json()
-
-
-def resolve_digid_artifact(artifact):
-    """(BSN, the state of the login it answers) for a DigiD artifact: the back channel after
-    the browser returns. An artifact resolves once."""
-    answer = _post("DIGID_URL", "/digid-sim/api/artifact", {"artifact": artifact})
-    return answer["bsn"], answer.get("state")
 
 
 def fetch_from_source(source, bsn):

@@ -2,11 +2,10 @@
 
 import functools
 import secrets
-from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, redirect, render_template, request, session as cookie, url_for
 
-from . import binding, invitations, journeys, live
+from . import binding, invitations, journeys, live, saml
 from .db import session
 from .domain import sources as catalogue
 from .domain.devices import Offer
@@ -16,6 +15,14 @@ from .models import Journey
 from .pages import after_post, form_errors, go_to, personal, problem, render_page, wants_fragment
 
 bp = personal(Blueprint("phone", __name__, url_prefix="/app"))
+saml_bp = Blueprint("saml", __name__, url_prefix="/saml")
+DIGID_DOWN = "Inloggen met DigiD lukt nu niet. Probeer het over een paar minuten opnieuw."
+
+
+@saml_bp.get("/metadata")
+def metadata():
+    """Our SAML service provider's metadata, at the URL that is also our entity id."""
+    return current_app.response_class(saml.metadata(), mimetype="application/samlmetadata+xml")
 
 
 def paired(view):
@@ -70,9 +77,13 @@ def continue_here(token):
         return problem("Verdergaan is niet gelukt", str(error), 409, back, "Terug")
     if offer is not Offer.DIGID_AGAIN:
         return redirect(back, 303)
-    state = secrets.token_urlsafe(16)
-    cookie["takeover"] = {"token": token, "journey": journey.id, "state": state}
-    return redirect(_digid_url(url_for(".continue_return", _external=True), state), 303)
+    try:
+        login = _to_digid(saml.CONTINUE)
+    except saml.Unreachable:
+        return problem("Verdergaan is niet gelukt", DIGID_DOWN, 503, back, "Terug")
+    cookie["takeover"] = {"token": token, "journey": journey.id, "state": login["state"],
+                          "request": login["request"]}
+    return redirect(login["url"], 303)
 
 
 @bp.get("/verder/terug")
@@ -80,28 +91,31 @@ def continue_return():
     """Back from DigiD: only the DigiD of who logged in first opens the journey here."""
     takeover = cookie.pop("takeover", None) or {}
     back = url_for("desktop.info", token=takeover.get("token", "")) if takeover else "/"
-    if request.args.get("fout"):
-        return problem("Inloggen met DigiD is afgebroken", "Probeer het opnieuw.", 400, back,
-                       "Terug")
-    if not takeover or not secrets.compare_digest(request.args.get("state", ""),
-                                                  takeover.get("state", "")):
+    if not _this_login(takeover):
         return problem("Verdergaan is niet gelukt", "Deze DigiD-login hoort niet bij deze "
                        "sessie. Open de link uit de uitnodigingsmail opnieuw.", 400, back, "Terug")
     try:
         application = invitations.application_from_token(takeover["token"])
         journey, secret = journeys.continue_after_digid(
-            application, takeover["journey"], request.args.get("artifact", ""), takeover["state"])
+            application, takeover["journey"], request.args.get("SAMLart", ""), takeover["request"])
     except JourneyError as error:
         return problem("Verdergaan is niet gelukt", str(error), 403, back, "Terug")
     binding.bind_phone(journey.id, secret)
     return redirect(url_for(".home"), 303)
 
 
-def _digid_url(return_url, state):
-    query = urlencode({"return_url": return_url, "state": state, "dienst": "Ockto"})
-    login_url = (f"{current_app.config['DIGID_URL']}/digid-sim/inloggen"
-                 if current_app.config["DIGID_URL"] else url_for("digid_sim.login"))
-    return f"{login_url}?{query}"
+def _to_digid(acs_index):
+    """A signed AuthnRequest for this device: {url, state, request}; the cookie keeps the
+    request's id and the RelayState, so the return is checked against what this device asked."""
+    state = secrets.token_urlsafe(16)
+    request_id, url = saml.login_redirect(acs_index, state)
+    return {"url": url, "state": state, "request": request_id}
+
+
+def _this_login(expected):
+    """Whether DigiD's return (its RelayState) is the login this device started."""
+    return bool(expected and expected.get("request")) and secrets.compare_digest(
+        request.args.get("RelayState", ""), expected.get("state", ""))
 
 
 @bp.get("/scan")
@@ -138,23 +152,24 @@ def screen(journey):
 @bp.get("/digid")
 @paired
 def digid_login(journey):
-    """Step 8/9: off to DigiD; it comes back to digid_return with an artifact."""
-    state = secrets.token_urlsafe(16)
-    cookie["digid_state"] = state
-    return redirect(_digid_url(url_for(".digid_return", _external=True), state), 303)
+    """Step 8/9: off to DigiD with a signed AuthnRequest; it comes back to digid_return with
+    an artifact."""
+    try:
+        login = _to_digid(saml.LOGIN)
+    except saml.Unreachable:
+        return _screen_page(journey, DIGID_DOWN)
+    cookie["digid_state"] = {"state": login["state"], "request": login["request"]}
+    return redirect(login["url"], 303)
 
 
 @bp.get("/digid/terug")
 @paired
 def digid_return(journey):
     expected = cookie.pop("digid_state", None)
-    if request.args.get("fout"):
-        return _screen_page(journey, "Inloggen met DigiD is afgebroken. Probeer het opnieuw.")
-    if not expected or not secrets.compare_digest(request.args.get("state", ""), expected):
-        return _screen_page(journey, "Deze DigiD-login hoort niet bij deze sessie. "
-                                     "Log opnieuw in.")
+    if not _this_login(expected):
+        return _screen_page(journey, saml.NOT_THIS_SESSION)
     try:
-        journeys.complete_login(journey, request.args.get("artifact", ""), expected)
+        journeys.complete_login(journey, request.args.get("SAMLart", ""), expected["request"])
     except JourneyError as error:
         return _screen_page(journey, str(error))
     return redirect(url_for(".home"), 303)

@@ -61,6 +61,31 @@ def local(url):
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
+def digid_login_page(client, location):
+    """From the signed AuthnRequest's URL to the simulator's login page: (page, its token)."""
+    to_login = client.get(local(location))
+    assert to_login.status_code == 303, to_login.text
+    page = client.get(local(to_login.headers["Location"]))
+    return page, re.search(r'name="t" value="([^"]+)"', page.text).group(1)
+
+
+def digid(client, location, citizen, basis=False):
+    """At DigiD (the simulator) from the AuthnRequest's URL `location`: password, then the sms
+    code it shows (at level `basis` no sms); DigiD's redirect back, with the artifact."""
+    _, token = digid_login_page(client, location)
+    form = {"t": token, "username": citizen.username, "password": population.PASSWORD}
+    answer = client.post("/digid-sim/inloggen", data={**form, **({"niveau": "basis"} if basis else {})})
+    assert answer.status_code == 303, answer.text
+    if basis:
+        return answer
+    sms_page = client.get(local(answer.headers["Location"]))
+    code = re.search(r'data-testid="sms-code">(\d{6})<', sms_page.text).group(1)
+    token = re.search(r'name="t" value="([^"]+)"', sms_page.text).group(1)
+    back = client.post("/digid-sim/sms", data={"t": token, "code": code})
+    assert back.status_code == 303, back.text
+    return back
+
+
 class Walk:
     """One journey walked by a desktop client and a phone client."""
 
@@ -87,21 +112,11 @@ class Walk:
         page = self.desktop.get(self.journey_url).text
         return local(re.search(r'href="([^"]+)" data-testid="pairing-url"', page).group(1))
 
-    def login(self, citizen, client=None):
-        """DigiD in the simulator: password, then the sms code it shows."""
+    def login(self, citizen, client=None, basis=False):
+        """DigiD in the simulator: password, then the sms code it shows (or, at level
+        `basis`, no sms); the page the phone lands on."""
         client = client or self.phone
-        to_digid = client.get("/app/digid")
-        login_page = client.get(local(to_digid.headers["Location"]))
-        form = dict(re.findall(r'name="(return_url|state|dienst)" value="([^"]*)"', login_page.text))
-        form = {k: v.replace("&amp;", "&") for k, v in form.items()}
-        sms = client.post("/digid-sim/inloggen", data={**form, "username": citizen.username,
-                                                        "password": population.PASSWORD})
-        assert sms.status_code == 303, sms.text
-        sms_page = client.get(local(sms.headers["Location"]))
-        code = re.search(r'data-testid="sms-code">(\d{6})<', sms_page.text).group(1)
-        token = re.search(r'name="t" value="([^"]+)"', sms_page.text).group(1)
-        back = client.post("/digid-sim/sms", data={"t": token, "code": code})
-        assert back.status_code == 303, back.text
+        back = digid(client, client.get("/app/digid").headers["Location"], citizen, basis)
         return client.get(local(back.headers["Location"]), follow_redirects=True)
 
     def to_review(self, citizen):

@@ -18,7 +18,7 @@ from webapp.simulators import population
 from webapp.simulators.population import HENK, SANNE
 
 from .conftest import PHONE_UA
-from .helpers import local
+from .helpers import digid, local
 
 CONTINUE_ON_PHONE = "Ga verder op deze telefoon"
 DIGID_AGAIN = "Inloggen met DigiD en hier verdergaan"
@@ -51,16 +51,7 @@ def _token(invitation):
 def _digid(client, location, citizen):
     """At the DigiD simulator's login page: password, then the sms code; returns the answer
     of the page DigiD sends the browser back to."""
-    login_page = client.get(local(location))
-    form = dict(re.findall(r'name="(return_url|state|dienst)" value="([^"]*)"', login_page.text))
-    form = {k: v.replace("&amp;", "&") for k, v in form.items()}
-    sms = client.post("/digid-sim/inloggen", data={**form, "username": citizen.username,
-                                                    "password": population.PASSWORD})
-    sms_page = client.get(local(sms.headers["Location"]))
-    code = re.search(r'data-testid="sms-code">(\d{6})<', sms_page.text).group(1)
-    token = re.search(r'name="t" value="([^"]+)"', sms_page.text).group(1)
-    back = client.post("/digid-sim/sms", data={"t": token, "code": code})
-    return client.get(local(back.headers["Location"]))
+    return client.get(local(digid(client, location, citizen).headers["Location"]))
 
 
 def _desktop_stream_until(walk, marker, action):
@@ -188,7 +179,7 @@ def test_after_the_login_a_new_device_must_log_in_with_the_applicants_digid(
     assert newcomer.get("/app/").status_code == 403  # the link alone opens nothing
 
     to_digid = newcomer.post(f"/app/verder/{_token(invitation)}")
-    assert "/digid-sim/inloggen" in to_digid.headers["Location"]
+    assert "/digid-sim/saml/sso?SAMLRequest=" in to_digid.headers["Location"]
     wrong = _digid(newcomer, to_digid.headers["Location"], HENK)
     assert wrong.status_code == 403 and "DigiD van de aanvrager" in wrong.text
     assert newcomer.get("/app/").status_code == 403

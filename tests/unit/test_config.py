@@ -56,7 +56,8 @@ def test_the_sources_token_is_derived_from_the_secret_key_unless_given(tmp_path)
 
 PRODUCTION = {"OCKTOREIS_ENV": "production", "SECRET_KEY": "s" * 48, "PUBLIC_URL": "https://ockto.example",
               "DATABASE_URL": "postgresql+psycopg://db/ockto", "RABBITMQ_URL": "amqp://mq/%2F",
-              "REDIS_URL": "redis://cache/0", "SIMULATORS": "0", "DIGID_URL": "https://digid.example",
+              "REDIS_URL": "redis://cache/0", "SIMULATORS": "0", "SAML_IDP_METADATA": "https://digid.example/saml/idp/metadata",
+              "SAML_SP_KEY": "/etc/ockto/saml.key", "SAML_SP_CERT": "/etc/ockto/saml.crt",
               "SOURCES_URL": "https://bronnen.example", "GEMEENTE_URL": "https://gemeente.example",
               "TRUSTED_PROXIES": "1"}
 
@@ -86,6 +87,15 @@ def test_production_refuses_each_dangerous_setting_with_a_line_of_its_own(tmp_pa
 def test_production_without_the_simulators_needs_the_real_outside_systems(tmp_path):
     assert _refusals(tmp_path, SOURCES_URL=None) == [
         "SOURCES_URL is not set: without the simulators it names the real system."]
+
+
+def test_production_signs_with_its_own_saml_keys_and_names_digid(tmp_path):
+    assert _refusals(tmp_path, SAML_SP_KEY=None, SAML_SP_CERT=None, SAML_IDP_METADATA=None) == [
+        "SAML_IDP_METADATA is not set: name DigiD's metadata (a URL or a file).",
+        "SAML_SP_KEY is not set: production signs with its own key and certificate (PKIoverheid), "
+        "never generated ones.",
+        "SAML_SP_CERT is not set: production signs with its own key and certificate (PKIoverheid), "
+        "never generated ones."]
 
 
 def test_production_says_how_many_proxies_stand_in_front_and_none_is_trusted_by_default(tmp_path):

@@ -21,7 +21,7 @@ LAYERS = (
     ("messaging", ("messaging", "messaging.*")),
     ("infrastructure", ("webapp.config", "webapp.clock", "webapp.db", "webapp.models",
                         "webapp.funnel", "webapp.keys", "webapp.logs", "webapp.metrics", "webapp.migrate",
-                        "webapp.migrations.*", "webapp.outbox", "webapp.outside", "webapp.serving",
+                        "webapp.migrations.*", "webapp.once", "webapp.outbox", "webapp.outside", "webapp.saml", "webapp.serving",
                         "webapp.signing", "webapp.dossier_pdf")),
     ("use cases", ("webapp.journeys", "webapp.invitations", "webapp.privacy", "webapp.operations")),
     ("views", ("webapp.application", "webapp.desktop", "webapp.operators", "webapp.phone",

@@ -1,11 +1,20 @@
-"""DigiD simulator: username and password, then an sms code, then back with an artifact.
+"""DigiD simulator: a SAML 2.0 identity provider with DigiD's screens (username and password,
+then an sms code) speaking DigiD's interface: a signed AuthnRequest arrives by HTTP-Redirect,
+the phone goes back with an artifact (HTTP-Artifact), and the service resolves the artifact
+over SOAP for a signed ArtifactResponse around a Response with a signed assertion, the BSN as
+NameID in sector form and the assurance level it actually used (AuthnContextClassRef).
 
-Any web process can serve any step: what it must remember travels in sealed tokens
-(encrypted and authenticated: they travel in URLs, so the BSN inside must not be readable
-in a log). An artifact answers for the login that asked for it (its `state`) and resolves
-once: the artifacts resolved in the last ARTIFACT_MAX_AGE_S are kept in Redis when REDIS_URL
-is set (every process agrees), else in memory. In development the sms page shows the code
-(DIGID_SIM_SHOW_CODE).
+Like a real IdP it refuses an AuthnRequest that is unsigned, signed with a key it does not
+know, addressed elsewhere or for an assertion consumer service the service did not register.
+The services it knows are in DIGID_SIM_SP_METADATA (unset: this app's own SP metadata). Its
+own key and certificate are made on first start in the instance folder.
+
+Any web process can serve any step: what the login must remember travels in sealed tokens
+(encrypted and authenticated: they travel in URLs, so the BSN inside must not be readable in a
+log), and an artifact's message waits in Redis when REDIS_URL is set (else in this process),
+to be taken once. For QA the login page can log in at level Basis (no sms), which a real
+DigiD would not do after a request for Midden: the service's refusal can be tried. In
+development the sms page shows the code (DIGID_SIM_SHOW_CODE).
 """
 
 import base64
@@ -16,14 +25,26 @@ import logging
 import secrets
 import threading
 import time
-from urllib.parse import urlencode, urlsplit
+from pathlib import Path
+from urllib.parse import urlencode
 
-import redis
 from cryptography.fernet import Fernet, InvalidToken
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from itsdangerous import BadSignature
+from lxml import etree
+from saml2 import BINDING_HTTP_ARTIFACT, BINDING_HTTP_REDIRECT, BINDING_SOAP, class_name
+from saml2.config import IdPConfig
+from saml2.s_utils import sid, success_status_factory
+from saml2.saml import NAMEID_FORMAT_UNSPECIFIED, Issuer, NameID
+from saml2.samlp import STATUS_AUTHN_FAILED, ArtifactResponse
+from saml2.server import Server
+from saml2.sigver import pre_signature_part
+from saml2.soap import parse_soap_enveloped_saml_artifact_resolve
+from saml2.time_util import instant
+from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
-from webapp.pages import form_errors, json_object, personal
+from webapp import once, saml
+from webapp.pages import form_errors, personal
 
 from . import population
 
@@ -31,51 +52,76 @@ bp = personal(Blueprint("digid_sim", __name__, url_prefix="/digid-sim"))
 log = logging.getLogger(__name__)
 STEP_MAX_AGE_S = 600
 ARTIFACT_MAX_AGE_S = 120
-
-
-class MemoryResolved:
-    """The artifacts resolved lately, in this process (the embedded default)."""
-
-    def __init__(self):
-        self._until = {}
-        self._lock = threading.Lock()
-
-    def first_time(self, artifact_id):
-        """True the first time an artifact is resolved, False ever after (within its age)."""
-        now = time.monotonic()
-        with self._lock:
-            self._until = {key: until for key, until in self._until.items() if until > now}
-            if artifact_id in self._until:
-                return False
-            self._until[artifact_id] = now + ARTIFACT_MAX_AGE_S
-            return True
-
-
-class RedisResolved:
-    """The artifacts resolved lately, shared by every process. While Redis is down this
-    process remembers them itself: a real DigiD does not stop with our Redis, and an artifact
-    still logs in only the login that asked for it (its state)."""
-
-    def __init__(self, url):
-        self._redis = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-        self._fallback = MemoryResolved()
-
-    def first_time(self, artifact_id):
-        if not self._fallback.first_time(artifact_id):
-            return False
-        try:
-            return bool(self._redis.set(f"digid-sim:resolved:{artifact_id}", 1, nx=True,
-                                        ex=ARTIFACT_MAX_AGE_S))
-        except redis.RedisError as exc:
-            log.warning("DigiD simulator: resolved artifacts kept in this process only (%s)",
-                        type(exc).__name__)
-            return True
+ASSERTION_LIFETIME_MIN = 5
+SP_METADATA_MAX_AGE_S = 60
 
 
 def init_app(app):
-    url = app.config.get("REDIS_URL")
-    app.extensions["digid_sim_resolved"] = RedisResolved(url) if url else MemoryResolved()
+    app.extensions["digid_sim_artifacts"] = once.make(app.config.get("REDIS_URL"), "digid-sim")
+    app.extensions["digid_sim_servers"] = {}
+    app.extensions["digid_sim_lock"] = threading.Lock()
     app.register_blueprint(bp)
+
+
+# The identity provider.
+
+def base_url():
+    return current_app.config["DIGID_URL"] or current_app.config["PUBLIC_URL"]
+
+
+def entity_id():
+    return base_url() + bp.url_prefix + "/saml/metadata"
+
+
+def _settings(sp_metadata=None):
+    config = current_app.config
+    key, cert = saml.dev_keypair(Path(config["INSTANCE_DIR"]) / "digid-sim", "DigiD simulator")
+    base = base_url() + bp.url_prefix
+    settings = {
+        "entityid": entity_id(),
+        "xmlsec_binary": saml.XMLSEC,
+        "key_file": key,
+        "cert_file": cert,
+        "accepted_time_diff": config["SAML_CLOCK_SKEW_S"],
+        "organization": {"name": "DigiD (simulator)", "display_name": "DigiD (simulator)",
+                         "url": base_url()},
+        "service": {"idp": {
+            "name": "DigiD (simulator)",
+            "endpoints": {
+                "single_sign_on_service": [(base + "/saml/sso", BINDING_HTTP_REDIRECT)],
+                "artifact_resolution_service": [(base + "/api/artifact", BINDING_SOAP)],
+            },
+            "want_authn_requests_signed": True,
+            "name_id_format": [NAMEID_FORMAT_UNSPECIFIED],
+            "policy": {"default": {"lifetime": {"minutes": ASSERTION_LIFETIME_MIN}}},
+        }},
+    }
+    if sp_metadata:
+        settings["metadata"] = {"inline": [sp_metadata]}
+    return IdPConfig().load(settings)
+
+
+def metadata_xml():
+    return saml.metadata_of(_settings())
+
+
+def server():
+    """The IdP, knowing the services in DIGID_SIM_SP_METADATA (read again after a minute:
+    a service that made new keys is known again soon)."""
+    config = current_app.config
+    source = config["DIGID_SIM_SP_METADATA"] or config["PUBLIC_URL"] + saml.METADATA_PATH
+    servers = current_app.extensions["digid_sim_servers"]
+    with current_app.extensions["digid_sim_lock"]:
+        idp, made = servers.get((source, base_url()), (None, 0))
+        if idp is None or time.monotonic() - made > SP_METADATA_MAX_AGE_S:
+            idp = Server(config=_settings(saml.read_metadata(source)))
+            servers[(source, base_url())] = (idp, time.monotonic())
+    return idp
+
+
+@bp.get("/saml/metadata")
+def metadata():
+    return current_app.response_class(metadata_xml(), mimetype="application/samlmetadata+xml")
 
 
 class _Sealer:
@@ -110,44 +156,68 @@ def _sms_code(nonce):
     return f"{int.from_bytes(mac.digest()[:4], 'big') % 1_000_000:06d}"
 
 
-def _checked_return_url(url):
-    """Only back to the host that asked (no open redirect)."""
-    allowed = {request.host, urlsplit(current_app.config["PUBLIC_URL"]).netloc}
-    parts = urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or parts.netloc not in allowed:
-        abort(400)
-    return url
+def _refused(why):
+    """A real IdP shows an error page and sends nothing back to a service it cannot trust."""
+    log.warning("DigiD simulator: AuthnRequest refused (%s)", why)
+    return render_template("simulators/digid_refused.html"), 400
 
 
-def _back(return_url, **params):
-    joiner = "&" if "?" in return_url else "?"
-    return redirect(return_url + joiner + urlencode(params), 303)
+@bp.get("/saml/sso")
+def sso():
+    """The signed AuthnRequest (HTTP-Redirect binding): checked, then the login screen."""
+    idp = server()
+    try:
+        parsed = idp.parse_authn_request(
+            request.args["SAMLRequest"], BINDING_HTTP_REDIRECT,
+            relay_state=request.args.get("RelayState"), sigalg=request.args.get("SigAlg"),
+            signature=request.args.get("Signature"))
+    except Exception as exc:  # pysaml2 raises many kinds: unsigned, unknown key, not for us
+        return _refused(f"{type(exc).__name__}: {exc}")
+    authn_request = parsed.message
+    sso_url = base_url() + bp.url_prefix + "/saml/sso"
+    if authn_request.destination != sso_url:
+        return _refused(f"Destination {authn_request.destination!r}")
+    sp = authn_request.issuer.text
+    services = idp.metadata.assertion_consumer_service(sp, BINDING_HTTP_ARTIFACT)
+    acs = [s["location"] for s in services
+           if authn_request.assertion_consumer_service_index in (None, s.get("index"))
+           and authn_request.assertion_consumer_service_url in (None, s["location"])]
+    if not acs:
+        return _refused("no such HTTP-Artifact assertion consumer service")
+    flow = {"sp": sp, "acs": acs[0], "request": authn_request.id,
+            "relay": request.args.get("RelayState", "")[:80],
+            "dienst": (idp.metadata.name(sp) or "de dienst")[:40]}
+    return redirect(url_for(".login", t=_Sealer("flow").dumps(flow)), 303)
 
 
 @bp.route("/inloggen", methods=["GET", "POST"])
 def login():
-    source = request.form if request.method == "POST" else request.args
-    flow = {"return_url": _checked_return_url(source.get("return_url")),
-            "state": source.get("state", "")[:100], "dienst": source.get("dienst", "Ockto")[:40]}
+    token = request.values.get("t", "")
+    try:
+        flow = _Sealer("flow").loads(token, max_age=STEP_MAX_AGE_S)
+    except BadSignature:
+        return render_template("simulators/digid_expired.html"), 400
     username = request.form.get("username", "").strip()[:64]
     error = None
     if request.method == "POST":
         if "annuleren" in request.form:
-            return _back(flow["return_url"], fout="geannuleerd", state=flow["state"])
+            return _back(flow)
         citizen = population.BY_USERNAME.get(username)
         password = request.form.get("password", "")
         if citizen and hmac.compare_digest(password.encode(), population.PASSWORD.encode()):
+            if request.form.get("niveau") == "basis":
+                return _back(flow, citizen.bsn, saml.BASIS)
             nonce = secrets.token_hex(12)
-            token = _Sealer("sms").dumps({**flow, "bsn": citizen.bsn, "nonce": nonce})
-            return redirect(f"{bp.url_prefix}/sms?t={token}", 303)
+            sms_token = _Sealer("sms").dumps({**flow, "bsn": citizen.bsn, "nonce": nonce})
+            return redirect(url_for(".sms", t=sms_token), 303)
         error = "De combinatie van gebruikersnaam en wachtwoord is niet bekend."
         if not username or not password:
             error = "Vul uw DigiD gebruikersnaam en wachtwoord in."
-    context = {"flow": flow, "username": username, "error": error,
+    context = {"token": token, "flow": flow, "username": username, "error": error,
                "citizens": population.CITIZENS, "password": population.PASSWORD}
     if error:  # the form's own address, not the POST, stays in the history
         return form_errors("simulators/digid_login.html", "simulators/digid_login.html",
-                           url_for(".login", **flow), **context)
+                           url_for(".login", t=token), **context)
     return render_template("simulators/digid_login.html", **context)
 
 
@@ -161,12 +231,10 @@ def sms():
     error, code = None, ""
     if request.method == "POST":
         if "annuleren" in request.form:
-            return _back(flow["return_url"], fout="geannuleerd", state=flow["state"])
+            return _back(flow)
         code = request.form.get("code", "").strip()[:6]
         if hmac.compare_digest(code.encode(), _sms_code(flow["nonce"]).encode()):
-            artifact = _Sealer("artifact").dumps({"bsn": flow["bsn"], "nonce": flow["nonce"],
-                                                  "state": flow["state"]})
-            return _back(flow["return_url"], artifact=artifact, state=flow["state"])
+            return _back(flow, flow["bsn"], saml.MIDDEN)
         error = "Deze sms-code klopt niet. Controleer de code en probeer het opnieuw."
     show_code = _sms_code(flow["nonce"]) if current_app.config["DIGID_SIM_SHOW_CODE"] else None
     context = {"token": token, "flow": flow, "error": error, "code": code, "show_code": show_code}
@@ -176,15 +244,86 @@ def sms():
     return render_template("simulators/digid_sms.html", **context)
 
 
+def _back(flow, bsn=None, level=None):
+    """Back to the service with an artifact: for a login, or (no BSN) for a cancelled one."""
+    idp = server()
+    if bsn is None:
+        xml = str(idp.create_error_response(flow["request"], flow["acs"],
+                                            (STATUS_AUTHN_FAILED, "Inloggen geannuleerd"), sign=False))
+    else:
+        xml = signed(idp, authn_response(idp, flow, bsn, level))
+    artifact = new_artifact()
+    current_app.extensions["digid_sim_artifacts"].put(
+        artifact, _Sealer("artifact").dumps({"sp": flow["sp"], "response": xml}),
+        ARTIFACT_MAX_AGE_S)
+    return redirect(flow["acs"] + "?" + urlencode({"SAMLart": artifact, "RelayState": flow["relay"]}),
+                    303)
+
+
+def new_artifact():
+    """A SAML 2.0 artifact of type 0x0004: its endpoint index (our one artifact resolution
+    service, index 1), the SHA-1 of our entity id, and 20 random bytes."""
+    return base64.b64encode(b"\x00\x04" + (1).to_bytes(2, "big")
+                            + hashlib.sha1(entity_id().encode()).digest()
+                            + secrets.token_bytes(20)).decode()
+
+
+def authn_response(idp, flow, bsn, level):
+    """The Response for a login (unsigned: `signed` signs its assertion)."""
+    return idp.create_authn_response(
+        {}, flow["request"], flow["acs"], flow["sp"],
+        name_id=NameID(format=NAMEID_FORMAT_UNSPECIFIED, text=f"s00000000:{bsn}"),
+        authn={"class_ref": level, "authn_auth": entity_id()},
+        sign_response=False, sign_assertion=False)
+
+
+def signed(idp, response):
+    """The Response as XML, its assertion signed (what DigiD signs)."""
+    assertion = response.assertion
+    assertion.signature = pre_signature_part(assertion.id, idp.sec.my_cert, 1,
+                                             digest_alg=DIGEST_SHA256, sign_alg=SIG_RSA_SHA256)
+    return idp.sec.sign_statement(str(response), class_name(assertion), node_id=assertion.id)
+
+
+def artifact_response(idp, resolve_id, response_xml):
+    """The SOAP envelope with the signed ArtifactResponse around `response_xml`."""
+    answer = ArtifactResponse(id=sid(), in_response_to=resolve_id, issue_instant=instant(),
+                              version="2.0", issuer=Issuer(text=entity_id()),
+                              status=success_status_factory())
+    answer.signature = pre_signature_part(answer.id, idp.sec.my_cert, 2,  # Signature2: unique
+                                          digest_alg=DIGEST_SHA256, sign_alg=SIG_RSA_SHA256)
+    outer = etree.fromstring(str(answer).encode())
+    outer.append(etree.fromstring(response_xml.encode()))
+    return saml.soap_envelope(idp.sec.sign_statement(
+        etree.tostring(outer).decode(), class_name(answer), node_id=answer.id))
+
+
+def _soap_fault(why, status=400):
+    log.warning("DigiD simulator: ArtifactResolve refused (%s)", why)
+    body = ('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+            '<soap:Fault><faultcode>soap:Client</faultcode><faultstring>ArtifactResolve refused'
+            '</faultstring></soap:Fault></soap:Body></soap:Envelope>')
+    return current_app.response_class(body, status=status, mimetype="text/xml")
+
+
 @bp.post("/api/artifact")
 def resolve_artifact():
-    """The back channel: the service exchanges the artifact, once, for the BSN and the
-    `state` of the login it answers (the service checks that it asked for this login)."""
-    artifact = json_object().get("artifact", "")
+    """The back channel: a signed ArtifactResolve from the service the artifact was made for
+    gets its Response, once."""
+    idp = server()
     try:
-        data = _Sealer("artifact").loads(artifact, max_age=ARTIFACT_MAX_AGE_S)
-    except BadSignature:
-        return {"error": "invalid artifact"}, 400
-    if not current_app.extensions["digid_sim_resolved"].first_time(data["nonce"]):
-        return {"error": "artifact already resolved"}, 400
-    return {"bsn": data["bsn"], "state": data.get("state", "")}
+        xml = parse_soap_enveloped_saml_artifact_resolve(request.get_data(as_text=True))
+        resolve = idp.sec.correctly_signed_message(xml, "artifact_resolve", must=True)
+    except Exception as exc:  # not SOAP, not an ArtifactResolve, unsigned or unknown key
+        return _soap_fault(f"{type(exc).__name__}: {exc}")
+    if resolve.destination != base_url() + bp.url_prefix + "/api/artifact":
+        return _soap_fault(f"Destination {resolve.destination!r}")
+    stored = current_app.extensions["digid_sim_artifacts"].take(resolve.artifact.text or "")
+    if stored is None:
+        return _soap_fault("unknown, expired or resolved before")
+    message = _Sealer("artifact").loads(stored, max_age=ARTIFACT_MAX_AGE_S)
+    if message["sp"] != resolve.issuer.text:
+        return _soap_fault("the artifact was made for another service")
+    return current_app.response_class(artifact_response(idp, resolve.id, message["response"]),
+                                      mimetype="text/xml")
+

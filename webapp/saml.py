@@ -1,0 +1,357 @@
+"""DigiD over SAML 2.0: this app as a service provider (pysaml2, signing with xmlsec1).
+
+DigiD's interface (Logius' "Koppelvlakspecificatie DigiD SAML Authenticatie"): the phone goes
+to DigiD with a signed AuthnRequest (HTTP-Redirect binding) asking for at least Midden; it
+comes back with an artifact (HTTP-Artifact binding) and the RelayState; we resolve the
+artifact over SOAP (a signed ArtifactResolve, a signed ArtifactResponse around the Response
+with its signed assertion). The BSN is the NameID in sector form, s00000000:<BSN>.
+
+What the login must match travels in the phone's session cookie (the AuthnRequest's id), and
+what may happen once (an artifact, an assertion) is remembered in Redis when REDIS_URL is set
+(webapp.once): any web process can serve any step. The metadata of DigiD is read once an hour
+per process; the client built from it is kept per process.
+"""
+
+import base64
+import datetime
+import hashlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.x509.oid import NameOID
+from flask import current_app
+from lxml import etree
+
+with warnings.catch_warnings():  # pysaml2 imports a cipher mode that cryptography has moved
+    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+    import saml2.cryptography.symmetric  # noqa: F401
+from saml2 import BINDING_HTTP_ARTIFACT, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, BINDING_SOAP
+from saml2.client import Saml2Client
+from saml2.config import SPConfig
+from saml2.metadata import entity_descriptor
+from saml2.s_utils import sid
+from saml2.saml import AuthnContextClassRef
+from saml2.samlp import STATUS_SUCCESS, RequestedAuthnContext
+from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+
+from . import once
+
+log = logging.getLogger(__name__)
+# pysaml2 logs whole messages, the BSN among them, even at ERROR: we log why we refused instead.
+logging.getLogger("saml2").setLevel(logging.CRITICAL)
+
+# DigiD's assurance levels (betrouwbaarheidsniveaus), weakest first, as AuthnContextClassRef.
+BASIS = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+MIDDEN = "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract"
+SUBSTANTIEEL = "urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard"
+HOOG = "urn:oasis:names:tc:SAML:2.0:ac:classes:SmartcardPKI"
+LEVELS = (BASIS, MIDDEN, SUBSTANTIEEL, HOOG)
+REQUIRED_LEVEL = MIDDEN
+SECTOR_BSN = re.compile(r"s00000000:(\d{9})")
+
+# Where DigiD sends the phone back, by AssertionConsumerServiceIndex (1 and up, in this order):
+# a login on the paired phone, and a new device continuing a journey (the views at these paths
+# read the artifact).
+ACS_PATHS = ("/app/digid/terug", "/app/verder/terug")
+LOGIN, CONTINUE = 1, 2
+METADATA_PATH = "/saml/metadata"
+METADATA_MAX_AGE_S = 3600
+SEEN_FOR_S = 3600  # longer than any assertion's validity plus the clock skew
+XMLSEC = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
+NS = {"soap": "http://schemas.xmlsoap.org/soap/envelope/",
+      "samlp": "urn:oasis:names:tc:SAML:2.0:protocol"}
+
+FAILED = "Inloggen met DigiD is niet gelukt. Probeer het opnieuw."
+CANCELLED = "Inloggen met DigiD is afgebroken. Probeer het opnieuw."
+NOT_THIS_SESSION = "Deze DigiD-login hoort niet bij deze sessie. Log opnieuw in."
+TOO_WEAK = ("U bent ingelogd op een te laag DigiD-niveau. Voor de Ockto app is ten minste "
+            "niveau Midden nodig: inloggen met de sms-controle of de DigiD app. Log opnieuw in.")
+
+
+class Refused(Exception):
+    """DigiD's answer is not a login we accept. `str()` is the Dutch message for the person,
+    `reason` says which check refused it (for the log and the tests)."""
+
+    def __init__(self, message, reason):
+        super().__init__(message)
+        self.reason = reason
+
+
+class Unreachable(Exception):
+    """DigiD did not answer on the back channel (or its metadata could not be read)."""
+
+
+def init_app(app):
+    app.extensions["saml_seen"] = once.make(app.config.get("REDIS_URL"), "saml")
+    app.extensions["saml_clients"] = {}
+    app.extensions["saml_lock"] = threading.Lock()
+
+
+# Keys and certificates.
+
+def dev_keypair(folder, common_name):
+    """(key path, certificate path) in `folder`, made once: a self-signed RSA certificate for
+    development, never committed. Several processes may start at once: each makes its own in
+    a temporary folder and the first rename wins (a rename onto a folder with files fails)."""
+    folder = Path(folder)
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    if key.exists() and cert.exists():
+        return str(key), str(cert)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
+    private = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                   .public_key(private.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=730))
+                   .sign(private, hashes.SHA256()))
+    (scratch / "key.pem").write_bytes(private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    (scratch / "key.pem").chmod(0o600)
+    (scratch / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    try:
+        os.rename(scratch, folder)
+    except OSError:  # another process was first
+        shutil.rmtree(scratch, ignore_errors=True)
+    return str(key), str(cert)
+
+
+def _sp_keys(config):
+    if config["SAML_SP_KEY"] and config["SAML_SP_CERT"]:
+        return config["SAML_SP_KEY"], config["SAML_SP_CERT"]
+    return dev_keypair(Path(config["INSTANCE_DIR"]) / "saml-sp", "Ocktoreis SP (development)")
+
+
+def read_metadata(source):
+    """SAML metadata from a URL or a file, as text."""
+    if re.match(r"https?://", source):
+        try:
+            response = requests.get(source, timeout=current_app.config["OUTSIDE_TIMEOUT_S"])
+            response.raise_for_status()
+        except requests.RequestException as exc:
+            raise Unreachable(f"{source}: {type(exc).__name__}") from None
+        return response.text
+    return Path(source).read_text(encoding="utf-8")
+
+
+# This app as a service provider.
+
+def entity_id():
+    config = current_app.config
+    return config["SAML_SP_ENTITY_ID"] or config["PUBLIC_URL"] + METADATA_PATH
+
+
+def acs_url(index):
+    return current_app.config["PUBLIC_URL"] + ACS_PATHS[index - 1]
+
+
+def idp_metadata_source():
+    config = current_app.config
+    return config["SAML_IDP_METADATA"] or (
+        (config["DIGID_URL"] or config["PUBLIC_URL"]) + "/digid-sim/saml/metadata")
+
+
+def _sp_settings(idp_metadata=None):
+    config = current_app.config
+    key, cert = _sp_keys(config)
+    settings = {
+        "entityid": entity_id(),
+        "xmlsec_binary": XMLSEC,
+        "key_file": key,
+        "cert_file": cert,
+        "accepted_time_diff": config["SAML_CLOCK_SKEW_S"],
+        "organization": {"name": "Ockto", "display_name": "Ockto", "url": config["PUBLIC_URL"]},
+        "service": {"sp": {
+            "name": "Ockto",
+            "endpoints": {"assertion_consumer_service": [
+                (acs_url(index), BINDING_HTTP_ARTIFACT) for index in range(1, len(ACS_PATHS) + 1)]},
+            "authn_requests_signed": True,
+            "want_assertions_signed": True,
+            "want_response_signed": False,  # DigiD signs the ArtifactResponse around it
+            "allow_unsolicited": False,
+        }},
+    }
+    if idp_metadata:
+        settings["metadata"] = {"inline": [idp_metadata]}
+    return SPConfig().load(settings)
+
+
+def metadata_of(settings):
+    """An entity's metadata, without pysaml2's list of every algorithm xmlsec1 knows (md5 and
+    sha1 among them): we sign with RSA-SHA256 only."""
+    descriptor = entity_descriptor(settings)
+    descriptor.extensions = None
+    return str(descriptor)
+
+
+def metadata():
+    """This service provider's metadata, as registered at Logius (and read by the simulator)."""
+    return metadata_of(_sp_settings())
+
+
+class _Client(Saml2Client):
+    """pysaml2's client, our assertion consumer services being HTTP-Artifact ones."""
+
+    def service_urls(self, binding=BINDING_HTTP_ARTIFACT):
+        return super().service_urls(BINDING_HTTP_ARTIFACT)
+
+
+def _client():
+    """The client for this PUBLIC_URL, DigiD's metadata read at most once an hour."""
+    config = current_app.config
+    key = (config["PUBLIC_URL"], idp_metadata_source())
+    clients = current_app.extensions["saml_clients"]
+    with current_app.extensions["saml_lock"]:
+        client, made = clients.get(key, (None, 0))
+        if client is None or time.monotonic() - made > METADATA_MAX_AGE_S:
+            client = _Client(config=_sp_settings(read_metadata(idp_metadata_source())))
+            clients[key] = (client, time.monotonic())
+    return client
+
+
+def _idp(client):
+    (idp,) = client.metadata.identity_providers()
+    return idp
+
+
+def login_redirect(acs_index, relay_state):
+    """(the AuthnRequest's id, the URL that takes the phone to DigiD with it, signed)."""
+    client = _client()
+    destination = client.metadata.single_sign_on_service(
+        _idp(client), BINDING_HTTP_REDIRECT)[0]["location"]
+    request_id, request = client.create_authn_request(
+        destination, binding=None, assertion_consumer_service_index=str(acs_index),
+        requested_authn_context=RequestedAuthnContext(
+            authn_context_class_ref=[AuthnContextClassRef(text=REQUIRED_LEVEL)],
+            comparison="minimum"),
+        sign=False)
+    info = client.apply_binding(BINDING_HTTP_REDIRECT, str(request), destination, relay_state,
+                                sign=True, sigalg=SIG_RSA_SHA256)
+    return request_id, dict(info["headers"])["Location"]
+
+
+def resolve(artifact, request_id, acs_index):
+    """The BSN of the login that `artifact` answers, the AuthnRequest `request_id` that this
+    device started; Refused (with a Dutch message) when any check fails."""
+    client = _client()
+    seen = current_app.extensions["saml_seen"]
+    if not seen.first_time("artifact:" + hashlib.sha256(artifact.encode()).hexdigest(), SEEN_FOR_S):
+        raise Refused(FAILED, "artifact used before")
+    try:
+        destination = client.artifact2destination(artifact, "idpsso")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Refused(FAILED, f"not an artifact of DigiD: {type(exc).__name__}") from None
+    if not destination:
+        raise Refused(FAILED, "no artifact resolution service for this artifact")
+    resolve_id, message = client.create_artifact_resolve(
+        artifact, destination, sid(), sign=True, sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256)
+    answer = _soap(destination, soap_envelope(str(message)))
+    return read_artifact_response(client, answer, resolve_id, request_id, acs_index)
+
+
+def soap_envelope(xml):
+    """A SAML message in a SOAP 1.1 envelope, as signed: its signature stays valid."""
+    body = re.sub(r"^\s*<\?xml[^>]*\?>", "", xml)
+    return (f'<soap:Envelope xmlns:soap="{NS["soap"]}"><soap:Body>{body}</soap:Body>'
+            '</soap:Envelope>')
+
+
+def _soap(url, envelope):
+    """POST a SOAP envelope; over https with our certificate (DigiD wants two-way TLS)."""
+    config = current_app.config
+    tls = {}
+    if url.startswith("https://"):
+        tls = {"cert": _sp_keys(config)[::-1], "verify": config["SAML_IDP_CA_BUNDLE"] or True}
+    try:
+        response = requests.post(url, data=envelope.encode(), timeout=config["OUTSIDE_TIMEOUT_S"],
+                                 headers={"Content-Type": "text/xml; charset=utf-8",
+                                          "SOAPAction": "http://www.oasis-open.org/committees/security"},
+                                 **tls)
+    except requests.RequestException as exc:
+        raise Unreachable(f"{url}: {type(exc).__name__}") from None
+    if response.status_code >= 500:
+        raise Unreachable(f"{url}: HTTP {response.status_code}")
+    if response.status_code != 200:
+        raise Refused(FAILED, f"the artifact was refused: HTTP {response.status_code}")
+    return response.content
+
+
+def _element(xml, path):
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        found = etree.fromstring(xml, parser).xpath(path, namespaces=NS)
+    except etree.XMLSyntaxError:
+        found = []
+    if len(found) != 1:
+        raise Refused(FAILED, f"not one {path} in the answer")
+    return found[0]
+
+
+def read_artifact_response(client, soap, resolve_id, request_id, acs_index):
+    """The BSN in DigiD's ArtifactResponse (a SOAP envelope), after every check."""
+    outer = _element(soap, "/soap:Envelope/soap:Body/samlp:ArtifactResponse")
+    try:
+        artifact_response = client.sec.correctly_signed_artifact_response(
+            etree.tostring(outer).decode(), must=True)
+    except Exception as exc:  # pysaml2 raises several kinds for a bad or missing signature
+        raise Refused(FAILED, f"ArtifactResponse signature: {type(exc).__name__}") from None
+    if artifact_response.issuer is None or artifact_response.issuer.text != _idp(client):
+        raise Refused(FAILED, "ArtifactResponse not issued by DigiD")
+    if artifact_response.in_response_to != resolve_id:
+        raise Refused(FAILED, "ArtifactResponse does not answer our ArtifactResolve")
+    if artifact_response.status.status_code.value != STATUS_SUCCESS:
+        raise Refused(FAILED, "ArtifactResponse status " + artifact_response.status.status_code.value)
+    inner = _element(etree.tostring(outer), "/samlp:ArtifactResponse/samlp:Response")
+    return _login(client, etree.tostring(inner), request_id, acs_index)
+
+
+def _login(client, response_xml, request_id, acs_index):
+    acs = acs_url(acs_index)
+    try:
+        response = client.parse_authn_request_response(
+            base64.b64encode(response_xml).decode(), BINDING_HTTP_POST,
+            outstanding={request_id: acs}, conv_info={"entity_id": entity_id()})
+    except Exception as exc:  # pysaml2's checks raise many kinds; each is a refusal
+        raise _refusal(exc) from None
+    if response is None:
+        raise Refused(FAILED, "Response not for us (its Destination, version or InResponseTo)")
+    if response.response.destination != acs:
+        raise Refused(FAILED, f"Response Destination {response.response.destination!r} is not {acs}")
+    assertion = response.assertion
+    if not current_app.extensions["saml_seen"].first_time("assertion:" + assertion.id, SEEN_FOR_S):
+        raise Refused(FAILED, "assertion used before")
+    levels = [level for level, *_ in response.authn_info()]
+    if len(levels) != 1 or levels[0] not in LEVELS:
+        raise Refused(FAILED, f"unknown assurance level {levels}")
+    if LEVELS.index(levels[0]) < LEVELS.index(REQUIRED_LEVEL):
+        raise Refused(TOO_WEAK, f"assurance level {levels[0]}")
+    match = SECTOR_BSN.fullmatch(response.name_id.text or "")
+    if not match:
+        raise Refused(FAILED, "NameID is not a BSN in sector form")
+    return match.group(1)
+
+
+def _refusal(exc):
+    """What pysaml2's exception means for the person: a cancelled login, a login this device
+    did not start, or simply not a login."""
+    reason = f"{type(exc).__name__}: {str(exc)[:100]}"  # not the message itself, its BSN
+    if type(exc).__name__ in ("StatusAuthnFailed", "StatusRequestDenied"):
+        return Refused(CANCELLED, reason)
+    if type(exc).__name__ == "UnsolicitedResponse":
+        return Refused(NOT_THIS_SESSION, reason)
+    return Refused(FAILED, reason)
