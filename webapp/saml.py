@@ -37,7 +37,7 @@ from lxml import etree
 with warnings.catch_warnings():  # pysaml2 imports a cipher mode that cryptography has moved
     warnings.simplefilter("ignore", CryptographyDeprecationWarning)
     import saml2.cryptography.symmetric  # noqa: F401
-from saml2 import BINDING_HTTP_ARTIFACT, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, BINDING_SOAP
+from saml2 import BINDING_HTTP_ARTIFACT, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import entity_descriptor

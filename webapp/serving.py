@@ -11,7 +11,10 @@ import re
 from werkzeug.serving import WSGIRequestHandler
 
 _SECRET_PATHS = re.compile(r"^(/uitnodiging|/app/koppel)/[^/?#]+")
-_SECRET_PARAMS = re.compile(r"([?&](?:artifact|t|token|code|state)=)[^&#]*")
+# SAML: the artifact (SAMLart) opens a login once; the RelayState, the AuthnRequest and its
+# signature name a login of this device.
+_SECRET_PARAMS = re.compile(
+    r"([?&](?:artifact|t|token|code|state|SAMLart|RelayState|SAMLRequest|Signature)=)[^&#]*")
 
 
 def scrub(path):

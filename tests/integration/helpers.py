@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 
+from webapp import saml
 from webapp.domain.sources import SOURCES
 from webapp.simulators import population
 from webapp.simulators.gemeente import Dossier
@@ -67,6 +68,17 @@ def digid_login_page(client, location):
     assert to_login.status_code == 303, to_login.text
     page = client.get(local(to_login.headers["Location"]))
     return page, re.search(r'name="t" value="([^"]+)"', page.text).group(1)
+
+
+def authn_request_url(app, relay_state="s"):
+    """The URL of a signed AuthnRequest of this app, as /app/digid makes one."""
+    with app.test_request_context():
+        return saml.login_redirect(saml.LOGIN, relay_state)[1]
+
+
+def digid_form(app, client):
+    """The simulator's login form for a fresh AuthnRequest (its hidden field)."""
+    return {"t": digid_login_page(client, authn_request_url(app))[1]}
 
 
 def digid(client, location, citizen, basis=False):

@@ -2,7 +2,6 @@
 cross-device rules (webapp/domain/devices.py) through the pages, row by row, and the
 people who cannot log in with DigiD themselves."""
 
-import re
 import threading
 import time
 

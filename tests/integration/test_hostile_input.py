@@ -2,7 +2,7 @@
 500, never reflected unescaped, oversize input refused with a message, tampered tokens refused."""
 
 import json
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from webapp.domain.application import FIELDS
 from webapp.simulators.population import SANNE
 
-from .helpers import Walk, application_form
+from .helpers import Walk, application_form, authn_request_url, digid_form
 
 MARK = '"><x-evil a="'  # would open a tag (or leave an attribute) if it came back unescaped
 hostile_text = st.one_of(
@@ -65,13 +65,18 @@ def test_url_parameters_of_the_journey(client, part):
 
 
 @fuzz
-@given(name=st.sampled_from(["return_url", "state", "dienst", "username", "password"]),
-       value=hostile_text)
-def test_digid_simulator_login_fields(client, name, value):
-    params = {"return_url": "http://localhost/app/digid/terug", "state": "s", "dienst": "Ockto",
-              "username": "jan.devries", "password": "x", name: value}
+@given(name=st.sampled_from(["t", "username", "password", "niveau"]), value=hostile_text)
+def test_digid_simulator_login_fields(app, client, name, value):
+    params = {**digid_form(app, client), "username": "jan.devries", "password": "x", name: value}
     assert_handled(client.get("/digid-sim/inloggen?" + urlencode(params)))
     assert_handled(client.post("/digid-sim/inloggen", data=params))
+
+
+@fuzz
+@given(name=st.sampled_from(["SAMLRequest", "RelayState", "SigAlg", "Signature"]), value=hostile_text)
+def test_digid_simulator_authn_request_fields(app, client, name, value):
+    params = dict(parse_qsl(urlsplit(authn_request_url(app)).query))
+    assert_handled(client.get("/digid-sim/saml/sso?" + urlencode({**params, name: value})))
 
 
 @fuzz
@@ -79,8 +84,7 @@ def test_digid_simulator_login_fields(client, name, value):
 def test_digid_simulator_sms_and_the_return_to_the_app(client, token, code):
     assert_handled(client.get("/digid-sim/sms?" + urlencode({"t": token})))
     assert_handled(client.post("/digid-sim/sms", data={"t": token, "code": code}))
-    assert_handled(client.get("/app/digid/terug?" + urlencode(
-        {"artifact": token, "state": code, "fout": code})))
+    assert_handled(client.get("/app/digid/terug?" + urlencode({"SAMLart": token, "RelayState": code})))
 
 
 @fuzz

@@ -153,7 +153,7 @@ def test_the_digid_tokens_in_urls_do_not_reveal_the_bsn(walk, phone):
     phone.open = recording_open
     walk.login(JAN)
     urls = "\n".join(urls)
-    assert "/digid-sim/sms?t=" in urls and "artifact=" in urls
+    assert "/digid-sim/sms?t=" in urls and "SAMLart=" in urls and "SAMLRequest=" in urls
     assert JAN.bsn not in _decoded_tokens(urls)
 
 

@@ -11,7 +11,7 @@ import re
 
 from webapp.simulators.population import PASSWORD, SANNE
 
-from .helpers import application_form, local
+from .helpers import application_form, digid_form, local
 from .test_funnel import operator_password
 from .test_no_store import _deliver_with_a_partner, _municipality_and_outbox, _recording, \
     _stop_in_every_way
@@ -45,9 +45,7 @@ def _errors(app, walk, desktop, phone):
     assert "Vink aan" in phone.post("/app/versturen", data={}).text
     phone.post("/app/stoppen")
 
-    login_page = phone.get("/digid-sim/inloggen?return_url=http://localhost/app/digid/terug&state=s")
-    form = dict(re.findall(r'name="(return_url|state|dienst)" value="([^"]*)"', login_page.text))
-    form = {k: v.replace("&amp;", "&") for k, v in form.items()}
+    form = digid_form(app, phone)
     wrong = phone.post("/digid-sim/inloggen", data={**form, "username": SANNE.username,
                                                      "password": "fout"})
     assert SANNE.username in wrong.text

@@ -3,19 +3,18 @@ against the running app (the loopback server of the `app` fixture)."""
 
 import logging
 import re
-from urllib.parse import unquote
 
 import pytest
 import requests
 
 from webapp.ratelimit import DEFAULT_RULES
 from webapp.simulators import population
-from webapp.simulators.digid import RedisResolved
-from webapp.simulators.population import JAN, SANNE
+from webapp.once import RedisOnce
+from webapp.simulators.population import SANNE
 
 from .conftest import PHONE_UA
 from .deployment import EventStream, HttpClient, wait_for
-from .helpers import Walk, application_form, invitation_path, local
+from .helpers import Walk, application_form, authn_request_url, digid_login_page, invitation_path, local
 
 
 @pytest.fixture
@@ -28,15 +27,9 @@ def base_url(app):
     return app.config["PUBLIC_URL"]
 
 
-def _login_page(client, state="s"):
-    page = client.get(f"/digid-sim/inloggen?return_url={client.base_url}/app/digid/terug"
-                      f"&state={state}").text
-    return {k: v.replace("&amp;", "&")
-            for k, v in re.findall(r'name="(return_url|state|dienst)" value="([^"]*)"', page)}
-
-
-def _sms_token(client, citizen, state="s"):
-    answer = client.post("/digid-sim/inloggen", data={**_login_page(client, state),
+def _sms_token(client, location, citizen):
+    """At DigiD from the AuthnRequest's URL `location`: the password; the sms step's token."""
+    answer = client.post("/digid-sim/inloggen", data={"t": digid_login_page(client, location)[1],
                                                       "username": citizen.username,
                                                       "password": population.PASSWORD})
     assert answer.status_code == 303, answer.text
@@ -47,9 +40,9 @@ def _sms_code(client, token):
     return re.search(r'data-testid="sms-code">(\d{6})<', client.get(f"/digid-sim/sms?t={token}").text).group(1)
 
 
-def test_the_sms_code_limit_counts_the_login_not_the_spelling_of_its_token(base_url):
+def test_the_sms_code_limit_counts_the_login_not_the_spelling_of_its_token(app, base_url):
     attacker = HttpClient(base_url, PHONE_UA)
-    token = _sms_token(attacker, SANNE)
+    token = _sms_token(attacker, authn_request_url(app), SANNE)
     right = _sms_code(attacker, token)
     for _ in range(5):
         assert attacker.post("/digid-sim/sms", data={"t": token, "code": "000000"}).status_code == 422
@@ -80,14 +73,13 @@ def test_a_digid_artifact_only_logs_in_the_login_that_asked_for_it(app, base_url
     attacker.get(attacker_walk.to_qr())
 
     # The victim logs in; her artifact is on its way back to her phone (a URL, a log line).
-    victim_state = re.search(r"state=([^&]+)", victim.get("/app/digid").headers["Location"]).group(1)
-    token = _sms_token(victim, SANNE, victim_state)
+    token = _sms_token(victim, victim.get("/app/digid").headers["Location"], SANNE)
     back = victim.post("/digid-sim/sms", data={"t": token, "code": _sms_code(victim, token)})
-    artifact = re.search(r"artifact=([^&]+)", back.headers["Location"]).group(1)
+    artifact = re.search(r"SAMLart=([^&]+)", back.headers["Location"]).group(1)
 
     # The attacker starts a login of their own and returns with the victim's artifact.
-    own_state = re.search(r"state=([^&]+)", attacker.get("/app/digid").headers["Location"]).group(1)
-    stolen = attacker.get(f"/app/digid/terug?artifact={artifact}&state={own_state}",
+    own = re.search(r"RelayState=([^&]+)", attacker.get("/app/digid").headers["Location"]).group(1)
+    stolen = attacker.get(f"/app/digid/terug?SAMLart={artifact}&RelayState={own}",
                           follow_redirects=True)
     assert "hoort niet bij deze sessie" in stolen.text
     assert 'data-screen="sources-applicant"' not in attacker.get("/app/").text
@@ -96,16 +88,6 @@ def test_a_digid_artifact_only_logs_in_the_login_that_asked_for_it(app, base_url
     again = victim.get(local(back.headers["Location"]), follow_redirects=True)
     assert 'data-screen="sources-applicant"' not in again.text
     assert "Inloggen met DigiD is niet gelukt" in again.text
-
-
-def test_an_artifact_resolves_once_on_the_back_channel(base_url):
-    client = HttpClient(base_url, PHONE_UA)
-    token = _sms_token(client, JAN)
-    back = client.post("/digid-sim/sms", data={"t": token, "code": _sms_code(client, token)})
-    artifact = unquote(re.search(r"artifact=([^&]+)", back.headers["Location"]).group(1))
-    first = client.post("/digid-sim/api/artifact", json={"artifact": artifact})
-    assert first.status_code == 200 and first.json()["bsn"] == JAN.bsn and first.json()["state"] == "s"
-    assert client.post("/digid-sim/api/artifact", json={"artifact": artifact}).status_code == 400
 
 
 @pytest.mark.parametrize("timestamp", ["9" * 400, "9" * 13, "-1", "1e9", "0x10"])
@@ -156,14 +138,14 @@ def test_the_server_names_no_versions_and_its_log_holds_no_link_or_artifact(app,
     answer = applicant.get("/")
     assert answer.headers["Server"] == "Ocktoreis"
     assert applicant.post("/aanvraag", data=application_form(SANNE)).status_code == 303
-    token = _sms_token(applicant, SANNE)
+    token = _sms_token(applicant, authn_request_url(app), SANNE)
     back = applicant.post("/digid-sim/sms", data={"t": token, "code": _sms_code(applicant, token)})
-    artifact = re.search(r"artifact=([^&]+)", back.headers["Location"]).group(1)
+    artifact = re.search(r"SAMLart=([^&]+)", back.headers["Location"]).group(1)
     applicant.get(local(back.headers["Location"]))
     applicant.get(f"/uitnodiging/{'x' * 40}")
     applicant.get(f"/app/koppel/{'y' * 43}")
     logged = caplog.text
-    assert "GET /app/digid/terug?artifact=…&state=…" in logged  # the request is logged ...
+    assert "GET /app/digid/terug?SAMLart=…&RelayState=…" in logged  # the request is logged ...
     for secret in (artifact, token, "x" * 40, "y" * 43):
         assert secret not in logged  # ... its secrets are not
 
@@ -213,7 +195,11 @@ def test_one_address_has_a_high_cap_beyond_which_the_page_polls(app, base_url, r
 
 def test_every_process_agrees_an_artifact_was_resolved_and_redis_down_stops_no_login(
         app, redis_server):
-    web_a, web_b = RedisResolved(redis_server.url), RedisResolved(redis_server.url)
-    assert web_a.first_time("artifact-1") and not web_b.first_time("artifact-1")
+    web_a, web_b = RedisOnce(redis_server.url, "t"), RedisOnce(redis_server.url, "t")
+    assert web_a.first_time("artifact-1", 60) and not web_b.first_time("artifact-1", 60)
+    web_a.put("message-1", "the response", 60)
+    assert web_b.take("message-1") == "the response" and web_a.take("message-1") is None
     redis_server.stop()
-    assert web_a.first_time("artifact-2") and not web_a.first_time("artifact-2")
+    assert web_a.first_time("artifact-2", 60) and not web_a.first_time("artifact-2", 60)
+    web_a.put("message-2", "the response", 60)
+    assert web_a.take("message-2") == "the response" and web_a.take("message-2") is None

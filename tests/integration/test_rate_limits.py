@@ -10,7 +10,7 @@ from webapp.ratelimit import DEFAULT_RULES, MemoryCounter, RedisCounter
 from webapp.simulators import population
 from webapp.simulators.population import JAN, SANNE
 
-from .helpers import Walk, application_form
+from .helpers import Walk, application_form, digid_form
 
 
 @pytest.fixture
@@ -51,13 +51,8 @@ def test_pairing_attempts_are_limited_per_client(app, phone):
     assert _is_refused_in_dutch(phone.get(f"/app/koppel/{uuid.uuid4().hex}"))
 
 
-def _login_form(client):
-    page = client.get("/digid-sim/inloggen?return_url=http://localhost/app/digid/terug&state=s").text
-    return dict(re.findall(r'name="(return_url|state|dienst)" value="([^"]*)"', page))
-
-
 def test_digid_password_guessing_is_limited_per_username_and_per_client(app, phone):
-    form = _login_form(phone)
+    form = digid_form(app, phone)
     for _ in range(5):
         wrong = phone.post("/digid-sim/inloggen", data={**form, "username": JAN.username,
                                                          "password": "geraden"})
@@ -75,7 +70,7 @@ def test_digid_password_guessing_is_limited_per_username_and_per_client(app, pho
 
 
 def test_sms_code_guessing_is_limited_per_login(app, phone):
-    form = _login_form(phone)
+    form = digid_form(app, phone)
     sms = phone.post("/digid-sim/inloggen", data={**form, "username": SANNE.username,
                                                    "password": population.PASSWORD})
     token = re.search(r"t=([^&]+)", sms.headers["Location"]).group(1)
