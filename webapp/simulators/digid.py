@@ -209,7 +209,7 @@ def login():
                 return _back(flow, citizen.bsn, saml.BASIS)
             nonce = secrets.token_hex(12)
             sms_token = _Sealer("sms").dumps({**flow, "bsn": citizen.bsn, "nonce": nonce})
-            return redirect(url_for(".sms", t=sms_token), 303)
+            return redirect(f"{bp.url_prefix}/sms?t={sms_token}", 303)
         error = "De combinatie van gebruikersnaam en wachtwoord is niet bekend."
         if not username or not password:
             error = "Vul uw DigiD gebruikersnaam en wachtwoord in."
