@@ -49,8 +49,6 @@ from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 from . import once
 
 log = logging.getLogger(__name__)
-# pysaml2 logs whole messages, the BSN among them, even at ERROR: we log why we refused instead.
-logging.getLogger("saml2").setLevel(logging.CRITICAL)
 
 # DigiD's assurance levels (betrouwbaarheidsniveaus), weakest first, as AuthnContextClassRef.
 BASIS = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
@@ -94,6 +92,8 @@ class Unreachable(Exception):
 
 
 def init_app(app):
+    # pysaml2 logs whole messages, the BSN among them, even at ERROR: we log why we refused.
+    logging.getLogger("saml2").setLevel(logging.CRITICAL)
     app.extensions["saml_seen"] = once.make(app.config.get("REDIS_URL"), "saml")
     app.extensions["saml_clients"] = {}
     app.extensions["saml_lock"] = threading.Lock()
