@@ -328,7 +328,7 @@ def _login(client, response_xml, request_id, acs_index):
             outstanding={request_id: acs}, conv_info={"entity_id": entity_id()})
     except Exception as exc:  # pysaml2's checks raise many kinds; each is a refusal
         raise _refusal(exc) from None
-    if response is None:
+    if response is None or response.assertion is None:  # pysaml2 stops short without raising
         raise Refused(FAILED, "Response not for us (its Destination, version or InResponseTo)")
     if response.response.destination != acs:
         raise Refused(FAILED, f"Response Destination {response.response.destination!r} is not {acs}")
