@@ -119,7 +119,7 @@ def test_a_delivery_that_keeps_failing_says_sending_is_delayed_on_both(desktop, 
         phone.get_by_label(re.compile("Ik geef toestemming")).check()
         phone.get_by_role("button", name="Versturen naar de gemeente").click()
         expect(phone.get_by_role("heading", name="Het versturen duurt langer")).to_be_visible(timeout=60_000)
-        expect(phone.locator("#screen")).to_contain_text("er is niets verloren")
+        expect(phone.locator("#screen")).to_contain_text("Er is niets verloren")
         expect(desktop.locator("#live-status")).to_contain_text("Het versturen duurt langer")
         expect(desktop.locator("#live-status")).to_contain_text("Er is niets verloren")
         check_axe(phone, "11 app: versturen vertraagd")

@@ -15,6 +15,7 @@ from datetime import timezone
 
 import redis
 from flask import current_app, make_response, request
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 
 from . import binding
 from .clock import utcnow
@@ -24,13 +25,13 @@ from .simulators import digid
 log = logging.getLogger(__name__)
 
 TRY_AGAIN = {
-    "aanvraag": "U heeft in korte tijd te vaak een aanvraag verstuurd.",
-    "koppelen": "Er is te vaak geprobeerd om een telefoon te koppelen. Scan daarna de QR-code "
-                "die op dat moment op uw computer staat.",
-    "digid": "Er is te vaak geprobeerd in te loggen.",
-    "sms": "Er is te vaak een sms-code ingevuld. Begin daarna opnieuw met inloggen.",
-    "gemeente": "Er is te vaak geprobeerd in te loggen.",
-    "beheer": "Er is te vaak geprobeerd in te loggen.",
+    "aanvraag": _l("U heeft in korte tijd te vaak een aanvraag verstuurd."),
+    "koppelen": _l("Er is te vaak geprobeerd om een telefoon te koppelen. Scan daarna de QR-code "
+                "die op dat moment op uw computer staat."),
+    "digid": _l("Er is te vaak geprobeerd in te loggen."),
+    "sms": _l("Er is te vaak een sms-code ingevuld. Begin daarna opnieuw met inloggen."),
+    "gemeente": _l("Er is te vaak geprobeerd in te loggen."),
+    "beheer": _l("Er is te vaak geprobeerd in te loggen."),
 }
 
 # endpoint: (methods, message key, [(scope, most requests, per seconds)])
@@ -114,14 +115,14 @@ class RedisCounter:
 
 def _wait_text(seconds):
     minutes = max(1, round(seconds / 60))
-    return "een minuut" if minutes == 1 else f"{minutes} minuten"
+    return ngettext("een minuut", "%(num)d minuten", minutes)
 
 
 def too_many(message_key, retry_after_s):
     """The Dutch 429 page; an htmx request gets it swapped into the page's main area."""
-    body, status = problem("Even geduld",
-                           f"{TRY_AGAIN[message_key]} Wacht {_wait_text(retry_after_s)} "
-                           "en probeer het dan opnieuw.", 429, "/", "Naar de startpagina")
+    body, status = problem(_("Even geduld"),
+                           _("%(reason)s Wacht %(wait)s en probeer het dan opnieuw.",
+                             reason=TRY_AGAIN[message_key], wait=_wait_text(retry_after_s)), 429, "/", _("Naar de startpagina"))
     response = make_response(body, status)
     response.headers["Retry-After"] = str(math.ceil(retry_after_s))  # never "0"
     if htmx:

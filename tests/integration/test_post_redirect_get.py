@@ -42,7 +42,7 @@ def _errors(app, walk, desktop, phone):
     assert SANNE.name in wrong.text
     assert 'value="ABCD-EFGH"' in phone.post("/app/code", data={"code": "ABCD-EFGH"}).text
     walk.to_review(SANNE)
-    assert "Vink aan" in phone.post("/app/versturen", data={}).text
+    assert "Zet een vinkje" in phone.post("/app/versturen", data={}).text
     phone.post("/app/stoppen")
 
     login_page = phone.get("/digid-sim/inloggen?return_url=http://localhost/app/digid/terug&state=s")

@@ -21,6 +21,7 @@ from urllib.parse import urlencode, urlsplit
 import redis
 from cryptography.fernet import Fernet, InvalidToken
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from itsdangerous import BadSignature
 
 from webapp.pages import form_errors, json_object, personal
@@ -140,9 +141,9 @@ def login():
             nonce = secrets.token_hex(12)
             token = _Sealer("sms").dumps({**flow, "bsn": citizen.bsn, "nonce": nonce})
             return redirect(f"{bp.url_prefix}/sms?t={token}", 303)
-        error = "De combinatie van gebruikersnaam en wachtwoord is niet bekend."
+        error = _("De combinatie van gebruikersnaam en wachtwoord is niet bekend.")
         if not username or not password:
-            error = "Vul uw DigiD gebruikersnaam en wachtwoord in."
+            error = _("Vul uw DigiD gebruikersnaam en wachtwoord in.")
     context = {"flow": flow, "username": username, "error": error,
                "citizens": population.CITIZENS, "password": population.PASSWORD}
     if error:  # the form's own address, not the POST, stays in the history
@@ -167,7 +168,7 @@ def sms():
             artifact = _Sealer("artifact").dumps({"bsn": flow["bsn"], "nonce": flow["nonce"],
                                                   "state": flow["state"]})
             return _back(flow["return_url"], artifact=artifact, state=flow["state"])
-        error = "Deze sms-code klopt niet. Controleer de code en probeer het opnieuw."
+        error = _("Deze sms-code klopt niet. Controleer de code en probeer het opnieuw.")
     show_code = _sms_code(flow["nonce"]) if current_app.config["DIGID_SIM_SHOW_CODE"] else None
     context = {"token": token, "flow": flow, "error": error, "code": code, "show_code": show_code}
     if error:  # the form's own address, not the POST, stays in the history
