@@ -23,8 +23,13 @@ COOKIE_KEY = "taal"
 DUTCH_ONLY = ("gemeente", "operators", "dev")
 
 
+def bilingual():
+    """Whether this request's page is offered in every language (not the staff pages)."""
+    return has_request_context() and request.blueprint not in DUTCH_ONLY
+
+
 def _select():
-    if not has_request_context() or request.blueprint in DUTCH_ONLY:
+    if not bilingual():
         return DEFAULT
     chosen = g.get("language") or cookie.get(COOKIE_KEY)
     if chosen in LANGUAGES:
@@ -77,8 +82,16 @@ def describe(key, data):
 def init_app(app):
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     Babel(app, locale_selector=_select)
+
+    @app.before_request
+    def _ask_again():
+        """Flask-Babel keeps the language on `g`, which an outer app context (a worker's,
+        a test's) shares between requests: each request finds its own."""
+        g.pop("language", None)
+        refresh()
+
     # {% trans %} blocks span lines in the templates: one space in the catalogue's entries
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.add_template_filter(money, "euro")
     app.add_template_filter(long_date, "datum_lang")
-    app.jinja_env.globals.update(language=current, LANGUAGES=LANGUAGES, LANGUAGE_NAMES=NAMES)
+    app.jinja_env.globals.update(language=current, bilingual=bilingual, LANGUAGES=LANGUAGES, LANGUAGE_NAMES=NAMES)

@@ -67,6 +67,8 @@ def test_every_plain_form_post_redirects_and_every_error_keeps_its_form(app, wal
     _municipality_and_outbox(app, desktop)
     _operators(app, desktop)
     _pair_by_code(walk, desktop, phone)
+    desktop.post("/taal", data={"taal": "en", "terug": "/privacy"})  # the language switch
+    desktop.post("/taal", data={"taal": "nl", "terug": "/privacy"})
     errors = []
     original = phone.open, desktop.open
 
