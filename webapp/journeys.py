@@ -214,7 +214,7 @@ def _pairing_code_from(nonce):
     key = current_app.config["SECRET_KEY"].encode()
     number = int.from_bytes(hmac.new(key, b"pairing-code:" + nonce.encode(), hashlib.sha256).digest())
     code = ""
-    for _ in range(PAIRING_CODE_LENGTH):
+    for _position in range(PAIRING_CODE_LENGTH):
         number, index = divmod(number, len(PAIRING_CODE_ALPHABET))
         code += PAIRING_CODE_ALPHABET[index]
     return code

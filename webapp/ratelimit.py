@@ -106,7 +106,7 @@ class RedisCounter:
                 pipe.zcard(name)
                 pipe.zrange(name, 0, 0, withscores=True)
                 pipe.expire(name, math.ceil(window_s))
-                _, _, count, oldest, _ = pipe.execute()
+                _removed, _added, count, oldest, _expiry = pipe.execute()
         except redis.RedisError as exc:
             log.warning("rate limits not counted (%s)", type(exc).__name__)
             return 0, 0

@@ -14,7 +14,7 @@
   }
 
   // The messages, in the page's language: the server renders them into <template id="scan-messages">.
-  function text(key) {
+  function message(key) {
     var messages = document.getElementById("scan-messages");
     var found = messages && messages.content.querySelector('[data-message="' + key + '"]');
     return found ? found.textContent.trim() : "";
@@ -82,11 +82,11 @@
         if (url) {
           paired = true;
           stop();
-          say(text("read"));
+          say(message("read"));
           location.assign(url);
           return;
         }
-        if (text) { say(text("foreign")); }
+        if (text) { say(message("foreign")); }
         setTimeout(function () { scan(detect); }, 150);
       }, function () { setTimeout(function () { scan(detect); }, 300); });
     }
@@ -95,17 +95,17 @@
       stop();
       root.hidden = true;
       button.hidden = false;
-      var why = !error ? text("no-camera-api")
-        : error.name === "NotAllowedError" ? text("not-allowed")
-        : error.name === "NotFoundError" ? text("not-found")
-        : text("camera-broken");
-      say(why + " " + text("type-the-code"));
+      var why = !error ? message("no-camera-api")
+        : error.name === "NotAllowedError" ? message("not-allowed")
+        : error.name === "NotFoundError" ? message("not-found")
+        : message("camera-broken");
+      say(why + " " + message("type-the-code"));
     }
 
     function start() {
       if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { refused(null); return; }
       button.hidden = true;
-      say(text("asking"));
+      say(message("asking"));
       navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false })
         .then(function (camera) {
           stream = camera;
@@ -116,7 +116,7 @@
         .then(detector)
         .then(function (detect) {
           root.dataset.decoder = detect.decoder;
-          say(text("aim"));
+          say(message("aim"));
           scan(detect);
         })
         .catch(refused);
