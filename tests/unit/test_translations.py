@@ -3,11 +3,14 @@
 - Every template a citizen sees (the ones `webapp/translations/babel.cfg` extracts) has no
   visible text outside `{% trans %}` and `_()`: no text between tags, no text in an
   attribute a person reads or hears (aria-label, alt, title, placeholder, hx-confirm).
+- The code never hands a citizen a bare text: what it passes to a problem page, a journey's
+  error or a screen's error is a gettext call, or a name that holds one.
 - The catalogue is up to date: what `bin/translations extract` finds in the code now is what
   each language's .po holds, every entry translated and none fuzzy, and the committed .mo is
   the compiled .po.
 """
 
+import ast
 import fnmatch
 import os
 import re
@@ -71,6 +74,37 @@ def test_the_scan_finds_text_outside_the_catalogue():
     page = ('<h1>{% trans %}Klaar{% endtrans %}</h1><p>Nog niet vertaald</p>'
             '<button aria-label="Sluiten">{{ _("Sluit") }}</button>')
     assert untranslated(page) == ['aria-label="Sluiten"', "Nog niet vertaald"]
+
+
+# What shows its text arguments to a citizen; the municipality's staff pages stay Dutch.
+SHOWN = {"problem", "JourneyError", "InvitationClosed", "JourneyUnderWay", "_screen_page",
+         "_screen_errors"}
+STAFF = ("webapp/simulators/gemeente.py", "webapp/operators.py", "webapp/dev.py")
+
+
+def bare_texts(source):
+    """Literal texts (words, not a key) passed to something that shows them to a citizen."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in SHOWN:
+            for arg in node.args:
+                if isinstance(arg, ast.JoinedStr) or (
+                        isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+                        and " " in arg.value.strip()):
+                    found.append(ast.get_source_segment(source, arg))
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(p for p in (ROOT / "webapp").rglob("*.py")
+                                        if p.relative_to(ROOT).as_posix() not in STAFF),
+                         ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_the_code_hands_a_citizen_no_bare_text(path):
+    assert bare_texts(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_check_finds_a_bare_text():
+    code = 'problem(_("Mis"), "Probeer het opnieuw.")\nraise JourneyError(f"Bron {x} kan niet")'
+    assert bare_texts(code) == ['"Probeer het opnieuw."', 'f"Bron {x} kan niet"']
 
 
 @pytest.fixture(scope="module")
