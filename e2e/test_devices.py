@@ -31,7 +31,7 @@ def _desktop_at_the_qr_code(desktop):
 
 def test_the_qr_pages_advice_continues_the_desktops_journey_on_the_phone(desktop, phone):
     link = _desktop_at_the_qr_code(desktop)
-    expect(desktop.get_by_text("open op uw telefoon de link uit de uitnodigingsmail en kies daar "
+    expect(desktop.get_by_text("open op uw telefoon de link uit de uitnodigingsmail. Tik daar op "
                                 "'Ga verder op deze telefoon'")).to_be_visible()
     desktop.evaluate("window.__stillTheSamePage = true")
 
