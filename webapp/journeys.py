@@ -389,7 +389,7 @@ def complete_login(journey, artifact, state):
     BSN it is, and open that person's sources."""
     role = role_to_log_in(journey.state)
     if role is None:
-        raise JourneyError(_("Er wordt nu niet op een DigiD-login gewacht."))
+        raise JourneyError(_("De app wacht nu niet op een DigiD-login."))
     bsn = _digid_bsn(artifact, state)
     application = journey.application
     if role is Role.APPLICANT and bsn != application.bsn:
