@@ -335,8 +335,7 @@ def continue_after_digid(application, journey_id, artifact, state):
         end_with_lost_key(journey)
         raise JourneyError(_("Begin opnieuw met de link uit uw uitnodiging.")) from None
     if applicant is None or not hmac.compare_digest(bsn, applicant):
-        raise JourneyError(_("Alleen met de DigiD van de aanvrager kunt u hier verder met deze "
-                           "Ocktoreis."))
+        raise JourneyError(_("U kunt hier alleen verder met de DigiD van de aanvrager."))
     return journey, _rebind_phone(journey, LOGGED_IN_STATES)
 
 
@@ -394,7 +393,7 @@ def complete_login(journey, artifact, state):
     application = journey.application
     if role is Role.APPLICANT and bsn != application.bsn:
         raise JourneyError(_("U bent ingelogd met de DigiD van iemand anders dan de aanvrager. "
-                           "De aanvrager logt eerst zelf in."))
+                           "De aanvrager moet eerst zelf inloggen."))
     if role is Role.PARTNER and bsn == application.bsn:
         raise JourneyError(_("Dit is de DigiD van de aanvrager. Nu logt uw partner in "
                            "met een eigen DigiD."))

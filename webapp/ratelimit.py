@@ -24,14 +24,16 @@ from .simulators import digid
 
 log = logging.getLogger(__name__)
 
+# Each says how long to wait before the next step it names, so that "then" follows the wait.
 TRY_AGAIN = {
-    "aanvraag": _l("U heeft in korte tijd te vaak een aanvraag verstuurd."),
-    "koppelen": _l("Er is te vaak geprobeerd om een telefoon te koppelen. Scan daarna de QR-code "
-                "die op dat moment op uw computer staat."),
-    "digid": _l("Er is te vaak geprobeerd in te loggen."),
-    "sms": _l("Er is te vaak een sms-code ingevuld. Begin daarna opnieuw met inloggen."),
-    "gemeente": _l("Er is te vaak geprobeerd in te loggen."),
-    "beheer": _l("Er is te vaak geprobeerd in te loggen."),
+    "aanvraag": _l("U heeft in korte tijd te vaak een aanvraag verstuurd. Wacht %(wait)s en probeer het "
+                "dan opnieuw."),
+    "koppelen": _l("Er is te vaak geprobeerd om een telefoon te koppelen. Wacht %(wait)s. Scan dan de "
+                "QR-code die op dat moment op uw computer staat."),
+    "digid": _l("Er is te vaak geprobeerd in te loggen. Wacht %(wait)s en probeer het dan opnieuw."),
+    "sms": _l("Er is te vaak een sms-code ingevuld. Wacht %(wait)s. Begin dan opnieuw met inloggen."),
+    "gemeente": _l("Er is te vaak geprobeerd in te loggen. Wacht %(wait)s en probeer het dan opnieuw."),
+    "beheer": _l("Er is te vaak geprobeerd in te loggen. Wacht %(wait)s en probeer het dan opnieuw."),
 }
 
 # endpoint: (methods, message key, [(scope, most requests, per seconds)])
@@ -120,9 +122,8 @@ def _wait_text(seconds):
 
 def too_many(message_key, retry_after_s):
     """The Dutch 429 page; an htmx request gets it swapped into the page's main area."""
-    body, status = problem(_("Even geduld"),
-                           _("%(reason)s Wacht %(wait)s en probeer het dan opnieuw.",
-                             reason=TRY_AGAIN[message_key], wait=_wait_text(retry_after_s)), 429, "/", _("Naar de startpagina"))
+    body, status = problem(_("Even geduld"), TRY_AGAIN[message_key] % {"wait": _wait_text(retry_after_s)},
+                           429, "/", _("Naar de startpagina"))
     response = make_response(body, status)
     response.headers["Retry-After"] = str(math.ceil(retry_after_s))  # never "0"
     if htmx:
