@@ -13,27 +13,45 @@ from sqlalchemy import create_engine, inspect, text
 from webapp.simulators import population
 
 
-def apply(page, citizen, partner=None):
-    """Step 1 on Gezondverzekerd.nl, the municipality chosen with the keyboard. Returns the e-mail."""
+# The application form's words in each language (the English journeys: e2e/test_english.py).
+FORM = {
+    "nl": {"gemeente": "Uw gemeente", "naam": "Uw naam", "email": "Uw e-mailadres",
+           "bsn": "Uw burgerservicenummer (BSN)", "ja": "Ja", "nee": "Nee",
+           "partner": "Naam van uw partner", "send": "Aanvraag versturen",
+           "sent": "Bedankt, uw aanvraag is ontvangen"},
+    "en": {"gemeente": "Your municipality", "naam": "Your name", "email": "Your email address",
+           "bsn": "Your citizen service number (BSN)", "ja": "Yes", "nee": "No",
+           "partner": "Your partner's name", "send": "Send application",
+           "sent": "Thank you, we have received your application"},
+}
+
+
+def apply(page, citizen, partner=None, language="nl"):
+    """Step 1 on Gezondverzekerd.nl, the municipality chosen with the keyboard, in `language`
+    (chosen with the switch: the browser asks for Dutch). Returns the e-mail."""
+    words = FORM[language]
     address = f"e2e-{uuid.uuid4().hex[:10]}@example.org"
     page.goto("/")
-    gemeente = page.get_by_role("combobox", name="Uw gemeente")
+    if language != "nl":
+        page.locator(f'.language-switch button[lang="{language}"]').click()
+        expect(page.locator("html")).to_have_attribute("lang", language)
+    gemeente = page.get_by_role("combobox", name=words["gemeente"])
     gemeente.press_sequentially("zwo", delay=50)
     expect(page.get_by_role("option", name=re.compile("^Zwolle"))).to_be_visible()
     expect(page.get_by_role("option")).to_have_count(1)  # the answer to "zwo", not to "zw"
     gemeente.press("ArrowDown")
     gemeente.press("Enter")
     expect(gemeente).to_have_value("Zwolle")
-    page.get_by_label("Uw naam").fill(citizen.name)
-    page.get_by_label("Uw e-mailadres").fill(address)
-    page.get_by_label("Uw burgerservicenummer (BSN)").fill(citizen.bsn)
+    page.get_by_label(words["naam"]).fill(citizen.name)
+    page.get_by_label(words["email"]).fill(address)
+    page.get_by_label(words["bsn"]).fill(citizen.bsn)
     if partner:
-        page.get_by_label("Ja", exact=True).check()
-        page.get_by_label("Naam van uw partner").fill(partner.name)
+        page.get_by_label(words["ja"], exact=True).check()
+        page.get_by_label(words["partner"]).fill(partner.name)
     else:
-        page.get_by_label("Nee", exact=True).check()
-    page.get_by_role("button", name="Aanvraag versturen").click()
-    expect(page.get_by_role("heading", name="Bedankt, uw aanvraag is ontvangen")).to_be_visible()
+        page.get_by_label(words["nee"], exact=True).check()
+    page.get_by_role("button", name=words["send"]).click()
+    expect(page.get_by_role("heading", name=words["sent"])).to_be_visible()
     return address
 
 
@@ -84,19 +102,31 @@ def move_time(page, invitation_link, days, skip_without_acceptance_mode=False):
     return response.json()["enqueued"]
 
 
-def digid_login(page, citizen):
-    """DigiD simulator: username and password, then the sms code it shows."""
-    page.get_by_role("link", name="Inloggen met DigiD").click()
-    page.get_by_label("DigiD gebruikersnaam").fill(citizen.username)
-    page.get_by_label("Wachtwoord").fill(population.PASSWORD)
-    page.get_by_role("button", name="Inloggen").click()
-    code = page.get_by_test_id("sms-code").inner_text()
-    page.get_by_label("Sms-code").fill(code)
-    page.get_by_role("button", name="Inloggen").click()
+# The app's and the DigiD simulator's words in each language.
+APP = {"nl": {"login": "Inloggen met DigiD", "username": "DigiD gebruikersnaam",
+              "password": "Wachtwoord", "submit": "Inloggen", "sms": "Sms-code",
+              "fetched": "Opgehaald", "next": "Verder"},
+       "en": {"login": "Log in with DigiD", "username": "DigiD username", "password": "Password",
+              "submit": "Log in", "sms": "SMS code", "fetched": "Fetched", "next": "Continue"}}
 
 
-def fetch_sources(page, on_each=None):
+def digid_login(page, citizen, language="nl", on_each=None):
+    """DigiD simulator: username and password, then the sms code it shows; `on_each(page)`
+    checks each of the simulator's screens."""
+    words = APP[language]
+    page.get_by_role("link", name=words["login"]).click()
+    for fill in ({words["username"]: citizen.username, words["password"]: population.PASSWORD},
+                 {words["sms"]: None}):
+        if on_each:
+            on_each(page)
+        for label, value in fill.items():
+            page.get_by_label(label).fill(value or page.get_by_test_id("sms-code").inner_text())
+        page.get_by_role("button", name=words["submit"]).click()
+
+
+def fetch_sources(page, on_each=None, language="nl"):
     """Tap each source and wait for its card to say fetched."""
+    words = APP[language]
     cards = page.locator(".source-card")
     expect(cards).to_have_count(5)
     keys = [cards.nth(i).get_attribute("data-source") for i in range(5)]
@@ -104,9 +134,10 @@ def fetch_sources(page, on_each=None):
         card = page.locator(f'.source-card[data-source="{key}"]')
         card.get_by_role("button").click()
         expect(card).to_have_attribute("data-status", "fetched")
+        expect(card.locator(".status")).to_have_text(words["fetched"])
         if on_each:
             on_each(done)
-    page.get_by_role("button", name="Verder").click()
+    page.get_by_role("button", name=words["next"]).click()
 
 
 def review_incomes(page):

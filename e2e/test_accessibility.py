@@ -107,7 +107,7 @@ def test_every_page_and_state_of_the_journey_passes_axe(desktop, phone):
     expect(phone.get_by_role("heading", name="Bekijk uw gegevens")).to_be_visible()
     check_axe(phone, "10 app: gegevens bekijken")
     phone.get_by_role("button", name="Versturen naar de gemeente").click()
-    expect(phone.get_by_role("alert")).to_contain_text("Vink aan")
+    expect(phone.get_by_role("alert")).to_contain_text("Zet een vinkje")
     check_axe(phone, "10 app: toestemming ontbreekt")
     phone.route("**/app/scherm", lambda route: route.abort())  # hold the screen at "sending"
     phone.get_by_label(re.compile("Ik geef toestemming")).check()
@@ -132,7 +132,7 @@ def test_every_page_and_state_of_the_journey_passes_axe(desktop, phone):
     pairing_url = to_qr_code(desktop, HENK)
     phone.goto(pairing_url)
     phone.get_by_role("button", name="Stoppen").click()
-    expect(phone.get_by_role("heading", name="Gestopt")).to_be_visible()
+    expect(phone.get_by_role("heading", name="De Ocktoreis is gestopt")).to_be_visible()
     check_axe(phone, "app: gestopt")
     expect(desktop.get_by_role("heading", name="De Ocktoreis is gestopt")).to_be_visible()
     check_axe(desktop, "desktop: gestopt")

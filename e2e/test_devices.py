@@ -31,7 +31,7 @@ def _desktop_at_the_qr_code(desktop):
 
 def test_the_qr_pages_advice_continues_the_desktops_journey_on_the_phone(desktop, phone):
     link = _desktop_at_the_qr_code(desktop)
-    expect(desktop.get_by_text("open op uw telefoon de link uit de uitnodigingsmail en kies daar "
+    expect(desktop.get_by_text("open op uw telefoon de link uit de uitnodigingsmail. Tik daar op "
                                 "'Ga verder op deze telefoon'")).to_be_visible()
     desktop.evaluate("window.__stillTheSamePage = true")
 
@@ -119,7 +119,7 @@ def test_a_delivery_that_keeps_failing_says_sending_is_delayed_on_both(desktop, 
         phone.get_by_label(re.compile("Ik geef toestemming")).check()
         phone.get_by_role("button", name="Versturen naar de gemeente").click()
         expect(phone.get_by_role("heading", name="Het versturen duurt langer")).to_be_visible(timeout=60_000)
-        expect(phone.locator("#screen")).to_contain_text("er is niets verloren")
+        expect(phone.locator("#screen")).to_contain_text("Er is niets verloren")
         expect(desktop.locator("#live-status")).to_contain_text("Het versturen duurt langer")
         expect(desktop.locator("#live-status")).to_contain_text("Er is niets verloren")
         check_axe(phone, "11 app: versturen vertraagd")

@@ -64,7 +64,7 @@ def test_desktop_and_phone_with_partner(desktop, phone, database_url, whole_data
     incomes = review_incomes(phone)
     assert len(incomes) == 2
     phone.get_by_role("button", name="Versturen naar de gemeente").click()
-    expect(phone.get_by_role("alert")).to_contain_text("Vink aan dat u toestemming geeft")
+    expect(phone.get_by_role("alert")).to_contain_text("Zet een vinkje als u toestemming geeft")
     phone.get_by_label(re.compile("Ik geef toestemming")).check()
     phone.get_by_role("button", name="Versturen naar de gemeente").click()
     expect(phone.get_by_role("heading", name="U bent klaar!")).to_be_visible()

@@ -56,7 +56,7 @@ def test_an_operator_sees_a_stopped_journey_in_the_funnel(desktop, phone, new_co
     phone.goto(pairing_url)
     phone.on("dialog", lambda dialog: dialog.accept())  # "Weet u zeker dat u wilt stoppen?"
     phone.get_by_role("button", name="Stoppen").click()
-    expect(phone.get_by_role("heading", name="Gestopt")).to_be_visible()
+    expect(phone.get_by_role("heading", name="De Ocktoreis is gestopt")).to_be_visible()
 
     dashboard.reload()
     chart = dashboard.get_by_role("img", name="Trechter: aantal aanvragen per stap")

@@ -14,7 +14,8 @@ from .steps import digid_login, to_qr_code
 
 pytestmark = pytest.mark.e2e
 
-SHELL_PATHS = {"/app/offline", "/static/manifest.webmanifest", "/static/css/site.css",
+SHELL_PATHS = {"/app/offline", "/app/offline/en", "/static/manifest.webmanifest",
+               "/static/manifest.en.webmanifest", "/static/css/site.css",
                "/static/js/site.js", "/static/js/scan.js", "/static/vendor/htmx-2.0.11.min.js",
                "/static/vendor/htmx-ext-sse-2.2.4.js", "/static/vendor/jsQR-1.4.0.js",
                "/static/icons/icon-192.png", "/static/icons/favicon-32.png"}
@@ -49,6 +50,7 @@ def test_the_manifest_has_what_android_and_ios_need(phone):
     assert manifest["name"] == "Ockto app" and manifest["short_name"] == "Ockto"
     assert manifest["scope"] == "/app/" and manifest["start_url"].startswith("/app/")
     assert manifest["display"] == "standalone"
+    assert "orientation" not in manifest  # WCAG 1.3.4: the app turns with the phone
     assert manifest["theme_color"] and manifest["background_color"]
     icons = {(icon["sizes"], icon.get("purpose", "any")): icon["src"] for icon in manifest["icons"]}
     assert {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")} <= icons.keys()
@@ -76,7 +78,8 @@ def test_the_service_worker_controls_the_app_and_caches_nothing_personal(desktop
     expect(phone.get_by_role("heading", name="De app is klaar voor gebruik")).to_be_visible()
     _wait_for_service_worker(phone)
     phone.reload()  # a page loaded through the service worker
-    assert phone.evaluate("() => navigator.serviceWorker.controller.scriptURL").endswith("/app/sw.js")
+    script = phone.evaluate("() => navigator.serviceWorker.controller.scriptURL")
+    assert urlsplit(script).path == "/app/sw.js"
     digid_login(phone, HENK)
     card = phone.locator('.source-card[data-source="mijnoverheid"]')
     card.get_by_role("button").click()
@@ -104,3 +107,22 @@ def test_without_network_the_app_shows_the_offline_page_not_an_old_copy(phone):
         phone.context.set_offline(False)
     phone.reload()
     expect(phone.get_by_role("heading", name="Scan de QR-code")).to_be_visible()
+
+
+def test_in_english_the_manifest_and_the_offline_page_are_english(phone):
+    phone.goto("/app/scan")
+    _wait_for_service_worker(phone)
+    phone.locator('.language-switch button[lang="en"]').click()
+    expect(phone.get_by_role("heading", name="Scan the QR code")).to_be_visible()
+    manifest = phone.request.get(phone.locator("link[rel=manifest]").get_attribute("href")).json()
+    assert manifest["lang"] == "en" and manifest["description"].startswith("Send your income")
+    # the page registers the worker again with its language: the English offline page
+    phone.wait_for_function(
+        "() => (navigator.serviceWorker.controller || {scriptURL: ''}).scriptURL.endsWith('taal=en')")
+    phone.context.set_offline(True)
+    try:
+        phone.goto("/app/")
+        expect(phone.get_by_role("heading", name="No internet connection")).to_be_visible()
+        expect(phone.locator("html")).to_have_attribute("lang", "en")
+    finally:
+        phone.context.set_offline(False)

@@ -27,7 +27,7 @@ def test_a_reminder_after_five_days_leads_to_delivery_and_then_no_more_reminders
     assert days_pass(4) == 0
     assert outbox_rows(phone, address, REMINDER).count() == 0
     assert days_pass(1) == 1
-    assert "U heeft nog 23 dagen." in open_mail(phone, address, REMINDER)
+    assert "De link werkt nog 23 dagen." in open_mail(phone, address, REMINDER)
     follow_mail(phone, address, REMINDER)  # its personal link opens the invitation page
 
     phone.get_by_role("button", name="Start de Ocktoreis").click()

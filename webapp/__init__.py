@@ -14,8 +14,8 @@ from messaging import events, mail
 from messaging.broker import make_broker
 
 from . import (
-    acceptance, application, clock, db, desktop, dev, errors, health, keys, live, logs, metrics,
-    migrate, operators, pages, phone, privacy, pwa, ratelimit, saml, security,
+    acceptance, application, clock, db, desktop, dev, errors, health, i18n, keys, live, logs,
+    metrics, migrate, operators, pages, phone, privacy, pwa, ratelimit, saml, security,
 )
 from .config import Config, StartRefused, refusals
 from .commands import operator_commands
@@ -40,6 +40,7 @@ def create_worker_app(overrides=None, broker=None):
     events.init_app(app)
     keys.init_app(app)
     mail.init_app(app)
+    i18n.init_app(app)  # mails are written in the application's language
     return app
 
 

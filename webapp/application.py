@@ -1,8 +1,9 @@
 """Step 1: the application form at Gezondverzekerd.nl."""
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
-from . import invitations
+from . import binding, i18n, invitations
+from .journeys import JourneyError
 from .domain import gemeenten
 from .domain.sources import SOURCES
 from .domain.application import FIELDS, validate_application
@@ -23,7 +24,7 @@ def submit():
     if errors:  # the form again, with what was typed: a name, an address, a BSN
         return form_errors("application/form.html", "application/_form.html",
                            url_for(".form"), values=values, errors=errors)
-    invitations.create_application(application)
+    invitations.create_application(application, i18n.current())
     return go_to(url_for(".sent"))
 
 
@@ -46,6 +47,24 @@ def privacy_statement():
 @bp.get("/toegankelijkheid")
 def accessibility_statement():
     return render_template("application/accessibility.html")
+
+
+@bp.post("/taal")
+def switch_language():
+    """The language switch on every page: this browser's choice, and the language of the
+    applications it has under way (their mails, and the devices that open their link)."""
+    if not i18n.choose(request.form.get("taal", "")):
+        abort(400)
+    applications = binding.applications_of_this_browser()
+    if token := request.form.get("uitnodiging"):
+        try:
+            applications.append(invitations.application_from_token(token))
+        except JourneyError:
+            pass  # an expired or withdrawn link: only this browser's choice changes
+    invitations.remember_language(applications, i18n.current())
+    back = request.form.get("terug", "")
+    # only a path on this site: never an open redirect
+    return redirect(back if back.startswith("/") and not back.startswith("//") else "/", 303)
 
 
 @bp.get("/gemeenten")

@@ -69,5 +69,15 @@ def invitation_offer(application):
     return devices.offer(journey.state, device), journey
 
 
+def applications_of_this_browser():
+    """The applications of the journeys this browser started or is paired with."""
+    journeys = [session.get(Journey, journey_id) for journey_id in desktop_journey_ids()]
+    mine = [journey for journey in journeys if journey is not None and secret_matches(
+        cookie[DESKTOP][journey.id], journey.desktop_secret_hash)]
+    if (phone := phone_journey()) is not None:
+        mine.append(phone)
+    return list({journey.application_id: journey.application for journey in mine}.values())
+
+
 def unbind_phone():
     cookie.pop(PHONE, None)

@@ -1,8 +1,9 @@
 """Steps 3 to 6 on the desktop: info page, checklist, download, QR code, live progress."""
 
 from flask import Blueprint, render_template, request, url_for
+from flask_babel import gettext as _
 
-from . import binding, invitations, journeys, live
+from . import binding, i18n, invitations, journeys, live
 from .domain.devices import Offer, may_start_afresh
 from .domain.journey import JourneyEvent, Outcome
 from .invitations import InvitationClosed
@@ -15,9 +16,9 @@ bp = personal(Blueprint("desktop", __name__))
 def _expired_or_wrong(error):
     if isinstance(error, InvitationClosed):  # expired or withdrawn: say what to do now
         return render_template("desktop/invitation_closed.html", reason=error.reason), 410
-    return problem("Deze link werkt niet (meer)",
-                   f"{error} Heeft u vragen? Neem contact op met Gezondverzekerd.nl.",
-                   404, url_for("application.form"), "Naar Gezondverzekerd.nl")
+    return problem(_("Deze link werkt niet (meer)"),
+                   _("%(error)s Heeft u vragen? Neem contact op met Gezondverzekerd.nl.", error=error),
+                   404, url_for("application.form"), _("Naar Gezondverzekerd.nl"))
 
 
 @bp.get("/uitnodiging/<token>")
@@ -27,6 +28,7 @@ def info(token):
         application = invitations.open_invitation(token)
     except JourneyError as error:
         return _expired_or_wrong(error)
+    i18n.follow(application)  # a new device speaks the application's language
     offer, ongoing = binding.invitation_offer(application)
     resume_url = None
     if offer is Offer.RESUME:

@@ -11,6 +11,7 @@ import smtplib
 from datetime import timedelta
 
 from flask import current_app, render_template
+from flask_babel import force_locale, gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import or_, select, update
 
@@ -24,6 +25,7 @@ from .domain.application import ApplicationStatus, link_closed_because
 from .domain.funnel import FunnelStep
 from .domain.journey import Outcome
 from .domain.reminders import INVITATION, Schedule
+from .domain.wording import N_
 from .journeys import JourneyError
 from .models import Application
 from .outbox import Job
@@ -51,8 +53,9 @@ class InvitationClosed(JourneyError):
         self.reason = reason
 
 
-def create_application(form):
-    """Save a validated application and ask for its invitation e-mail, in one commit.
+def create_application(form, language="nl"):
+    """Save a validated application, in the language it was made in, and ask for its
+    invitation e-mail, in one commit.
 
     The clock asks for the invitation again should this request never be sent.
     """
@@ -60,12 +63,21 @@ def create_application(form):
     application = Application(
         id=journeys.new_id(), created_at=now, gemeente_code=form.gemeente_code,
         has_partner=form.has_partner, name=form.name, email=form.email, bsn=form.bsn,
-        partner_name=form.partner_name, partner_bsn=form.partner_bsn, next_mail_at=retry_at(now))
+        partner_name=form.partner_name, partner_bsn=form.partner_bsn, next_mail_at=retry_at(now),
+        language=language)
     session.add(application)
     outbox.request(Job.SEND_MAIL, application.id)
     funnel.record(application, FunnelStep.APPLIED)
     session.commit()
     return application
+
+
+def remember_language(applications, language):
+    """The applications' language from now on: their mails, and every device that opens
+    their link, speak it."""
+    for application in applications:
+        application.language = language
+    session.commit()
 
 
 def _invitation_signer():
@@ -94,12 +106,12 @@ def application_from_token(token):
     application_id = application_id_from_token(token)
     application = session.get(Application, application_id) if application_id else None
     if application is None:
-        raise JourneyError("Deze link klopt niet. Gebruik de link uit uw e-mail.")
+        raise JourneyError(_("Deze link klopt niet. Gebruik de link uit uw e-mail."))
     reason = link_closed_because(application.status, application.expires_at, utcnow())
     if reason is ApplicationStatus.WITHDRAWN:
-        raise InvitationClosed(reason, "U heeft deze aanvraag ingetrokken.")
+        raise InvitationClosed(reason, _("U heeft deze aanvraag ingetrokken."))
     if reason is ApplicationStatus.EXPIRED:
-        raise InvitationClosed(reason, "Deze uitnodiging is verlopen.")
+        raise InvitationClosed(reason, _("Deze uitnodiging is verlopen."))
     return application
 
 
@@ -121,7 +133,7 @@ def withdraw_application(application):
                                 .values(status=ApplicationStatus.WITHDRAWN, next_mail_at=None))
     if withdrawn.rowcount != 1:
         session.rollback()
-        raise JourneyError("Deze aanvraag is niet meer actief.")
+        raise JourneyError(_("Deze aanvraag is niet meer actief."))
     journeys.purge_application(application, Outcome.WITHDRAWN)
     session.commit()
     for journey in ended:
@@ -251,17 +263,20 @@ def _send(application, number, plan, now):
 def _invitation_or_reminder(number):
     """(template, subject) of mail `number`: 0 the invitation, then the reminders."""
     if number == INVITATION:
-        return "invitation", "Lever uw gegevens aan met de Ockto app"
-    return "reminder", "Herinnering: lever uw gegevens aan met de Ockto app"
+        return "invitation", N_("Lever uw gegevens aan met de Ockto app")
+    return "reminder", N_("Herinnering: lever uw gegevens aan met de Ockto app")
 
 
 def _mail(application, template, subject, message_key, days):
-    """One of the application's mails, with its personal link, to its address; tagged with the
-    application, so its purge takes it out of the embedded default's outbox."""
+    """One of the application's mails, with its personal link, to its address, in its
+    language; tagged with the application, so its purge takes it out of the embedded
+    default's outbox. `subject` is the Dutch source text, marked with N_."""
     context = {"name": application.name, "link": invitation_url(application.id),
                "gemeente": gemeenten.by_code(application.gemeente_code), "days": days}
-    mail.send(subject, application.email, render_template(f"mail/{template}.txt", **context),
-              render_template(f"mail/{template}.html", **context),
+    with force_locale(application.language):
+        subject, text, html = (_(subject), render_template(f"mail/{template}.txt", **context),
+                               render_template(f"mail/{template}.html", **context))
+    mail.send(subject, application.email, text, html,
               message_id=f"<ocktoreis.{application.id}.{message_key}@gezondverzekerd.nl>",
               about=application.id)
 
@@ -333,7 +348,7 @@ def send_restart_mail(application_id, journey_id):
     application = session.get(Application, application_id)
     if application is None or _no_mail_because(application, now):
         return  # delivered by a new journey meanwhile, withdrawn or expired: nothing to say
-    _mail_or_dead_letter(application, "restart", "Uw gegevens zijn niet verstuurd: begin opnieuw",
+    _mail_or_dead_letter(application, "restart", N_("Uw gegevens zijn niet verstuurd: begin opnieuw"),
                          message_key=f"opnieuw.{journey_id}",
                          days=schedule().days_left(application.expires_at, now))
 
@@ -354,6 +369,6 @@ def mail_undelivered(application_id, journey_id):
     if application is None or application.email is None or _no_mail_because(application, now):
         return
     plan = schedule()
-    _mail_or_dead_letter(application, "undelivered", "Uw gegevens zijn niet bij de gemeente aangekomen",
+    _mail_or_dead_letter(application, "undelivered", N_("Uw gegevens zijn niet bij de gemeente aangekomen"),
                          message_key=f"undelivered.{journey_id}",
                          days=plan.days_left(application.expires_at or plan.expires_at(now), now))

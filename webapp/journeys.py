@@ -14,6 +14,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _, lazy_gettext
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -68,12 +69,12 @@ def start_journey(application, phone_only, afresh=False):
     (`afresh`); its open pages then say so. Otherwise JourneyUnderWay.
     """
     if application.status is ApplicationStatus.DELIVERED:
-        raise JourneyError("Uw gegevens zijn al naar de gemeente verstuurd. U hoeft niets meer te doen.")
+        raise JourneyError(_("Uw gegevens zijn al naar de gemeente verstuurd. U hoeft niets meer te doen."))
     if application.status in (ApplicationStatus.WITHDRAWN, ApplicationStatus.EXPIRED):
-        raise JourneyError("U bent met deze aanvraag gestopt en Ockto heeft de gegevens verwijderd. "
-                           "Wilt u toch gegevens aanleveren? Vraag de gemeentepolis dan opnieuw aan.")
+        raise JourneyError(_("U bent met deze aanvraag gestopt. Ockto heeft de gegevens verwijderd. "
+                           "Wilt u toch gegevens aanleveren? Vraag de gemeentepolis dan opnieuw aan."))
     if open_journey(application) is not None and not afresh:
-        raise JourneyUnderWay("Uw Ocktoreis loopt al. Ga daar verder, of kies 'Opnieuw beginnen'.")
+        raise JourneyUnderWay(_("Uw Ocktoreis loopt al. Ga daar verder, of kies 'Opnieuw beginnen'."))
     replaced = end_open_journeys(application, Outcome.REPLACED)
     secret = secrets.token_urlsafe(32)
     now = utcnow()
@@ -101,7 +102,7 @@ def end_open_journeys(application, outcome):
         if journey.state.is_final:
             continue
         if not can(journey.state, JourneyEvent.CANCELLED):
-            raise JourneyError("Uw gegevens worden op dit moment naar de gemeente verstuurd.")
+            raise JourneyError(_("Uw gegevens worden op dit moment naar de gemeente verstuurd."))
         _cancel(journey, outcome)
         ended.append(journey)
     return ended
@@ -216,7 +217,7 @@ def _pairing_code_from(nonce):
     key = current_app.config["SECRET_KEY"].encode()
     number = int.from_bytes(hmac.new(key, b"pairing-code:" + nonce.encode(), hashlib.sha256).digest())
     code = ""
-    for _ in range(PAIRING_CODE_LENGTH):
+    for _position in range(PAIRING_CODE_LENGTH):
         number, index = divmod(number, len(PAIRING_CODE_ALPHABET))
         code += PAIRING_CODE_ALPHABET[index]
     return code
@@ -255,8 +256,8 @@ def pair_phone_by_code(typed):
             Journey.pairing_expires_at > utcnow()).limit(2)).all()
         if len(showing) == 1:  # two desktops showing one code (40 bits): pair neither
             return pair_phone(_pairing_token_from(showing[0].pairing_nonce))
-    raise JourneyError("Deze code klopt niet of is verlopen. Kijk goed naar de code onder de "
-                       "QR-code op uw computer en probeer het opnieuw.")
+    raise JourneyError(_("Deze code klopt niet of is verlopen. Kijk goed naar de code onder de "
+                       "QR-code op uw computer en probeer het opnieuw."))
 
 
 def pair_phone(token, paired_journey_id=None):
@@ -268,7 +269,7 @@ def pair_phone(token, paired_journey_id=None):
     """
     found = session.get(PairingToken, digest(token))
     if found is None:
-        raise JourneyError("Deze QR-code klopt niet. Scan de QR-code die nu op uw computer staat.")
+        raise JourneyError(_("Deze QR-code klopt niet. Scan de QR-code die nu op uw computer staat."))
     journey = session.get(Journey, found.journey_id)
     if paired_journey_id == journey.id:
         return journey, None
@@ -283,9 +284,9 @@ def pair_phone(token, paired_journey_id=None):
     session.commit()
     publish(journey.id)
     if journey.state == JourneyState.AWAITING_PHONE:
-        raise JourneyError("Deze QR-code is verlopen. Scan de nieuwe QR-code op uw computer.")
-    raise JourneyError("Deze QR-code is al gebruikt. Een QR-code koppelt maar één telefoon. "
-                       "Scan de QR-code die nu op uw computer staat.")
+        raise JourneyError(_("Deze QR-code is verlopen. Scan de nieuwe QR-code op uw computer."))
+    raise JourneyError(_("Deze QR-code is al gebruikt. Een QR-code koppelt maar één telefoon. "
+                       "Scan de QR-code die nu op uw computer staat."))
 
 
 def second_device_tried(journey):
@@ -307,13 +308,13 @@ def continue_on_this_phone(application):
     journey = open_journey(application)
     if journey is None or devices.offer(journey.state, devices.Device.OTHER_PHONE) \
             is not devices.Offer.PAIR_HERE:
-        raise JourneyError("Deze Ocktoreis kan nu niet op deze telefoon verder.")
+        raise JourneyError(_("Deze Ocktoreis kan nu niet verder op deze telefoon."))
     if journey.state is JourneyState.PHONE_CONNECTED:
         return journey, _rebind_phone(journey, (JourneyState.PHONE_CONNECTED,))
     try:
         return journey, _bind_phone(journey)
     except IllegalTransition:  # its phone paired at the same moment
-        raise JourneyError("Er is net een andere telefoon gekoppeld. Open de link opnieuw.") from None
+        raise JourneyError(_("Er is net een andere telefoon gekoppeld. Open de link opnieuw.")) from None
 
 
 LOGGED_IN_STATES = tuple(state for state in JourneyState
@@ -327,18 +328,17 @@ def continue_after_digid(application, journey_id, artifact, request_id):
     journey = open_journey(application)
     if (journey is None or journey.id != journey_id
             or devices.phase_of(journey.state) is not devices.Phase.LOGGED_IN):
-        raise JourneyError("Deze Ocktoreis kan niet meer op dit apparaat verder.")
+        raise JourneyError(_("Deze Ocktoreis kan niet meer verder op dit apparaat."))
     bsn = _digid_bsn(artifact, request_id, saml.CONTINUE)
     try:
         applicant = bsn_of(journey, Role.APPLICANT) if journey.person(Role.APPLICANT) else None
     except keys.KeysUnavailable:
-        raise JourneyError("Dit lukt nu even niet. Probeer het over een paar minuten opnieuw.") from None
+        raise JourneyError(_("Dit lukt nu even niet. Probeer het over een paar minuten opnieuw.")) from None
     except keys.KeyLost:
         end_with_lost_key(journey)
-        raise JourneyError("Begin opnieuw met de link uit uw uitnodiging.") from None
+        raise JourneyError(_("Begin opnieuw met de link uit uw uitnodiging.")) from None
     if applicant is None or not hmac.compare_digest(bsn, applicant):
-        raise JourneyError("Alleen met de DigiD van de aanvrager kunt u deze Ocktoreis op dit "
-                           "apparaat voortzetten.")
+        raise JourneyError(_("U kunt hier alleen verder met de DigiD van de aanvrager."))
     return journey, _rebind_phone(journey, LOGGED_IN_STATES)
 
 
@@ -354,7 +354,7 @@ def _rebind_phone(journey, states):
         .values(phone_secret_hash=digest(secret), paired_at=utcnow(), updated_at=utcnow()))
     if result.rowcount != 1:
         session.rollback()
-        raise JourneyError("De Ocktoreis is net ergens anders verdergegaan. Open de link opnieuw.")
+        raise JourneyError(_("De Ocktoreis is net ergens anders verdergegaan. Open de link opnieuw."))
     session.commit()
     session.refresh(journey)
     publish(journey.id)
@@ -393,17 +393,17 @@ def complete_login(journey, artifact, request_id):
     `request_id`), check whose BSN it is, and open that person's sources."""
     role = role_to_log_in(journey.state)
     if role is None:
-        raise JourneyError("Er wordt nu niet op een DigiD-login gewacht.")
+        raise JourneyError(_("De app wacht nu niet op een DigiD-login."))
     bsn = _digid_bsn(artifact, request_id, saml.LOGIN)
     application = journey.application
     if role is Role.APPLICANT and bsn != application.bsn:
-        raise JourneyError("U bent ingelogd met de DigiD van iemand anders dan de aanvrager. "
-                           "De aanvrager logt eerst zelf in.")
+        raise JourneyError(_("U bent ingelogd met de DigiD van iemand anders dan de aanvrager. "
+                           "De aanvrager moet eerst zelf inloggen."))
     if role is Role.PARTNER and bsn == application.bsn:
-        raise JourneyError("Dit is de DigiD van de aanvrager. Nu logt uw partner in "
-                           "met zijn of haar eigen DigiD.")
+        raise JourneyError(_("Dit is de DigiD van de aanvrager. Nu logt uw partner in "
+                           "met een eigen DigiD."))
     if role is Role.PARTNER and application.partner_bsn and bsn != application.partner_bsn:
-        raise JourneyError("Deze DigiD hoort niet bij de partner uit de aanvraag.")
+        raise JourneyError(_("Deze DigiD hoort niet bij de partner uit de aanvraag."))
     try:
         key = data_key(journey)
     except keys.KeysUnavailable:
@@ -430,11 +430,11 @@ def required_sources(gemeente_code):
 def request_fetch(journey, source):
     """The customer tapped a source: mark it fetching and ask for the fetch, in one commit."""
     if journey.state not in FETCHING:
-        raise JourneyError("Gegevens ophalen kan nu niet meer.")
+        raise JourneyError(_("Gegevens ophalen kan nu niet meer."))
     role = current_role(journey.state)
     fetch = next((f for f in journey.fetches_of(role) if f.source == source), None)
     if fetch is None:
-        raise JourneyError("Deze bron kennen we niet.")
+        raise JourneyError(_("Deze bron kennen wij niet."))
     startable = [status for status in FetchStatus if status.can_start]
     result = session.execute(update(SourceFetch)
                              .where(SourceFetch.id == fetch.id, SourceFetch.status.in_(startable))
@@ -485,7 +485,7 @@ def finish_sources(journey):
     missing = catalogue.missing_sources(statuses, required_sources(journey.application.gemeente_code))
     if missing:
         names = ", ".join(catalogue.BY_KEY[key].name for key in missing)
-        raise JourneyError(f"Haal eerst deze gegevens op: {names}.")
+        raise JourneyError(_("Haal eerst deze gegevens op: %(names)s.", names=names))
     move(journey, sources_done_event(role, journey.application.has_partner))
 
 
@@ -660,10 +660,11 @@ def forget_key(journey_id):
 
 # The journey's data key (webapp.keys).
 
-UNAVAILABLE = ("Dit lukt op dit moment even niet. Uw gegevens zijn veilig; probeer het over een "
-               "paar minuten opnieuw.")
-RESTART = ("Er ging bij Ockto iets mis, waardoor de opgehaalde gegevens niet meer te lezen zijn. "
-           "Er is niets naar de gemeente verstuurd. Begin opnieuw met de link uit uw uitnodiging.")
+UNAVAILABLE = lazy_gettext("Dit lukt op dit moment even niet. Uw gegevens zijn veilig. Probeer het over "
+                           "een paar minuten opnieuw.")
+RESTART = lazy_gettext("Er ging bij Ockto iets mis. Daardoor zijn de opgehaalde gegevens niet meer te "
+                       "lezen. Er is niets naar de gemeente verstuurd. Begin opnieuw met de link uit "
+                       "uw uitnodiging.")
 
 
 def data_key(journey):

@@ -42,6 +42,8 @@ class Application(Base):
     # the last step the funnel counted for it (webapp.funnel), and when
     funnel_step: Mapped[FunnelStep | None] = mapped_column(_enum(FunnelStep, 16))
     funnel_step_at: Mapped[datetime | None]
+    # nl or en (webapp.i18n): its mails, and every device that opens its link, speak it
+    language: Mapped[str] = mapped_column(String(5), default="nl")
     # personal
     name: Mapped[str | None] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254))

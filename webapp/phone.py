@@ -4,8 +4,9 @@ import functools
 import secrets
 
 from flask import Blueprint, current_app, redirect, render_template, request, session as cookie, url_for
+from flask_babel import gettext as _, lazy_gettext
 
-from . import binding, invitations, journeys, live, saml
+from . import binding, i18n, invitations, journeys, live, saml
 from .db import session
 from .domain import sources as catalogue
 from .domain.devices import Offer
@@ -16,7 +17,7 @@ from .pages import after_post, form_errors, go_to, personal, problem, render_pag
 
 bp = personal(Blueprint("phone", __name__, url_prefix="/app"))
 saml_bp = Blueprint("saml", __name__, url_prefix="/saml")
-DIGID_DOWN = "Inloggen met DigiD lukt nu niet. Probeer het over een paar minuten opnieuw."
+DIGID_DOWN = lazy_gettext("Inloggen met DigiD lukt nu niet. Probeer het over een paar minuten opnieuw.")
 
 
 @saml_bp.get("/metadata")
@@ -33,15 +34,15 @@ def paired(view):
         if journey is None and binding.phone_taken_over():
             if wants_fragment():  # the open app's screen, told live (live.PhoneStream)
                 return render_template("phone/_taken_over.html", taken_over=live.TAKEN_OVER)
-            return problem("De Ocktoreis gaat op een ander apparaat verder",
-                           "Op een ander apparaat is met de link uit de uitnodigingsmail verder "
-                           "gegaan met deze Ocktoreis. Op deze telefoon hoeft u niets meer te doen.",
+            return problem(_("De Ocktoreis gaat op een ander apparaat verder"),
+                           _("Deze Ocktoreis gaat verder op een ander apparaat. Daar is de link uit de "
+                           "uitnodigingsmail geopend. Op deze telefoon hoeft u niets meer te doen."),
                            403)
         if journey is None:
-            return problem("Deze telefoon is niet gekoppeld",
-                           "Scan de QR-code op uw computer met de Ockto app, of open de link "
-                           "uit de uitnodigingsmail op deze telefoon.", 403,
-                           url_for(".scan"), "QR-code scannen")
+            return problem(_("Deze telefoon is niet gekoppeld"),
+                           _("Scan de QR-code op uw computer met de Ockto app, of open de link "
+                           "uit de uitnodigingsmail op deze telefoon."), 403,
+                           url_for(".scan"), _("QR-code scannen"))
         return view(journey, *args, **kwargs)
     return with_journey
 
@@ -53,10 +54,11 @@ def pair(token):
     try:
         journey, secret = journeys.pair_phone(token, paired_with.id if paired_with else None)
     except JourneyError as error:
-        return problem("Koppelen is niet gelukt", str(error), 410,
-                       url_for("application.form"), "Naar Gezondverzekerd.nl")
+        return problem(_("Koppelen is niet gelukt"), str(error), 410,
+                       url_for("application.form"), _("Naar Gezondverzekerd.nl"))
     if secret is not None:  # else this phone was paired with it already: it resumes
         binding.bind_phone(journey.id, secret)
+        i18n.follow(journey.application)  # the phone speaks the application's language
     return redirect(url_for(".home"), 303)  # the token leaves the address bar and history
 
 
@@ -72,15 +74,16 @@ def continue_here(token):
         if offer is Offer.PAIR_HERE:
             journey, secret = journeys.continue_on_this_phone(application)
             binding.bind_phone(journey.id, secret)
+            i18n.follow(journey.application)  # the phone speaks the application's language
             return redirect(url_for(".home"), 303)
     except JourneyError as error:
-        return problem("Verdergaan is niet gelukt", str(error), 409, back, "Terug")
+        return problem(_("Verdergaan is niet gelukt"), str(error), 409, back, _("Terug"))
     if offer is not Offer.DIGID_AGAIN:
         return redirect(back, 303)
     try:
         login = _to_digid(saml.CONTINUE)
     except saml.Unreachable:
-        return problem("Verdergaan is niet gelukt", DIGID_DOWN, 503, back, "Terug")
+        return problem(_("Verdergaan is niet gelukt"), DIGID_DOWN, 503, back, _("Terug"))
     cookie["takeover"] = {"token": token, "journey": journey.id, "state": login["state"],
                           "request": login["request"]}
     return redirect(login["url"], 303)
@@ -92,15 +95,16 @@ def continue_return():
     takeover = cookie.pop("takeover", None) or {}
     back = url_for("desktop.info", token=takeover.get("token", "")) if takeover else "/"
     if not _this_login(takeover):
-        return problem("Verdergaan is niet gelukt", "Deze DigiD-login hoort niet bij deze "
-                       "sessie. Open de link uit de uitnodigingsmail opnieuw.", 400, back, "Terug")
+        return problem(_("Verdergaan is niet gelukt"), _("Deze DigiD-login hoort niet bij deze "
+                       "sessie. Open de link uit de uitnodigingsmail opnieuw."), 400, back, _("Terug"))
     try:
         application = invitations.application_from_token(takeover["token"])
         journey, secret = journeys.continue_after_digid(
             application, takeover["journey"], request.args.get("SAMLart", ""), takeover["request"])
     except JourneyError as error:
-        return problem("Verdergaan is niet gelukt", str(error), 403, back, "Terug")
+        return problem(_("Verdergaan is niet gelukt"), str(error), 403, back, _("Terug"))
     binding.bind_phone(journey.id, secret)
+    i18n.follow(journey.application)  # the phone speaks the application's language
     return redirect(url_for(".home"), 303)
 
 
@@ -134,6 +138,7 @@ def pair_by_code():
         return form_errors("phone/scan.html", "phone/scan.html", url_for(".scan"),
                            code=typed[:20], error=str(error))
     binding.bind_phone(journey.id, secret)
+    i18n.follow(journey.application)  # the phone speaks the application's language
     return redirect(url_for(".home"), 303)
 
 
@@ -166,8 +171,9 @@ def digid_login(journey):
 @paired
 def digid_return(journey):
     expected = cookie.pop("digid_state", None)
-    if not _this_login(expected):
-        return _screen_page(journey, saml.NOT_THIS_SESSION)
+    if not _this_login(takeover):
+        return problem(_("Verdergaan is niet gelukt"), _("Deze DigiD-login hoort niet bij deze "
+                       "sessie. Open de link uit de uitnodigingsmail opnieuw."), 400, back, _("Terug"))
     try:
         journeys.complete_login(journey, request.args.get("SAMLart", ""), expected["request"])
     except JourneyError as error:
@@ -202,8 +208,8 @@ def sources_done(journey):
 def send(journey):
     """Step 11: only with the explicit consent checkbox."""
     if request.form.get("toestemming") != "ja":
-        return _screen_errors(journey, "Vink aan dat u toestemming geeft om de gegevens te "
-                                       "versturen. Of kies 'Niet versturen'.")
+        return _screen_errors(journey, _("Zet een vinkje als u toestemming geeft om de gegevens "
+                                       "te versturen. Of tik op 'Niet versturen'."))
     journeys.give_consent(journey)
     return _screen_done(journey)
 
@@ -287,5 +293,5 @@ def _screen_context(journey, error=None):
     if view.state in FETCHING:
         context.update(live.sources_context(view, error))
     if view.state is JourneyState.REVIEWING:
-        context.update(dossier=dossier, sources=catalogue.SOURCES, describe=catalogue.describe)
+        context.update(dossier=dossier, sources=catalogue.SOURCES, describe=i18n.describe)
     return context

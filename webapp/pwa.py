@@ -2,7 +2,7 @@
 
 from flask import Blueprint, current_app, redirect, render_template, send_from_directory, url_for
 
-from . import binding
+from . import binding, i18n
 
 bp = Blueprint("pwa", __name__, url_prefix="/app")
 
@@ -16,9 +16,12 @@ def service_worker():
     return response
 
 
-@bp.get("/offline")
-def offline():
-    """What the service worker shows without a network; holds nothing personal."""
+@bp.get("/offline", defaults={"language": i18n.DEFAULT})
+@bp.get("/offline/<any(en):language>")
+def offline(language):
+    """What the service worker shows without a network, one page per language (it caches
+    each); holds nothing personal."""
+    i18n.speak(language)
     return render_template("pwa/offline.html")
 
 

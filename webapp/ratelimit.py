@@ -15,6 +15,7 @@ from datetime import timezone
 
 import redis
 from flask import current_app, make_response, request
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 
 from . import binding
 from .clock import utcnow
@@ -23,14 +24,16 @@ from .simulators import digid
 
 log = logging.getLogger(__name__)
 
+# Each says how long to wait before the next step it names, so that "then" follows the wait.
 TRY_AGAIN = {
-    "aanvraag": "U heeft in korte tijd te vaak een aanvraag verstuurd.",
-    "koppelen": "Er is te vaak geprobeerd om een telefoon te koppelen. Scan daarna de QR-code "
-                "die op dat moment op uw computer staat.",
-    "digid": "Er is te vaak geprobeerd in te loggen.",
-    "sms": "Er is te vaak een sms-code ingevuld. Begin daarna opnieuw met inloggen.",
-    "gemeente": "Er is te vaak geprobeerd in te loggen.",
-    "beheer": "Er is te vaak geprobeerd in te loggen.",
+    "aanvraag": _l("U heeft in korte tijd te vaak een aanvraag verstuurd. Wacht %(wait)s en probeer het "
+                "dan opnieuw."),
+    "koppelen": _l("Er is te vaak geprobeerd om een telefoon te koppelen. Wacht %(wait)s. Scan dan de "
+                "QR-code die op dat moment op uw computer staat."),
+    "digid": _l("Er is te vaak geprobeerd in te loggen. Wacht %(wait)s en probeer het dan opnieuw."),
+    "sms": _l("Er is te vaak een sms-code ingevuld. Wacht %(wait)s. Begin dan opnieuw met inloggen."),
+    "gemeente": _l("Er is te vaak geprobeerd in te loggen. Wacht %(wait)s en probeer het dan opnieuw."),
+    "beheer": _l("Er is te vaak geprobeerd in te loggen. Wacht %(wait)s en probeer het dan opnieuw."),
 }
 
 # endpoint: (methods, message key, [(scope, most requests, per seconds)])
@@ -105,7 +108,7 @@ class RedisCounter:
                 pipe.zcard(name)
                 pipe.zrange(name, 0, 0, withscores=True)
                 pipe.expire(name, math.ceil(window_s))
-                _, _, count, oldest, _ = pipe.execute()
+                _removed, _added, count, oldest, _expiry = pipe.execute()
         except redis.RedisError as exc:
             log.warning("rate limits not counted (%s)", type(exc).__name__)
             return 0, 0
@@ -114,14 +117,13 @@ class RedisCounter:
 
 def _wait_text(seconds):
     minutes = max(1, round(seconds / 60))
-    return "een minuut" if minutes == 1 else f"{minutes} minuten"
+    return ngettext("een minuut", "%(num)d minuten", minutes)
 
 
 def too_many(message_key, retry_after_s):
     """The Dutch 429 page; an htmx request gets it swapped into the page's main area."""
-    body, status = problem("Even geduld",
-                           f"{TRY_AGAIN[message_key]} Wacht {_wait_text(retry_after_s)} "
-                           "en probeer het dan opnieuw.", 429, "/", "Naar de startpagina")
+    body, status = problem(_("Even geduld"), TRY_AGAIN[message_key] % {"wait": _wait_text(retry_after_s)},
+                           429, "/", _("Naar de startpagina"))
     response = make_response(body, status)
     response.headers["Retry-After"] = str(math.ceil(retry_after_s))  # never "0"
     if htmx:

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from lxml import etree
 
 with warnings.catch_warnings():  # pysaml2 imports a cipher mode that cryptography has moved
@@ -71,11 +72,11 @@ XMLSEC = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
 NS = {"soap": "http://schemas.xmlsoap.org/soap/envelope/",
       "samlp": "urn:oasis:names:tc:SAML:2.0:protocol"}
 
-FAILED = "Inloggen met DigiD is niet gelukt. Probeer het opnieuw."
-CANCELLED = "Inloggen met DigiD is afgebroken. Probeer het opnieuw."
-NOT_THIS_SESSION = "Deze DigiD-login hoort niet bij deze sessie. Log opnieuw in."
-TOO_WEAK = ("U bent ingelogd op een te laag DigiD-niveau. Voor de Ockto app is ten minste "
-            "niveau Midden nodig: inloggen met de sms-controle of de DigiD app. Log opnieuw in.")
+FAILED = _l("Inloggen met DigiD is niet gelukt. Probeer het opnieuw.")
+CANCELLED = _l("Inloggen met DigiD is afgebroken. Probeer het opnieuw.")
+NOT_THIS_SESSION = _l("Deze DigiD-login hoort niet bij deze sessie. Log opnieuw in.")
+TOO_WEAK = _l("U bent ingelogd op een te laag DigiD-niveau. Voor de Ockto app is ten minste "
+              "niveau Midden nodig: inloggen met de sms-controle of de DigiD app. Log opnieuw in.")
 
 
 class Refused(Exception):

@@ -10,6 +10,7 @@ import secrets
 from urllib.parse import urlsplit
 
 from flask import current_app, request, session as cookie
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from .pages import problem
@@ -55,18 +56,18 @@ def _csrf_refused():
     given = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD, "")
     if _same_origin() and expected and secrets.compare_digest(given.encode(), expected.encode()):
         return None
-    return problem("Deze pagina is verlopen",
-                   "Uw verzoek is niet uitgevoerd, omdat de pagina verlopen is of niet van deze "
-                   "website komt. Laad de pagina opnieuw en probeer het nog eens.", 403,
-                   "/", "Naar de startpagina")
+    return problem(_("Deze pagina is verlopen"),
+                   _("Dat is niet gelukt. De pagina is verlopen, of komt niet van deze website. "
+                   "Laad de pagina opnieuw en probeer het nog eens."), 403,
+                   "/", _("Naar de startpagina"))
 
 
 def _nul_refused():
     """A NUL character in the path or the query is nobody's id or search: refused before it
     reaches a database (PostgreSQL refuses NUL in text with an error, not a miss)."""
     if "\x00" in request.path or any("\x00" in value for value in request.args.values()):
-        return problem("Dit verzoek klopt niet", "Deze link bevat een teken dat niet kan. "
-                       "Controleer de link.", 400, "/", "Naar de startpagina")
+        return problem(_("Dit verzoek klopt niet"), _("Deze link bevat een teken dat niet kan. "
+                       "Controleer de link."), 400, "/", _("Naar de startpagina"))
     return None
 
 

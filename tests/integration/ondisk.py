@@ -58,7 +58,7 @@ def _specific(value):
     digits, a date, an address, an employer."""
     if re.fullmatch(r"\d+", value):
         return len(value) >= 5
-    return not re.fullmatch(r"Gehuwd|Ongehuwd|Samenwonend|Zwolle|Geen .*|\d+ jaar.*|€ \d{1,2}", value)
+    return not re.fullmatch(r"Gehuwd|Ongehuwd|Samenwonend|Zwolle|Geen .*|\d+ jaar.*|€\s\d{1,2}", value)
 
 
 def personal_values(citizens=(JAN, FATIMA)):

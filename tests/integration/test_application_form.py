@@ -25,7 +25,7 @@ def test_an_htmx_submit_gets_only_the_form_back(desktop):
                             headers={"HX-Request": "true"})
     assert response.status_code == 422
     assert response.text.lstrip().startswith("<form")
-    assert "Deze gemeente kennen we niet" in response.text
+    assert "Deze gemeente kennen wij niet" in response.text
     assert "HX-Request" in response.headers["Vary"]
 
 

@@ -72,7 +72,7 @@ def test_after_its_retries_the_pages_say_sending_is_delayed_and_operators_hear(
     assert _metric(app, 'ockto_deliveries_delayed_total{gemeente="GM0193"}') == delayed_before + 1
 
     screen = phone.get("/app/").text
-    assert "Het versturen duurt langer" in screen and "er is niets verloren" in screen
+    assert "Het versturen duurt langer" in screen and "Er is niets verloren" in screen
     assert "Bezig met versturen" not in screen
     status = walk.desktop.get(f"{walk.journey_url}/stap").text
     assert "Het versturen duurt langer" in status and "Er is niets verloren" in status

@@ -72,5 +72,5 @@ def test_consent_is_required_to_send(app, desktop, phone, run_jobs):
     walk = Walk(app, desktop, phone, run_jobs)
     walk.to_review(SANNE)
     refused = phone.post("/app/versturen", data={})
-    assert "Vink aan dat u toestemming geeft" in refused.text
+    assert "Zet een vinkje als u toestemming geeft" in refused.text
     assert _state(walk.journey_url) == "reviewing"

@@ -14,7 +14,8 @@ from .helpers import local, staff_password
 # The areas that show a person's data: by URL, so renaming a module or blueprint keeps them.
 PERSONAL = re.compile(r"^/(uitnodiging|reis|app|dev|gemeente|digid-sim)/")
 # Where the installable app's shell lives: the same /app/ prefix, nothing personal.
-APP_SHELL = ("/app/sw.js", "/app/offline", "/app/start", "/app/installeren")
+APP_SHELL = ("/app/sw.js", "/app/offline", "/app/offline/<any(en):language>", "/app/start",
+             "/app/installeren")
 MACHINE_APIS = re.compile(r"^/((digid-sim|bronnen-sim|gemeente)/api/|digid-sim/saml/metadata$)")
 
 

@@ -68,7 +68,7 @@ def test_resend_sends_the_invitation_again_with_a_working_link_and_the_same_expi
     first, again = outbox_messages(app)
     assert again["Subject"] == first["Subject"] == "Lever uw gegevens aan met de Ockto app"
     assert again["Message-ID"] != first["Message-ID"]  # a client that deduplicates shows it
-    assert "De link is 26 dagen geldig." in again.get_body(("plain",)).get_content()
+    assert "De link werkt 26 dagen." in again.get_body(("plain",)).get_content()
     assert desktop.get(personal_link(again)).status_code == 200
     session.refresh(application)
     assert (application.expires_at, application.reminders_sent, application.next_mail_at) == before
@@ -87,7 +87,7 @@ def test_resend_after_a_reminder_sends_that_reminder_again(app, beheer, desktop,
     run_jobs()
     reminder, again = outbox_messages(app)[1:]
     assert again["Subject"] == reminder["Subject"] == "Herinnering: lever uw gegevens aan met de Ockto app"
-    assert "U heeft nog 23 dagen." in again.get_body(("plain",)).get_content()
+    assert "De link werkt nog 23 dagen." in again.get_body(("plain",)).get_content()
     assert len(set(message_ids(app))) == 3
 
 

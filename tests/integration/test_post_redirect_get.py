@@ -42,7 +42,7 @@ def _errors(app, walk, desktop, phone):
     assert SANNE.name in wrong.text
     assert 'value="ABCD-EFGH"' in phone.post("/app/code", data={"code": "ABCD-EFGH"}).text
     walk.to_review(SANNE)
-    assert "Vink aan" in phone.post("/app/versturen", data={}).text
+    assert "Zet een vinkje" in phone.post("/app/versturen", data={}).text
     phone.post("/app/stoppen")
 
     form = digid_form(app, phone)
@@ -65,6 +65,8 @@ def test_every_plain_form_post_redirects_and_every_error_keeps_its_form(app, wal
     _municipality_and_outbox(app, desktop)
     _operators(app, desktop)
     _pair_by_code(walk, desktop, phone)
+    desktop.post("/taal", data={"taal": "en", "terug": "/privacy"})  # the language switch
+    desktop.post("/taal", data={"taal": "nl", "terug": "/privacy"})
     errors = []
     original = phone.open, desktop.open
 

@@ -48,7 +48,10 @@ def test_an_htmx_request_gets_the_429_page_swapped_into_main(app, desktop):
 def test_pairing_attempts_are_limited_per_client(app, phone):
     for _ in range(10):
         assert phone.get(f"/app/koppel/{uuid.uuid4().hex}").status_code == 410
-    assert _is_refused_in_dutch(phone.get(f"/app/koppel/{uuid.uuid4().hex}"))
+    refused = phone.get(f"/app/koppel/{uuid.uuid4().hex}")
+    assert _is_refused_in_dutch(refused)
+    # the wait comes before the step that follows it, not after
+    assert re.search(r"koppelen\. Wacht (een minuut|\d+ minuten)\. Scan dan de QR-code", refused.text)
 
 
 def test_digid_password_guessing_is_limited_per_username_and_per_client(app, phone):

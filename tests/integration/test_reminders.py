@@ -60,7 +60,7 @@ def test_invitation_and_three_reminders_arrive_in_dutch_with_the_link_and_days_l
     invitation = smtp.wait_for(1)[0]
     assert invitation["To"] == "aanvrager@example.org"
     assert invitation["Subject"] == "Lever uw gegevens aan met de Ockto app"
-    assert "De link is 28 dagen geldig." in text_of(invitation)
+    assert "De link werkt 28 dagen." in text_of(invitation)
     link = personal_link(invitation)
     assert link in html_of(invitation) and "Beste Sanne Bakker" in html_of(invitation)
 
@@ -72,7 +72,7 @@ def test_invitation_and_three_reminders_arrive_in_dutch_with_the_link_and_days_l
         run_jobs()
         reminder = smtp.wait_for(number + 1)[-1]
         assert reminder["Subject"] == "Herinnering: lever uw gegevens aan met de Ockto app"
-        assert f"U heeft nog {expected_days_left} dagen." in text_of(reminder)
+        assert f"De link werkt nog {expected_days_left} dagen." in text_of(reminder)
         assert f"nog {expected_days_left} dagen" in html_of(reminder)
         assert desktop.get(personal_link(reminder)).status_code == 200
     assert [reminder_number(m) for m in smtp.messages] == [0, 1, 2, 3]
@@ -92,7 +92,7 @@ def test_after_downtime_only_the_latest_due_reminder_is_sent_once(app, desktop, 
     run_jobs()
     messages = smtp.wait_for(2)
     assert [reminder_number(m) for m in messages] == [0, 2]
-    assert "U heeft nog 17 dagen." in text_of(messages[1])
+    assert "De link werkt nog 17 dagen." in text_of(messages[1])
     application = session.scalars(select(Application)).one()
     assert application.reminders_sent == 2
     assert application.next_mail_at == application.invitation_sent_at + timedelta(days=14)

@@ -24,4 +24,4 @@ def test_two_clocks_on_sqlite_queue_one_reminder(app, desktop, run_jobs, clock):
     subjects = [m["Subject"] for m in outbox_messages(app)]
     assert subjects == ["Lever uw gegevens aan met de Ockto app",
                         "Herinnering: lever uw gegevens aan met de Ockto app"]
-    assert "U heeft nog 23 dagen." in outbox_messages(app)[1].get_body(("plain",)).get_content()
+    assert "De link werkt nog 23 dagen." in outbox_messages(app)[1].get_body(("plain",)).get_content()

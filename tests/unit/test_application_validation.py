@@ -145,7 +145,7 @@ def test_missing_municipality_is_refused(value):
 @pytest.mark.parametrize("value", ["Atlantis", "Zwol", "Amsterdam-Noord"])
 def test_unknown_municipality_is_refused(value):
     assert _only_error(_form(gemeente=value)) == (
-        "gemeente", "Deze gemeente kennen we niet. Kies uw gemeente uit de lijst.")
+        "gemeente", "Deze gemeente kennen wij niet. Kies uw gemeente uit de lijst.")
 
 
 @pytest.mark.parametrize("value", ["", "  "])

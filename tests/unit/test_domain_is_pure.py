@@ -13,7 +13,7 @@ POPULATION = ROOT / "webapp" / "simulators" / "population.py"
 PURE_FILES = sorted(DOMAIN.glob("*.py")) + [POPULATION]
 FORBIDDEN = ("flask", "dramatiq", "werkzeug", "sqlalchemy", "pika", "redis", "requests")
 # Pure libraries the domain may use besides the standard library: no framework, no I/O.
-PURE_LIBRARIES = ("email_validator",)
+PURE_LIBRARIES = ("email_validator", "babel")
 
 
 def _imported_modules(path):

@@ -3,7 +3,7 @@
 import pytest
 
 from webapp.domain.sources import (
-    BY_KEY, DEFAULT_REQUIRED, SOURCES, FetchStatus, date_nl, describe, euro, missing_sources,
+    BY_KEY, DEFAULT_REQUIRED, SOURCES, FetchStatus, date_in_words, describe, euro, missing_sources,
     required_sources,
 )
 from webapp.simulators import population
@@ -57,10 +57,10 @@ def test_belastingdienst_amounts_are_in_euros():
             "zorgtoeslag": 1200}
     assert describe("belastingdienst", data) == [
         ("Belastingjaar", "2025"),
-        ("Verzamelinkomen", "€ 23.456"),
-        ("Inkomen uit werk en woning (box 1)", "€ 23.000"),
-        ("Vermogen (box 3)", "€ 0"),
-        ("Zorgtoeslag ontvangen", "€ 1.200"),
+        ("Verzamelinkomen", "€\u00a023.456"),
+        ("Inkomen uit werk en woning (box 1)", "€\u00a023.000"),
+        ("Vermogen (box 3)", "€\u00a00"),
+        ("Zorgtoeslag ontvangen", "€\u00a01.200"),
     ]
 
 
@@ -69,8 +69,8 @@ def test_uwv_describes_employer_and_benefit():
                                  "sinds": "2019-04-01"}],
             "uitkering": {"soort": "WIA-uitkering", "bruto_maandbedrag": 1300}}
     assert describe("uwv", data) == [
-        ("Werkgever: Bakkerij Van Dam", "€ 2.100 bruto per maand, sinds 1 april 2019"),
-        ("Uitkering: WIA-uitkering", "€ 1.300 bruto per maand"),
+        ("Werkgever: Bakkerij Van Dam", "€\u00a02.100 bruto per maand, sinds 1 april 2019"),
+        ("Uitkering: WIA-uitkering", "€\u00a01.300 bruto per maand"),
     ]
 
 
@@ -91,12 +91,12 @@ def test_duo_without_debt_says_so():
 
 def test_duo_with_debt_shows_debt_and_monthly_amount():
     assert describe("duo", {"studieschuld": 12000, "maandbedrag": 50}) == [
-        ("Studieschuld", "€ 12.000"), ("Maandbedrag aflossing", "€ 50")]
+        ("Studieschuld", "€\u00a012.000"), ("Maandbedrag aflossing", "€\u00a050")]
 
 
 def test_pensioen_shows_yearly_amount_and_aow_age():
     assert describe("pensioen", {"opgebouwd_per_jaar": 4321, "aow_leeftijd": "67 jaar"}) == [
-        ("Opgebouwd pensioen", "€ 4.321 bruto per jaar"), ("AOW-leeftijd", "67 jaar")]
+        ("Opgebouwd pensioen", "€\u00a04.321 bruto per jaar"), ("AOW-leeftijd", "67 jaar")]
 
 
 def test_unknown_source_cannot_be_described():
@@ -104,14 +104,18 @@ def test_unknown_source_cannot_be_described():
         describe("kadaster", {})
 
 
-# --- euro() and date_nl() -----------------------------------------------------------
+# --- euro() and date_in_words(), by Babel ---------------------------------------------
 
 @pytest.mark.parametrize(("amount", "text"), [
-    (23456, "€ 23.456"), (0, "€ 0"), (999, "€ 999"), (1000, "€ 1.000"),
-    (1234567, "€ 1.234.567"), ("23456", "€ 23.456"),
+    (23456, "€\u00a023.456"), (0, "€\u00a00"), (999, "€\u00a0999"), (1000, "€\u00a01.000"),
+    (1234567, "€\u00a01.234.567"), ("23456", "€\u00a023.456"),
 ])
 def test_euro_writes_whole_euros_with_dots_between_thousands(amount, text):
     assert euro(amount) == text
+
+
+def test_euro_in_english_puts_commas_between_thousands():
+    assert euro(1234567, "en") == "€1,234,567"
 
 
 @pytest.mark.parametrize(("iso", "text"), [
@@ -119,14 +123,25 @@ def test_euro_writes_whole_euros_with_dots_between_thousands(amount, text):
     ("1996-02-29", "29 februari 1996"), ("2025-12-09", "9 december 2025"),
     ("1958-08-08", "8 augustus 1958"),
 ])
-def test_date_nl_writes_day_month_name_and_year(iso, text):
-    assert date_nl(iso) == text
+def test_date_in_words_writes_day_month_name_and_year(iso, text):
+    assert date_in_words(iso) == text
 
 
-def test_date_nl_knows_every_month_in_dutch():
-    months = [date_nl(f"2024-{m:02d}-15").split()[1] for m in range(1, 13)]
+def test_date_in_words_knows_every_month_in_dutch():
+    months = [date_in_words(f"2024-{m:02d}-15").split()[1] for m in range(1, 13)]
     assert months == ["januari", "februari", "maart", "april", "mei", "juni", "juli",
                       "augustus", "september", "oktober", "november", "december"]
+
+
+def test_date_in_words_in_english():
+    assert date_in_words("2024-03-01", "en") == "March 1, 2024"
+
+
+def test_describe_speaks_the_language_it_is_given():
+    english = {"Studieschuld": "Student debt"}
+    rows = describe("duo", {"studieschuld": 12000, "maandbedrag": 50},
+                    lambda text: english.get(text, text), "en")
+    assert rows[0] == ("Student debt", "€12,000")
 
 
 # --- which sources, and which are still missing -------------------------------------

@@ -9,6 +9,7 @@ from email_validator import EmailNotValidError, validate_email
 from . import gemeenten
 from .bsn import is_valid_bsn, normalise_bsn
 from .journey import Outcome
+from .wording import N_
 
 MAX_NAME = 100
 MAX_EMAIL = 254
@@ -30,9 +31,9 @@ def _name_error(value, missing):
     if not value:
         return missing
     if len(value) > MAX_NAME:
-        return f"Een naam is maximaal {MAX_NAME} tekens."
+        return N_("Een naam is maximaal 100 tekens.")  # MAX_NAME (tests/unit/test_application.py)
     if any(not c.isprintable() for c in value):
-        return "Een naam mag geen onzichtbare tekens bevatten."
+        return N_("Een naam mag geen onzichtbare tekens bevatten.")
     return None
 
 
@@ -41,28 +42,28 @@ def _checked_email(value):
     will be sent: no SMTPUTF8, so the part before the @ is plain ASCII and at most 64 long
     (RFC 5321); a domain with accents is sent to in its ASCII form (xn--…)."""
     if not value:
-        return None, "Vul uw e-mailadres in."
+        return None, N_("Vul uw e-mailadres in.")
     if any(not c.isprintable() for c in value):
-        return None, "Een e-mailadres mag geen onzichtbare tekens bevatten."
+        return None, N_("Een e-mailadres mag geen onzichtbare tekens bevatten.")
     if not value.partition("@")[0].isascii():
-        return None, ("Gebruik vóór de @ alleen letters zonder accenten, cijfers en . - _ +. "
-                      "Heeft u zo'n adres niet? Gebruik dan een ander e-mailadres.")
+        return None, N_("Gebruik vóór de @ alleen letters zonder accenten, cijfers en . - _ +. "
+                         "Heeft u zo'n adres niet? Gebruik dan een ander e-mailadres.")
     try:
         address = validate_email(value, check_deliverability=False, allow_smtputf8=False).ascii_email
     except EmailNotValidError:
         address = None
     if address is None or len(address) > MAX_EMAIL or len(address.partition("@")[0]) > 64:
-        return None, "Vul een geldig e-mailadres in, bijvoorbeeld naam@voorbeeld.nl."
+        return None, N_("Vul een geldig e-mailadres in, bijvoorbeeld naam@voorbeeld.nl.")
     return address, None
 
 
 def _bsn_error(value):
     if not value:
-        return "Vul uw burgerservicenummer (BSN) in."
+        return N_("Vul uw burgerservicenummer (BSN) in.")
     if len(value) != 9 or not (value.isascii() and value.isdigit()):
-        return "Een BSN bestaat uit 9 cijfers."
+        return N_("Een BSN bestaat uit 9 cijfers.")
     if not is_valid_bsn(value):
-        return "Dit is geen geldig BSN. Controleer de cijfers."
+        return N_("Dit is geen geldig BSN. Controleer de cijfers.")
     return None
 
 
@@ -74,11 +75,11 @@ def validate_application(form):
 
     gemeente = gemeenten.by_name(values["gemeente"])
     if not values["gemeente"]:
-        errors["gemeente"] = "Vul de naam van uw gemeente in."
+        errors["gemeente"] = N_("Vul de naam van uw gemeente in.")
     elif gemeente is None:
-        errors["gemeente"] = "Deze gemeente kennen we niet. Kies uw gemeente uit de lijst."
+        errors["gemeente"] = N_("Deze gemeente kennen wij niet. Kies uw gemeente uit de lijst.")
 
-    if error := _name_error(values["naam"], "Vul uw naam in."):
+    if error := _name_error(values["naam"], N_("Vul uw naam in.")):
         errors["naam"] = error
 
     email, error = _checked_email(values["email"])
@@ -91,19 +92,19 @@ def validate_application(form):
 
     has_partner = values["partner"] == "ja"
     if values["partner"] not in ("ja", "nee"):
-        errors["partner"] = "Geef aan of u een partner heeft."
+        errors["partner"] = N_("Geef aan of u een partner heeft.")
 
     partner_name = partner_bsn = None
     if has_partner:
         partner_name = values["partner_naam"]
-        if error := _name_error(partner_name, "Vul de naam van uw partner in."):
+        if error := _name_error(partner_name, N_("Vul de naam van uw partner in.")):
             errors["partner_naam"] = error
         partner_bsn = normalise_bsn(values["partner_bsn"]) or None
         if partner_bsn:
             if error := _bsn_error(partner_bsn):
                 errors["partner_bsn"] = error
             elif partner_bsn == bsn:
-                errors["partner_bsn"] = "Het BSN van uw partner is hetzelfde als dat van u."
+                errors["partner_bsn"] = N_("Het BSN van uw partner is hetzelfde als dat van u.")
 
     if errors:
         return None, errors

@@ -18,7 +18,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from .journey import JourneyEvent, Outcome
-from .sources import date_nl
+from .sources import date_in_words
 
 
 class FunnelStep(enum.StrEnum):
@@ -333,7 +333,7 @@ def dutch_duration(seconds):
 
 def dutch_date(day):
     """'1 maart 2026'."""
-    return date_nl(day.isoformat())
+    return date_in_words(day)
 
 
 def dutch_moment(moment):

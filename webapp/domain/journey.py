@@ -2,6 +2,8 @@
 
 import enum
 
+from .wording import N_
+
 
 class JourneyState(enum.StrEnum):
     CHECKLIST = "checklist"                  # step 4: gather what you need
@@ -141,13 +143,13 @@ def can(state, event):
 
 # The order of the steps as the desktop shows them, with the state that completes each.
 PROGRESS_STEPS = (
-    ("phone", "Telefoon gekoppeld", JourneyState.PHONE_CONNECTED),
-    ("login", "Ingelogd met DigiD", JourneyState.FETCHING_APPLICANT),
-    ("sources", "Gegevens opgehaald", JourneyState.AWAITING_PARTNER),
-    ("partner", "Gegevens partner opgehaald", JourneyState.REVIEWING),
-    ("review", "Gegevens gecontroleerd", JourneyState.SENDING),
-    ("sent", "Verstuurd naar de gemeente", JourneyState.DELIVERED),
-    ("done", "Klaar: Ockto heeft niets opgeslagen", JourneyState.DONE),
+    ("phone", N_("Telefoon gekoppeld"), JourneyState.PHONE_CONNECTED),
+    ("login", N_("Ingelogd met DigiD"), JourneyState.FETCHING_APPLICANT),
+    ("sources", N_("Gegevens opgehaald"), JourneyState.AWAITING_PARTNER),
+    ("partner", N_("Gegevens partner opgehaald"), JourneyState.REVIEWING),
+    ("review", N_("Gegevens gecontroleerd"), JourneyState.SENDING),
+    ("sent", N_("Verstuurd naar de gemeente"), JourneyState.DELIVERED),
+    ("done", N_("Klaar: Ockto heeft niets opgeslagen"), JourneyState.DONE),
 )
 
 ORDER = [

@@ -2,6 +2,13 @@
 
 import dataclasses
 import enum
+from datetime import date
+
+from babel import Locale
+from babel.dates import format_date
+from babel.numbers import format_currency
+
+from .wording import N_
 
 
 @dataclasses.dataclass(frozen=True)
@@ -12,11 +19,11 @@ class Source:
 
 
 SOURCES = (
-    Source("mijnoverheid", "MijnOverheid", "Persoonsgegevens, adres en huishouden (BRP)"),
-    Source("belastingdienst", "Belastingdienst", "Inkomen en aangifte inkomstenbelasting"),
-    Source("uwv", "UWV", "Werkgevers, loon en uitkeringen"),
-    Source("pensioen", "Mijnpensioenoverzicht", "Opgebouwd pensioen en AOW"),
-    Source("duo", "DUO", "Studieschuld"),
+    Source("mijnoverheid", "MijnOverheid", N_("Persoonsgegevens, adres en huishouden (BRP)")),
+    Source("belastingdienst", "Belastingdienst", N_("Inkomen en aangifte inkomstenbelasting")),
+    Source("uwv", "UWV", N_("Werkgevers, loon en uitkeringen")),
+    Source("pensioen", "Mijnpensioenoverzicht", N_("Opgebouwd pensioen en AOW")),
+    Source("duo", "DUO", N_("Studieschuld")),
 )
 BY_KEY = {s.key: s for s in SOURCES}
 DEFAULT_REQUIRED = ("mijnoverheid", "belastingdienst", "uwv")
@@ -39,8 +46,8 @@ class FetchStatus(enum.StrEnum):
         return self in (FetchStatus.WAITING, FetchStatus.FAILED)
 
 
-_LABELS = {FetchStatus.WAITING: "Nog niet opgehaald", FetchStatus.FETCHING: "Bezig met ophalen…",
-           FetchStatus.FETCHED: "Opgehaald", FetchStatus.FAILED: "Ophalen mislukt"}
+_LABELS = {FetchStatus.WAITING: N_("Nog niet opgehaald"), FetchStatus.FETCHING: N_("Bezig met ophalen…"),
+           FetchStatus.FETCHED: N_("Opgehaald"), FetchStatus.FAILED: N_("Ophalen mislukt")}
 
 
 def required_sources(gemeente_code, per_gemeente):
@@ -53,73 +60,83 @@ def missing_sources(statuses, required):
     return [key for key in required if statuses.get(key) != FetchStatus.FETCHED]
 
 
-def euro(amount):
-    """Whole euros the Dutch way: € 23.456."""
-    return "€ " + f"{int(amount):,}".replace(",", ".")
+def euro(amount, locale="nl"):
+    """Whole euros for `locale`, by Babel: € 23.456 in Dutch, €23,456 in English."""
+    pattern = Locale.parse(locale).currency_formats["standard"].pattern.replace(".00", "")
+    return format_currency(int(amount), "EUR", format=pattern, locale=locale,
+                           currency_digits=False)
 
 
-def date_nl(iso):
-    """2024-03-01 -> 1 maart 2024."""
-    months = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-              "september", "oktober", "november", "december")
-    year, month, day = (int(part) for part in iso.split("-"))
-    return f"{day} {months[month - 1]} {year}"
+def date_in_words(day, locale="nl"):
+    """2024-03-01 (or a date) in words for `locale`, by Babel: 1 maart 2024, March 1, 2024."""
+    return format_date(day if isinstance(day, date) else date.fromisoformat(day), "long",
+                       locale=locale)
 
 
-def describe(key, data):
-    """The fetched data of one source as (label, value) rows in plain Dutch."""
-    return _DESCRIBERS[key](data)
+def _dutch(text):
+    return text
 
 
-def _mijnoverheid(d):
+def describe(key, data, gettext=_dutch, locale="nl"):
+    """The fetched data of one source as (label, value) rows in plain language: Dutch, or
+    the language of `gettext` (the catalogue's) and `locale` (amounts and dates)."""
+    return _DESCRIBERS[key](data, gettext, lambda amount: euro(amount, locale),
+                            lambda day: date_in_words(day, locale))
+
+
+# Each describer takes the data, then the catalogue's gettext (`_`), and how amounts and dates
+# read in the language; the labels are marked for the catalogue by `_`.
+def _mijnoverheid(d, _, euro, day):
     a = d["adres"]
     rows = [
-        ("Naam", d["naam"]),
-        ("Geboortedatum", date_nl(d["geboortedatum"])),
-        ("Adres", f"{a['straat']} {a['huisnummer']}, {a['postcode']} {a['woonplaats']}"),
-        ("Burgerlijke staat", d["burgerlijke_staat"]),
+        (_("Naam"), d["naam"]),
+        (_("Geboortedatum"), day(d["geboortedatum"])),
+        (_("Adres"), f"{a['straat']} {a['huisnummer']}, {a['postcode']} {a['woonplaats']}"),
+        (_("Burgerlijke staat"), d["burgerlijke_staat"]),
     ]
     if d.get("partner"):
-        rows.append(("Partner", d["partner"]))
-    rows.append(("Personen in het huishouden", str(d["huishouden"])))
+        rows.append((_("Partner"), d["partner"]))
+    rows.append((_("Personen in het huishouden"), str(d["huishouden"])))
     return rows
 
 
-def _belastingdienst(d):
+def _belastingdienst(d, _, euro, day):
     return [
-        ("Belastingjaar", str(d["jaar"])),
-        ("Verzamelinkomen", euro(d["verzamelinkomen"])),
-        ("Inkomen uit werk en woning (box 1)", euro(d["box1"])),
-        ("Vermogen (box 3)", euro(d["box3_vermogen"])),
-        ("Zorgtoeslag ontvangen", euro(d["zorgtoeslag"])),
+        (_("Belastingjaar"), str(d["jaar"])),
+        (_("Verzamelinkomen"), euro(d["verzamelinkomen"])),
+        (_("Inkomen uit werk en woning (box 1)"), euro(d["box1"])),
+        (_("Vermogen (box 3)"), euro(d["box3_vermogen"])),
+        (_("Zorgtoeslag ontvangen"), euro(d["zorgtoeslag"])),
     ]
 
 
-def _uwv(d):
+def _uwv(d, _, euro, day):
     rows = []
     for job in d["dienstverbanden"]:
-        period = f"sinds {date_nl(job['sinds'])}"
-        rows.append((f"Werkgever: {job['werkgever']}",
-                     f"{euro(job['bruto_maandloon'])} bruto per maand, {period}"))
+        rows.append((_("Werkgever: %(name)s") % {"name": job["werkgever"]},
+                     _("%(amount)s bruto per maand, sinds %(date)s")
+                     % {"amount": euro(job["bruto_maandloon"]), "date": day(job["sinds"])}))
     if d.get("uitkering"):
         u = d["uitkering"]
-        rows.append((f"Uitkering: {u['soort']}", f"{euro(u['bruto_maandbedrag'])} bruto per maand"))
-    return rows or [("Werk en uitkering", "Geen dienstverband of uitkering bekend")]
+        rows.append((_("Uitkering: %(kind)s") % {"kind": u["soort"]},
+                     _("%(amount)s bruto per maand") % {"amount": euro(u["bruto_maandbedrag"])}))
+    return rows or [(_("Werk en uitkering"), _("Geen dienstverband of uitkering bekend"))]
 
 
-def _pensioen(d):
+def _pensioen(d, _, euro, day):
     return [
-        ("Opgebouwd pensioen", f"{euro(d['opgebouwd_per_jaar'])} bruto per jaar"),
-        ("AOW-leeftijd", d["aow_leeftijd"]),
+        (_("Opgebouwd pensioen"),
+         _("%(amount)s bruto per jaar") % {"amount": euro(d["opgebouwd_per_jaar"])}),
+        (_("AOW-leeftijd"), d["aow_leeftijd"]),
     ]
 
 
-def _duo(d):
+def _duo(d, _, euro, day):
     if not d["studieschuld"]:
-        return [("Studieschuld", "Geen studieschuld")]
+        return [(_("Studieschuld"), _("Geen studieschuld"))]
     return [
-        ("Studieschuld", euro(d["studieschuld"])),
-        ("Maandbedrag aflossing", euro(d["maandbedrag"])),
+        (_("Studieschuld"), euro(d["studieschuld"])),
+        (_("Maandbedrag aflossing"), euro(d["maandbedrag"])),
     ]
 
 

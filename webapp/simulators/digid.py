@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from itsdangerous import BadSignature
 from lxml import etree
 from saml2 import BINDING_HTTP_ARTIFACT, BINDING_HTTP_REDIRECT, BINDING_SOAP, class_name
@@ -210,9 +211,9 @@ def login():
             nonce = secrets.token_hex(12)
             sms_token = _Sealer("sms").dumps({**flow, "bsn": citizen.bsn, "nonce": nonce})
             return redirect(f"{bp.url_prefix}/sms?t={sms_token}", 303)
-        error = "De combinatie van gebruikersnaam en wachtwoord is niet bekend."
+        error = _("De combinatie van gebruikersnaam en wachtwoord is niet bekend.")
         if not username or not password:
-            error = "Vul uw DigiD gebruikersnaam en wachtwoord in."
+            error = _("Vul uw DigiD gebruikersnaam en wachtwoord in.")
     context = {"token": token, "flow": flow, "username": username, "error": error,
                "citizens": population.CITIZENS, "password": population.PASSWORD}
     if error:  # the form's own address, not the POST, stays in the history
@@ -235,7 +236,7 @@ def sms():
         code = request.form.get("code", "").strip()[:6]
         if hmac.compare_digest(code.encode(), _sms_code(flow["nonce"]).encode()):
             return _back(flow, flow["bsn"], saml.MIDDEN)
-        error = "Deze sms-code klopt niet. Controleer de code en probeer het opnieuw."
+        error = _("Deze sms-code klopt niet. Controleer de code en probeer het opnieuw.")
     show_code = _sms_code(flow["nonce"]) if current_app.config["DIGID_SIM_SHOW_CODE"] else None
     context = {"token": token, "flow": flow, "error": error, "code": code, "show_code": show_code}
     if error:  # the form's own address, not the POST, stays in the history

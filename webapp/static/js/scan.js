@@ -13,6 +13,13 @@
     });
   }
 
+  // The messages, in the page's language: the server renders them into <template id="scan-messages">.
+  function message(key) {
+    var messages = document.getElementById("scan-messages");
+    var found = messages && messages.content.querySelector('[data-message="' + key + '"]');
+    return found ? found.textContent.trim() : "";
+  }
+
   function setup(root) {
     var video = document.getElementById("scanner-video");
     var status = document.getElementById("scan-status");
@@ -20,7 +27,7 @@
     var stream = null;
     var paired = false;
 
-    function say(text) { status.textContent = text; }
+    function say(message) { status.textContent = message; }
 
     function stop() {
       if (stream) { stream.getTracks().forEach(function (track) { track.stop(); }); }
@@ -75,11 +82,11 @@
         if (url) {
           paired = true;
           stop();
-          say("QR-code gelezen. Uw telefoon wordt gekoppeld…");
+          say(message("read"));
           location.assign(url);
           return;
         }
-        if (text) { say("Dit is geen QR-code van Ockto. Richt de camera op de QR-code op uw computer."); }
+        if (text) { say(message("foreign")); }
         setTimeout(function () { scan(detect); }, 150);
       }, function () { setTimeout(function () { scan(detect); }, 300); });
     }
@@ -88,18 +95,17 @@
       stop();
       root.hidden = true;
       button.hidden = false;
-      var why = !error ? "Deze browser kan de camera niet gebruiken."
-        : error.name === "NotAllowedError" ? "De app mag de camera niet gebruiken."
-        : error.name === "NotFoundError" ? "Er is geen camera gevonden."
-        : "De camera werkt nu niet.";
-      say(why + " Typ hieronder de koppelcode die onder de QR-code op uw computer staat. " +
-          "Of geef de app toestemming voor de camera en kies 'Camera aanzetten'.");
+      var why = !error ? message("no-camera-api")
+        : error.name === "NotAllowedError" ? message("not-allowed")
+        : error.name === "NotFoundError" ? message("not-found")
+        : message("camera-broken");
+      say(why + " " + message("type-the-code"));
     }
 
     function start() {
       if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { refused(null); return; }
       button.hidden = true;
-      say("De app vraagt toestemming om uw camera te gebruiken.");
+      say(message("asking"));
       navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false })
         .then(function (camera) {
           stream = camera;
@@ -110,7 +116,7 @@
         .then(detector)
         .then(function (detect) {
           root.dataset.decoder = detect.decoder;
-          say("Richt de camera op de QR-code op uw computer.");
+          say(message("aim"));
           scan(detect);
         })
         .catch(refused);

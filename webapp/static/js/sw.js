@@ -4,11 +4,16 @@
 // response go to the network only.
 "use strict";
 
-var CACHE = "ockto-shell-v1";
-var OFFLINE = "/app/offline";
+var CACHE = "ockto-shell-v2";
+// The offline page and the manifest, one per language (Dutch, the default, and English);
+// the page registers this worker with its language (sw.js?taal=en), the offline page's.
+var OFFLINE_PAGES = { nl: "/app/offline", en: "/app/offline/en" };
+var OFFLINE = OFFLINE_PAGES[new URLSearchParams(self.location.search).get("taal")] || OFFLINE_PAGES.nl;
 var SHELL = [
-  OFFLINE,
+  OFFLINE_PAGES.nl,
+  OFFLINE_PAGES.en,
   "/static/manifest.webmanifest",
+  "/static/manifest.en.webmanifest",
   "/static/css/site.css",
   "/static/js/site.js",
   "/static/js/scan.js",
