@@ -171,9 +171,8 @@ def digid_login(journey):
 @paired
 def digid_return(journey):
     expected = cookie.pop("digid_state", None)
-    if not _this_login(takeover):
-        return problem(_("Verdergaan is niet gelukt"), _("Deze DigiD-login hoort niet bij deze "
-                       "sessie. Open de link uit de uitnodigingsmail opnieuw."), 400, back, _("Terug"))
+    if not _this_login(expected):
+        return _screen_page(journey, saml.NOT_THIS_SESSION)
     try:
         journeys.complete_login(journey, request.args.get("SAMLart", ""), expected["request"])
     except JourneyError as error:
