@@ -84,11 +84,16 @@ def move_time(page, invitation_link, days, skip_without_acceptance_mode=False):
     return response.json()["enqueued"]
 
 
-def digid_login(page, citizen):
-    """DigiD simulator: username and password, then the sms code it shows."""
+def digid_login(page, citizen, basis=False):
+    """DigiD simulator: username and password, then the sms code it shows (at level `basis`,
+    the simulator's QA choice, no sms)."""
     page.get_by_role("link", name="Inloggen met DigiD").click()
     page.get_by_label("DigiD gebruikersnaam").fill(citizen.username)
     page.get_by_label("Wachtwoord").fill(population.PASSWORD)
+    if basis:
+        page.get_by_label("niveau Basis").check()
+        page.get_by_role("button", name="Inloggen").click()
+        return
     page.get_by_role("button", name="Inloggen").click()
     code = page.get_by_test_id("sms-code").inner_text()
     page.get_by_label("Sms-code").fill(code)

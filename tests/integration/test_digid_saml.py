@@ -104,7 +104,7 @@ def test_a_response_for_another_destination_or_none_is_refused(app):
     def no_destination(response):
         response.destination = None
     assert _refused(_answer(_response(change=other_destination))).reason.startswith(
-        f"Response Destination '{OTHER}' is not")
+        "Response not for us")  # pysaml2 leaves it without its assertion
     assert _refused(_answer(_response(change=no_destination))).reason.startswith(
         "Response Destination None")
 
