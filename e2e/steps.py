@@ -105,14 +105,16 @@ def move_time(page, invitation_link, days, skip_without_acceptance_mode=False):
 # The app's and the DigiD simulator's words in each language.
 APP = {"nl": {"login": "Inloggen met DigiD", "username": "DigiD gebruikersnaam",
               "password": "Wachtwoord", "submit": "Inloggen", "sms": "Sms-code",
-              "fetched": "Opgehaald", "next": "Verder"},
+              "fetched": "Opgehaald", "next": "Verder", "basis": "niveau Basis"},
        "en": {"login": "Log in with DigiD", "username": "DigiD username", "password": "Password",
-              "submit": "Log in", "sms": "SMS code", "fetched": "Fetched", "next": "Continue"}}
+              "submit": "Log in", "sms": "SMS code", "fetched": "Fetched", "next": "Continue",
+              "basis": "level Basis"}}
 
 
-def digid_login(page, citizen, language="nl", on_each=None):
+def digid_login(page, citizen, language="nl", on_each=None, basis=False):
     """DigiD simulator: username and password, then the sms code it shows; `on_each(page)`
-    checks each of the simulator's screens."""
+    checks each of the simulator's screens. At level `basis` (the simulator's QA choice) the
+    login has no sms step."""
     words = APP[language]
     page.get_by_role("link", name=words["login"]).click()
     for fill in ({words["username"]: citizen.username, words["password"]: population.PASSWORD},
@@ -121,6 +123,10 @@ def digid_login(page, citizen, language="nl", on_each=None):
             on_each(page)
         for label, value in fill.items():
             page.get_by_label(label).fill(value or page.get_by_test_id("sms-code").inner_text())
+        if basis:
+            page.get_by_label(words["basis"]).check()
+            page.get_by_role("button", name=words["submit"]).click()
+            return
         page.get_by_role("button", name=words["submit"]).click()
 
 

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from webapp.simulators.population import FATIMA, JAN, SANNE
 
 from .steps import (apply, assert_nothing_kept, digid_login, fetch_sources, gemeente_sign_in,
-                    journey_id_of, open_invitation, review_incomes)
+                    journey_id_of, open_invitation, review_incomes, to_qr_code)
 
 pytestmark = pytest.mark.e2e
 
@@ -113,3 +113,13 @@ def test_phone_only_without_partner(phone, database_url, whole_database_is_ours)
     if database_url:
         assert_nothing_kept(database_url, [SANNE.bsn, SANNE.name, address, *incomes],
                             None if whole_database_is_ours else journey_id)
+
+
+def test_a_digid_login_below_midden_is_refused_and_the_phone_can_log_in_again(desktop, phone):
+    """DigiD over SAML: the simulator's level Basis (no sms) comes back as
+    PasswordProtectedTransport, which the app refuses; the journey waits for a proper login."""
+    phone.goto(to_qr_code(desktop, SANNE))
+    digid_login(phone, SANNE, basis=True)
+    expect(phone.get_by_role("alert")).to_contain_text("te laag DigiD-niveau")
+    digid_login(phone, SANNE)
+    expect(phone.locator(".source-card")).to_have_count(5)

@@ -104,7 +104,7 @@ def test_a_response_for_another_destination_or_none_is_refused(app):
     def no_destination(response):
         response.destination = None
     assert _refused(_answer(_response(change=other_destination))).reason.startswith(
-        f"Response Destination '{OTHER}' is not")
+        "Response not for us")  # pysaml2 leaves it without its assertion
     assert _refused(_answer(_response(change=no_destination))).reason.startswith(
         "Response Destination None")
 
@@ -217,7 +217,7 @@ def test_cancelling_at_digid_brings_the_phone_back_with_a_clear_message(walk, ph
     back = phone.post("/digid-sim/inloggen", data={"t": token, "annuleren": "1"})
     assert "SAMLart=" in back.headers["Location"]
     page = phone.get(local(back.headers["Location"]), follow_redirects=True)
-    assert saml.CANCELLED in page.text
+    assert str(saml.CANCELLED) in page.text
 
 
 # The simulator refuses what a real DigiD refuses.
