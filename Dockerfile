@@ -8,11 +8,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH
 
-# The dossier PDF (WeasyPrint) draws its text with Pango, in a font from fontconfig. Debian
-# pins these within the image's release (bookworm); the lock pins the Python side.
+# The dossier PDF (WeasyPrint) draws its text with Pango, in a font from fontconfig; DigiD's
+# SAML messages are signed and checked with xmlsec1. Debian pins these within the image's
+# release (bookworm); the lock pins the Python side.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+       xmlsec1 \
     && rm -rf /var/lib/apt/lists/*
 
 # The running set from the lock file, every file checked against its hash; then the project
