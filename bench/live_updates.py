@@ -21,7 +21,6 @@ import json
 import os
 import random
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.processes import stop_group
 from tests.services import free_port
 from webapp import create_app
 from webapp.clock import utcnow
@@ -328,8 +328,7 @@ def main():
         latencies, poll_latencies, sent, grown_mb, web_cpu_s = asyncio.run(
             run(args, port, app.config["SESSION_COOKIE_NAME"], cookies, engine, web.pid))
     finally:
-        os.killpg(web.pid, signal.SIGTERM)
-        web.wait(timeout=30)
+        stop_group(web)
         engine.dispose()
 
     ms = [1000 * v for v in latencies]

@@ -28,6 +28,12 @@ def send(subject, recipient, text, html, message_id=None, about=None):
         _write_to_outbox(message, about)
 
 
+def recipient_tag(address):
+    """What names a recipient in the local outbox's file names: found by a glob, not by
+    reading every mail."""
+    return "t" + _tag(address.strip().lower())
+
+
 def forget(about):
     """Delete the local outbox's mails about `about` (the outbox of the embedded default holds
     personal links; a mail server's copies are beyond reach and out of scope here)."""
@@ -43,7 +49,9 @@ def _tag(about):
 def _write_to_outbox(message, about):
     outbox = Path(current_app.config["OUTBOX_DIR"])
     outbox.mkdir(parents=True, exist_ok=True)
-    name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}" + (f"-{_tag(about)}" if about else "") + ".eml"
+    recipient = recipient_tag(message.recipients[0])
+    name = (f"{time.time_ns()}-{uuid.uuid4().hex[:8]}-{recipient}" + (f"-{_tag(about)}" if about else "")
+            + ".eml")
     partial = outbox / (name + ".part")
     partial.write_bytes(message.as_bytes())
     partial.rename(outbox / name)  # readers never see half a message

@@ -1,9 +1,11 @@
 """Development-only pages (DEV_PAGES=1): the local mail outbox, which holds everyone's
 personal links. Served to this machine only (loopback); an acceptance deployment, where QA
 reads it from elsewhere, sets DEV_PAGES_TOKEN and opens `/dev/outbox?token=…` once per
-browser."""
+browser. `/dev/outbox?to=<address>` lists one recipient's mails: QA finds one applicant's
+invitation among thousands (the recipient is in the file names, so it reads only theirs)."""
 
 import email
+import email.parser
 import email.policy
 import hmac
 import ipaddress
@@ -12,10 +14,13 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request, session as cookie
 
+from messaging.mail import recipient_tag
+
 from .pages import personal
 
 bp = personal(Blueprint("dev", __name__, url_prefix="/dev"))
-MAIL_ID = re.compile(r"[0-9]{1,20}-[0-9a-f]{8}(-[0-9a-f]{8})?")
+MAIL_ID = re.compile(r"[0-9]{1,20}-[0-9a-f]{8}(-t[0-9a-f]{8})?(-[0-9a-f]{8})?")
+LISTED = 100  # the newest mails the whole outbox shows
 TOKEN_KEY = "dev_pages_token"
 
 
@@ -45,10 +50,24 @@ def _read(path):
             "html": html.get_content() if html else ""}
 
 
+def _headers(path):
+    """What the list shows of a mail: its headers only, not its parts."""
+    with path.open("rb") as file:
+        message = email.parser.BytesHeaderParser(policy=email.policy.default).parse(file)
+    return {"id": path.stem, "subject": message["subject"], "to": message["to"],
+            "date": message["date"]}
+
+
 @bp.get("/outbox")
 def outbox():
-    paths = sorted(_outbox().glob("*.eml"), reverse=True) if _outbox().exists() else []
-    return render_template("dev/outbox.html", mails=[_read(p) for p in paths[:100]])
+    """The newest mails, or (`to`) every mail to one address, newest first."""
+    to = request.args.get("to", "").strip()
+    pattern = f"*-{recipient_tag(to)}*.eml" if to else "*.eml"
+    paths = sorted(_outbox().glob(pattern), reverse=True) if _outbox().exists() else []
+    mails = [_headers(p) for p in (paths if to else paths[:LISTED])]
+    if to:  # two addresses may share a tag
+        mails = [m for m in mails if str(m["to"]).strip().lower() == to.lower()]
+    return render_template("dev/outbox.html", mails=mails, to=to)
 
 
 def _mail_path(mail_id):
