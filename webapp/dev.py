@@ -2,7 +2,8 @@
 personal links. Served to this machine only (loopback); an acceptance deployment, where QA
 reads it from elsewhere, sets DEV_PAGES_TOKEN and opens `/dev/outbox?token=…` once per
 browser. `/dev/outbox?to=<address>` lists one recipient's mails: QA finds one applicant's
-invitation among thousands (the recipient is in the file names, so it reads only theirs)."""
+invitation among thousands (messaging.mail keeps a folder per recipient, so it reads only
+theirs)."""
 
 import email
 import email.parser
@@ -14,13 +15,12 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request, session as cookie
 
-from messaging.mail import recipient_tag
+from messaging.mail import outbox_mails
 
 from .pages import personal
 
 bp = personal(Blueprint("dev", __name__, url_prefix="/dev"))
 MAIL_ID = re.compile(r"[0-9]{1,20}-[0-9a-f]{8}(-t[0-9a-f]{8})?(-[0-9a-f]{8})?")
-LISTED = 100  # the newest mails the whole outbox shows
 TOKEN_KEY = "dev_pages_token"
 
 
@@ -62,9 +62,7 @@ def _headers(path):
 def outbox():
     """The newest mails, or (`to`) every mail to one address, newest first."""
     to = request.args.get("to", "").strip()
-    pattern = f"*-{recipient_tag(to)}*.eml" if to else "*.eml"
-    paths = sorted(_outbox().glob(pattern), reverse=True) if _outbox().exists() else []
-    mails = [_headers(p) for p in (paths if to else paths[:LISTED])]
+    mails = [_headers(p) for p in outbox_mails(to)]
     if to:  # two addresses may share a tag
         mails = [m for m in mails if str(m["to"]).strip().lower() == to.lower()]
     return render_template("dev/outbox.html", mails=mails, to=to)
