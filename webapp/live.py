@@ -238,9 +238,9 @@ def stream(journey_id, page):
                 if view is None or not _older(view, page.view):
                     for name, data in page.render(view):
                         yield _event(name, data, page.view.order)
-                    if name not in sent:
-                        sent[name] = metrics.EVENTS_SENT.labels(kind, name)
-                    sent[name].inc()
+                        if name not in sent:
+                            sent[name] = metrics.EVENTS_SENT.labels(kind, name)
+                        sent[name].inc()
                 due = page.refresh_after()
                 deadline = None if due is None else time.monotonic() + due
                 session.remove()
