@@ -315,8 +315,9 @@ def main():
     args = parser.parse_args()
     if args.interval:
         args.rate = 1 / args.interval
-    # Each stream: the client's socket here, the server's in a web process, and some slack.
-    raise_fd_limit(2 * (args.streams + args.pollers) + 1000)
+    # Each stream is a socket here (its server side is in a web process, which inherits the
+    # limit and holds its share), and some slack for the rest.
+    raise_fd_limit(args.streams + args.pollers + 1000)
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_URL
     if url == DEFAULT_URL:
