@@ -289,10 +289,12 @@ class Journey:
         self.step("delivered", lambda started: desktop_stream.wait_for((DONE, -1), started))
 
     def _invitation(self):
-        """The invitation's link, from the development outbox, once the worker sent it."""
+        """The invitation's link, from the development outbox, once the worker sent it (its
+        own row: an outbox without `?to=`, before issue 17, lists everyone's newest mails)."""
+        row = re.compile(rf'<td>{re.escape(self.address)}</td><td><a href="(/dev/outbox/[^"]+)"')
         while True:
             outbox = self.desktop.get(f"/dev/outbox?to={self.address}")
-            if found := re.search(r'href="(/dev/outbox/[^"]+)"', outbox.text):
+            if found := row.search(outbox.text):
                 mail = self.desktop.get(found.group(1))
                 return urlsplit(html.unescape(re.search(r'https?://[^\s"<]+/uitnodiging/[^\s"<]+',
                                                         mail.text).group(0))).path
