@@ -1,4 +1,5 @@
-"""Benchmark the desktop's live updates: `python -m bench.live_updates [--streams 2000]`.
+"""Benchmark the desktop's live updates: `python -m bench.live_updates [--streams 2000]
+[--rate 1 | --interval 15]`.
 
 Starts the web processes (gunicorn, gevent workers) against Redis and PostgreSQL
 (DATABASE_URL, or a local database `ocktoreis_bench_live` it creates afresh), opens N
@@ -10,6 +11,9 @@ sees in a journey with a partner (8 state changes, which re-render the step, and
 fetched, which update the status line), each journey starting at a random point. It measures
 the time from publish to the update arriving at the client. In the same run a few clients poll their journey's step every 500 ms (what
 comparable systems do) as the baseline: the time from the change to the poll that shows it.
+`--interval 15` sends one event per stream every 15 s instead (what a real journey sends).
+Every stream comes from this one address, so it raises the per-address stream cap, and it
+raises its own file-descriptor limit as a deployment would (README, "Benchmark").
 The last line is
 `live_updates streams=N p50_ms=X p99_ms=Y polling_p50_ms=Z rss_mb_per_1000_streams=W`.
 """
@@ -20,8 +24,8 @@ import dataclasses
 import json
 import os
 import random
+import resource
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,6 +37,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.processes import stop_group
 from tests.services import free_port
 from webapp import create_app
 from webapp.clock import utcnow
@@ -192,7 +197,8 @@ async def publish_events(engine, redis_client, streamed, polled, rate_per_s, dur
         pipe = redis_client.pipeline(transaction=False)
         for journey_id in batch:
             step[journey_id] += 1
-            view = dataclasses.replace(views[step[journey_id] % len(views)], journey_id=journey_id)
+            view = dataclasses.replace(views[step[journey_id] % len(views)], journey_id=journey_id,
+                                       version=step[journey_id], published=True)
             pipe.publish(f"journey:{journey_id}", json.dumps({"data": {
                 "journey": journey_id, "view": view.to_json()}}))
         now = time.perf_counter()
@@ -283,15 +289,35 @@ async def run(args, port, cookie_name, cookies, engine, master_pid):
     return latencies, poll_latencies, sent, (after_mb - before_mb), web_cpu_s
 
 
+def raise_fd_limit(needed):
+    """An open stream is a file descriptor at each end: raise this process's limit (and so its
+    children's) to `needed`, as a deployment raises its service's (LimitNOFILE, minfds)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, max(hard, needed)))
+    except (ValueError, OSError):
+        raise SystemExit(f"{needed} file descriptors are needed, the limit is {soft} (hard {hard}): "
+                         f"raise it (ulimit -n {needed}, as root or with a higher hard limit)") from None
+
+
 def main():
     parser = argparse.ArgumentParser(prog="python -m bench.live_updates")
     parser.add_argument("--streams", type=int, default=2000)
     parser.add_argument("--pollers", type=int, default=5)
     parser.add_argument("--duration", type=float, default=30, help="seconds of publishing")
-    parser.add_argument("--rate", type=float, default=1.0, help="events per stream per second")
+    rate = parser.add_mutually_exclusive_group()
+    rate.add_argument("--rate", type=float, default=1.0, help="events per stream per second")
+    rate.add_argument("--interval", type=float, help="seconds between a stream's events")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn gevent workers")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args()
+    if args.interval:
+        args.rate = 1 / args.interval
+    # Each stream is a socket here (its server side is in a web process, which inherits the
+    # limit and holds its share), and some slack for the rest.
+    raise_fd_limit(args.streams + args.pollers + 1000)
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_URL
     if url == DEFAULT_URL:
@@ -299,7 +325,9 @@ def main():
     instance = tempfile.mkdtemp(prefix="ocktoreis-bench-")
     env = {**os.environ, "OCKTOREIS_ENV": "acceptance", "DATABASE_URL": url,
            "REDIS_URL": args.redis_url, "SECRET_KEY": SECRET_KEY,
-           "OCKTOREIS_INSTANCE": instance, "PURGE_SWEEP_S": "0", "JOURNEY_TTL_HOURS": "1000"}
+           "OCKTOREIS_INSTANCE": instance, "PURGE_SWEEP_S": "0", "JOURNEY_TTL_HOURS": "1000",
+           # every stream comes from this one address
+           "SSE_STREAMS_PER_ADDRESS": str(args.streams + args.pollers + 100)}
     env.pop("RABBITMQ_URL", None)  # no jobs run in this benchmark
 
     # This process only builds the schema and makes the cookies.
@@ -328,13 +356,13 @@ def main():
         latencies, poll_latencies, sent, grown_mb, web_cpu_s = asyncio.run(
             run(args, port, app.config["SESSION_COOKIE_NAME"], cookies, engine, web.pid))
     finally:
-        os.killpg(web.pid, signal.SIGTERM)
-        web.wait(timeout=30)
+        stop_group(web)
         engine.dispose()
 
     ms = [1000 * v for v in latencies]
     poll_ms = [1000 * v for v in poll_latencies]
-    print(f"events published to streams: {sent}, received: {len(ms)}")
+    print(f"events published to streams: {sent} (one per stream every {1 / args.rate:g} s), "
+          f"received: {len(ms)}")
     print(f"stream latency ms: p50 {statistics.median(ms):.1f}, p90 {percentile(ms, 90):.1f}, "
           f"p99 {percentile(ms, 99):.1f}, max {max(ms):.1f}")
     print(f"polling every {POLL_INTERVAL_S * 1000:.0f} ms, {len(poll_ms)} changes seen: "

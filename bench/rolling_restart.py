@@ -30,6 +30,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.live_updates import fresh_database, make_journeys, percentile
+from bench.processes import stop_group
 from tests.nginx import Nginx, make_certificates
 from tests.services import PrivateRedis, free_port
 from webapp import create_app
@@ -190,12 +191,12 @@ def main():
         restarts = asyncio.run(run(args, streams, app.config["SESSION_COOKIE_NAME"], nginx, ports,
                                    env, context))
     finally:
-        nginx.stop()
-        for web in args.webs:
-            if web.poll() is None:
-                os.killpg(web.pid, signal.SIGTERM)
-                web.wait(timeout=60)
-        redis.stop()
+        try:
+            nginx.stop()
+        finally:
+            for web in args.webs:
+                stop_group(web, timeout_s=60)
+            redis.stop()
 
     gaps, reconnects, endings = [], [], []
     for port, sigterm, exit_s, exit_code, cut, ended_before in restarts:

@@ -5,6 +5,7 @@ import os
 import re
 import time
 import uuid
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
@@ -64,7 +65,7 @@ def outbox_rows(page, address, subject=None):
     """The development outbox's mails to `address` (with `subject`, if given), newest first.
     An acceptance deployment opens it with its DEV_PAGES_TOKEN (OCKTOREIS_E2E_DEV_TOKEN)."""
     token = os.environ.get("OCKTOREIS_E2E_DEV_TOKEN")
-    page.goto(f"/dev/outbox?token={token}" if token else "/dev/outbox")
+    page.goto(f"/dev/outbox?to={quote(address)}" + (f"&token={token}" if token else ""))
     rows = page.locator("#mails tr", has_text=address)
     return rows.filter(has_text=subject) if subject else rows
 

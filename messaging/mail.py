@@ -1,6 +1,8 @@
 """E-mail through Flask-Mail; without MAIL_SERVER, into a local outbox folder."""
 
 import hashlib
+import heapq
+import os
 import time
 import uuid
 from pathlib import Path
@@ -28,11 +30,35 @@ def send(subject, recipient, text, html, message_id=None, about=None):
         _write_to_outbox(message, about)
 
 
+TO = "to"  # the local outbox's index: a folder per recipient, holding links to their mails
+
+
+def _recipient_tag(address):
+    return "t" + _tag(address.strip().lower())
+
+
+def outbox_mails(to=None, newest=100):
+    """The local outbox's mail files, newest first: every one to the address `to` (from its
+    recipient's folder, without reading the others: QA finds one invitation among
+    thousands), else the `newest`."""
+    outbox = Path(current_app.config["OUTBOX_DIR"])
+    folder = outbox / TO / _recipient_tag(to) if to else outbox
+    try:
+        names = [entry.name for entry in os.scandir(folder) if entry.name.endswith(".eml")]
+    except FileNotFoundError:
+        return []
+    return [folder / name for name in (sorted(names, reverse=True) if to
+                                       else heapq.nlargest(newest, names))]
+
+
 def forget(about):
-    """Delete the local outbox's mails about `about` (the outbox of the embedded default holds
-    personal links; a mail server's copies are beyond reach and out of scope here)."""
+    """Delete the local outbox's mails about `about`, and their links in the index (the
+    outbox of the embedded default holds personal links; a mail server's copies are beyond
+    reach and out of scope here)."""
     outbox = Path(current_app.config["OUTBOX_DIR"])
     for path in outbox.glob(f"*-{_tag(about)}.eml") if outbox.is_dir() else []:
+        recipient = path.name.split("-")[2]
+        (outbox / TO / recipient / path.name).unlink(missing_ok=True)
         path.unlink(missing_ok=True)
 
 
@@ -43,7 +69,12 @@ def _tag(about):
 def _write_to_outbox(message, about):
     outbox = Path(current_app.config["OUTBOX_DIR"])
     outbox.mkdir(parents=True, exist_ok=True)
-    name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}" + (f"-{_tag(about)}" if about else "") + ".eml"
+    recipient = _recipient_tag(message.recipients[0])
+    name = (f"{time.time_ns()}-{uuid.uuid4().hex[:8]}-{recipient}" + (f"-{_tag(about)}" if about else "")
+            + ".eml")
     partial = outbox / (name + ".part")
     partial.write_bytes(message.as_bytes())
+    index = outbox / TO / recipient
+    index.mkdir(parents=True, exist_ok=True)
+    os.link(partial, index / name)  # the same file: nothing more on disk
     partial.rename(outbox / name)  # readers never see half a message

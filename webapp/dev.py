@@ -1,9 +1,12 @@
 """Development-only pages (DEV_PAGES=1): the local mail outbox, which holds everyone's
 personal links. Served to this machine only (loopback); an acceptance deployment, where QA
 reads it from elsewhere, sets DEV_PAGES_TOKEN and opens `/dev/outbox?token=…` once per
-browser."""
+browser. `/dev/outbox?to=<address>` lists one recipient's mails: QA finds one applicant's
+invitation among thousands (messaging.mail keeps a folder per recipient, so it reads only
+theirs)."""
 
 import email
+import email.parser
 import email.policy
 import hmac
 import ipaddress
@@ -12,10 +15,12 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request, session as cookie
 
+from messaging.mail import outbox_mails
+
 from .pages import personal
 
 bp = personal(Blueprint("dev", __name__, url_prefix="/dev"))
-MAIL_ID = re.compile(r"[0-9]{1,20}-[0-9a-f]{8}(-[0-9a-f]{8})?")
+MAIL_ID = re.compile(r"[0-9]{1,20}-[0-9a-f]{8}(-t[0-9a-f]{8})?(-[0-9a-f]{8})?")
 TOKEN_KEY = "dev_pages_token"
 
 
@@ -45,10 +50,22 @@ def _read(path):
             "html": html.get_content() if html else ""}
 
 
+def _headers(path):
+    """What the list shows of a mail: its headers only, not its parts."""
+    with path.open("rb") as file:
+        message = email.parser.BytesHeaderParser(policy=email.policy.default).parse(file)
+    return {"id": path.stem, "subject": message["subject"], "to": message["to"],
+            "date": message["date"]}
+
+
 @bp.get("/outbox")
 def outbox():
-    paths = sorted(_outbox().glob("*.eml"), reverse=True) if _outbox().exists() else []
-    return render_template("dev/outbox.html", mails=[_read(p) for p in paths[:100]])
+    """The newest mails, or (`to`) every mail to one address, newest first."""
+    to = request.args.get("to", "").strip()
+    mails = [_headers(p) for p in outbox_mails(to)]
+    if to:  # two addresses may share a tag
+        mails = [m for m in mails if str(m["to"]).strip().lower() == to.lower()]
+    return render_template("dev/outbox.html", mails=mails, to=to)
 
 
 def _mail_path(mail_id):

@@ -123,16 +123,40 @@ def _transition(journey, event):
 
 
 def publish(journey_id):
-    """Tell the open pages of this journey that something changed, with its progress view."""
-    journey = session.get(Journey, journey_id)
+    """Tell the open pages of this journey that something changed, with its progress view.
+
+    Called after the change's commit. The view takes the journey's next version and is read
+    after that update, in its transaction: a concurrent publish of the journey (another
+    process, a worker) waits for this commit, so it reads later and numbers higher. However
+    the events then overtake each other, a higher version never shows less (webapp.live)."""
+    version = session.execute(update(Journey).where(Journey.id == journey_id)
+                              .values(version=Journey.version + 1).returning(Journey.version),
+                              execution_options={"synchronize_session": False}).scalar()
     message = {"journey": journey_id}
-    if journey is not None:
-        message["view"] = progress_view(journey).to_json()
+    if version is not None:
+        journey = session.get(Journey, journey_id)
+        set_committed_value(journey, "version", version)
+        message["view"] = progress_view(journey, version, published=True).to_json()
+    _commit_keeping_what_was_read()
     events.bus(current_app).publish(events.channel_for(journey_id), message)
 
 
-def progress_view(journey):
-    """What the pages show of the journey's progress, without personal data."""
+def _commit_keeping_what_was_read():
+    """Commit, keeping the objects loaded: the view was just read from them, and the page
+    that answers the request renders the same (without reading them all again)."""
+    current = session()
+    current.expire_on_commit = False
+    try:
+        current.commit()
+    finally:
+        current.expire_on_commit = True
+
+
+def progress_view(journey, version=None, published=False):
+    """What the pages show of the journey's progress, without personal data; read now, at
+    the journey's version (its version read first: what follows is at least that new)."""
+    if version is None:
+        version = journey.version
     return ProgressView(
         journey_id=journey.id, state=journey.state, phone_only=journey.phone_only,
         has_partner=journey.application.has_partner,
@@ -143,7 +167,7 @@ def progress_view(journey):
                  if journey.state is JourneyState.CANCELLED else None),
         delivery_delayed=(journey.state is JourneyState.SENDING
                           and journey.delivery_delayed_at is not None),
-        phone_tag=phone_tag(journey.phone_secret_hash))
+        phone_tag=phone_tag(journey.phone_secret_hash), version=version, published=published)
 
 
 def phone_tag(phone_secret_hash):
@@ -440,10 +464,12 @@ def request_fetch(journey, source):
                              .where(SourceFetch.id == fetch.id, SourceFetch.status.in_(startable))
                              .values(status=FetchStatus.FETCHING,
                                      attempts=SourceFetch.attempts + 1, updated_at=utcnow()))
-    if result.rowcount == 1:  # a double tap asks for one fetch
-        outbox.request(Job.FETCH_SOURCE, journey.id, role.value, source)
-    session.commit()
-    if result.rowcount == 1:
+    if result.rowcount != 1:  # a double tap asks for one fetch
+        session.commit()
+        return
+    outbox.request(Job.FETCH_SOURCE, journey.id, role.value, source)
+    with outbox.held():  # the pages hear "fetching" before a worker can say "fetched"
+        session.commit()
         publish(journey.id)
 
 

@@ -5,6 +5,11 @@ A stream sends the current state first, so a reconnect never misses a step, then
 render per change, from the progress view the change's event carries (no database query
 per open page), and a heartbeat comment every SSE_HEARTBEAT_S seconds (15), so a dead
 client is noticed and released. Page loads render the same fragments from the same view.
+
+Events may overtake each other (two processes publish one journey at once): every view
+has an order (ProgressView.order), a stream never sends one older than it sent last, and
+every event and every fragment says its order (the event's `id`, the `X-View-Version`
+header, the live container's `data-version`) so the page never shows an older one either.
 """
 
 import base64
@@ -15,7 +20,7 @@ from collections import defaultdict, deque
 
 import qrcode
 import qrcode.image.svg
-from flask import current_app, render_template, request, stream_with_context, url_for
+from flask import current_app, g, render_template, request, stream_with_context, url_for
 
 from messaging import events
 
@@ -27,10 +32,16 @@ from .domain.progress import ProgressView
 from .models import Journey
 
 
+def shown(view):
+    """This response shows `view`: its order goes out as the `X-View-Version` header."""
+    g.view_order = view.order
+    return view
+
+
 def desktop_step_context(view, journey=None):
     """What desktop/_step.html renders: the progress view, and for the QR code step the
     current pairing token and code (from the database: they rotate)."""
-    context = {"view": view, "S": JourneyState, "config": current_app.config}
+    context = {"view": shown(view), "S": JourneyState, "config": current_app.config}
     if view.state is JourneyState.DOWNLOAD:
         context["install_url"] = url_for("pwa.install", _external=True)
     if view.state is JourneyState.AWAITING_PHONE:
@@ -70,14 +81,14 @@ class DesktopStream:
 
     def __init__(self, journey_id):
         self.journey_id = journey_id
-        self._view = self._frame = self._status = None
+        self.view = self._frame = self._status = None  # view: the last one rendered
 
     def render(self, view=None):
         """The [(event, data)] to send for `view`; None (a connect, the QR code's timer)
         renders the whole step from the database."""
         whole = view is None
         context = desktop_step_context(view or _current_view(self.journey_id))
-        view = self._view = context["view"]
+        view = self.view = context["view"]
         frame = (view.state, view.second_device, view.steps)
         # The status line alone, without render_template's context processors and signals:
         # it is rendered for every event of every open desktop.
@@ -92,7 +103,7 @@ class DesktopStream:
 
     def refresh_after(self):
         """Seconds until the shown QR code is renewed (render again then), or None."""
-        if self._view.state is not JourneyState.AWAITING_PHONE:
+        if self.view.state is not JourneyState.AWAITING_PHONE:
             return None
         return journeys.seconds_until_new_qr(session.get(Journey, self.journey_id))
 
@@ -110,9 +121,10 @@ class PhoneStream:
     def __init__(self, journey_id, phone_tag=None):
         self.journey_id = journey_id
         self.phone_tag = phone_tag
+        self.view = None  # the last one rendered
 
     def render(self, view=None):
-        view = view or _current_view(self.journey_id)
+        view = self.view = view or _current_view(self.journey_id)
         if self.phone_tag and view.phone_tag != self.phone_tag:
             return [("state", TAKEN_OVER)]  # another phone paired since this page opened
         messages = [("state", view.screen)]
@@ -191,6 +203,12 @@ def init_app(app):
     app.extensions["stream_limits"] = StreamLimits(app.config["SSE_STREAMS_PER_DEVICE"],
                                                    app.config["SSE_STREAMS_PER_ADDRESS"])
 
+    @app.after_request
+    def _view_version(response):
+        if (order := g.get("view_order")) is not None:
+            response.headers["X-View-Version"] = str(order)
+        return response
+
 
 def stream(journey_id, page):
     """An event-stream response for `page` (a DesktopStream or PhoneStream)."""
@@ -217,11 +235,12 @@ def stream(journey_id, page):
             view = None
             while True:
                 session.remove()  # read fresh state; hold no connection while waiting
-                for name, data in page.render(view):
-                    yield _event(name, data)
-                    if name not in sent:
-                        sent[name] = metrics.EVENTS_SENT.labels(kind, name)
-                    sent[name].inc()
+                if view is None or not _older(view, page.view):
+                    for name, data in page.render(view):
+                        yield _event(name, data, page.view.order)
+                        if name not in sent:
+                            sent[name] = metrics.EVENTS_SENT.labels(kind, name)
+                        sent[name].inc()
                 due = page.refresh_after()
                 deadline = None if due is None else time.monotonic() + due
                 session.remove()
@@ -231,13 +250,15 @@ def stream(journey_id, page):
                         break  # render again: the QR code is due for renewal
                     yield ": heartbeat\n\n"
                     message = subscription.get(timeout=_wait_s(deadline, heartbeat_s))
-                # Several changes at once: one render shows them all.
+                # Several changes at once: one render shows the newest.
+                view = _view_of(message)
                 while message not in (None, events.DISCONNECTED) and (
                         more := subscription.get(timeout=0)) is not None:
                     message = more
+                    if more is not events.DISCONNECTED:
+                        view = _newest(view, _view_of(more))
                 if message is events.DISCONNECTED:
                     return  # the browser reconnects, or polls while we cannot stream
-                view = ProgressView.from_json(message["view"]) if message and "view" in message else None
         finally:
             metrics.STREAMS_OPEN.labels(kind).dec()
             subscription.close()
@@ -249,9 +270,28 @@ def stream(journey_id, page):
     return response
 
 
-def _event(name, data):
-    """One server-sent event (what flask_sse.Message formats, without its per-line work)."""
-    return f"event:{name}\ndata:" + "\ndata:".join(data.splitlines()) + "\n\n"
+def _view_of(message):
+    """The view an event carries; None: render from the database."""
+    return ProgressView.from_json(message["view"]) if isinstance(message, dict) and "view" in message else None
+
+
+def _older(view, than):
+    return (than is not None and view.order is not None and than.order is not None
+            and view.order < than.order)
+
+
+def _newest(view, other):
+    """Of two events' views, the one to render (None, the database's, is the newest)."""
+    if view is None or other is None:
+        return None
+    return view if _older(other, view) else other
+
+
+def _event(name, data, order=None):
+    """One server-sent event (what flask_sse.Message formats, without its per-line work),
+    its `id` the view's order."""
+    event = f"event:{name}\ndata:" + "\ndata:".join(data.splitlines()) + "\n"
+    return event + (f"id:{order}\n\n" if order is not None else "\n")
 
 
 def _wait_s(deadline, heartbeat_s):

@@ -17,6 +17,7 @@ import json
 import logging
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 import dramatiq
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 QUEUE = "default"
 SWEEP_BATCH = 500
 _PENDING = "outbox_pending"  # in session.info: the messages requested in this transaction
+_HELD = "outbox_held"  # in session.info, inside held(): the messages committed, not yet sent
 _PAUSED_UNTIL = "outbox_paused_until"  # in app.extensions: after a failed send, the clock sends
 
 
@@ -67,10 +69,32 @@ def _message(actor, args, message_id, request_id):
                             message_id=message_id)
 
 
+@contextmanager
+def held():
+    """The jobs committed inside are sent when it ends rather than at their commit: for a use
+    case that tells the pages first, so a worker's answer cannot overtake the change that
+    asked for it. (Left unsent by an error, they are the clock's, as after a failed send.)"""
+    session.info[_HELD] = []
+    try:
+        yield
+        messages = session.info.pop(_HELD)
+        if messages:
+            _send(messages)
+    finally:
+        session.info.pop(_HELD, None)
+
+
 @event.listens_for(session, "after_commit")
 def _send_after_commit(committed):
     messages = committed.info.pop(_PENDING, None)
-    if messages and time.monotonic() >= current_app.extensions.get(_PAUSED_UNTIL, 0):
+    if messages and _HELD in committed.info:
+        committed.info[_HELD].extend(messages)
+    elif messages:
+        _send(messages)
+
+
+def _send(messages):
+    if time.monotonic() >= current_app.extensions.get(_PAUSED_UNTIL, 0):
         sent = _enqueue(messages)
         if sent:
             _forget(sent)

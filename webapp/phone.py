@@ -286,7 +286,7 @@ def _screen_context(journey, error=None):
         except JourneyError as exc:  # the key store unreachable, or the key lost (it ended)
             error = str(exc)
             journey = _reload(journey)
-    view = journeys.progress_view(journey)
+    view = live.shown(journeys.progress_view(journey))
     context = {"view": view, "S": JourneyState, "Role": Role, "error": error,
                "application": journey.application}
     if view.state in FETCHING:

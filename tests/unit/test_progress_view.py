@@ -1,6 +1,7 @@
 """The progress view: what a page shows of a journey, carried by every live update."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -21,15 +22,27 @@ def view(state, applicant_fetched=0, partner_fetched=None, has_partner=True):
 
 
 @pytest.mark.parametrize("original", [
-    view(S.FETCHING_PARTNER, 5, 2),
-    ProgressView("j1", S.CANCELLED, False, False, "GM0193", outcome=Outcome.REPLACED),
+    replace(view(S.FETCHING_PARTNER, 5, 2), version=7, published=True),
+    ProgressView("j1", S.CANCELLED, False, False, "GM0193", outcome=Outcome.REPLACED,
+                 version=1, published=True),
     ProgressView("j1", S.SENDING, False, False, "GM0193", delivery_delayed=True,
-                 phone_tag="0123456789ab")])
+                 phone_tag="0123456789ab", version=12, published=True)])
 def test_it_travels_as_json_and_comes_back_the_same(original):
     travelled = ProgressView.from_json(json.loads(json.dumps(original.to_json())))
     assert travelled == original
     assert isinstance(travelled.state, JourneyState)
     assert all(isinstance(f.role, Role) and isinstance(f.status, FetchStatus) for f in travelled.fetches)
+
+
+def test_a_view_read_at_a_version_comes_after_its_published_view_and_before_the_next():
+    published = [replace(view(S.FETCHING_APPLICANT, n), version=n, published=True) for n in (3, 4)]
+    read = replace(view(S.FETCHING_APPLICANT, 3), version=3)
+    assert published[0].order < read.order < published[1].order
+
+
+def test_an_event_of_a_process_without_versions_has_no_order():
+    old = {k: v for k, v in view(S.CHECKLIST).to_json().items() if k != "version"}
+    assert ProgressView.from_json(old).order is None
 
 
 def test_while_the_partner_fetches_the_counts_are_the_partners():

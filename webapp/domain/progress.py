@@ -38,6 +38,22 @@ class ProgressView:
     outcome: Outcome | None = None  # how it ended, once cancelled (started afresh, no DigiD, ...)
     delivery_delayed: bool = False  # the delivery failed all its retries; the time to live runs
     phone_tag: str | None = None  # names the paired phone (a hash of its secret's hash): another tag, another phone
+    version: int | None = None  # the journey's version (journey.version) when this view was made
+    published: bool = False  # made by the publish that took `version`, rather than read later
+
+    @property
+    def order(self):
+        """Orders the views of one journey: a page never shows one older than what it shows.
+
+        A published view shows the journey as it was when its publish took `version`. A view
+        read from the database at that version came later and may already show a change
+        whose own event is still on its way: it counts half a step later (2v+1 against 2v),
+        so the event it overtook is dropped and the next version's event is not. None: an
+        event of a process older than versions (a rolling deploy), shown as it comes.
+        """
+        if self.version is None:
+            return None
+        return 2 * self.version + (0 if self.published else 1)
 
     @property
     def restart(self):
@@ -94,15 +110,17 @@ class ProgressView:
         return steps
 
     def to_json(self):
-        """A plain dict for an event's body."""
+        """A plain dict for an event's body (only published views are sent)."""
         return {"journey_id": self.journey_id, "state": self.state, "phone_only": self.phone_only,
                 "has_partner": self.has_partner, "gemeente_code": self.gemeente_code,
                 "fetches": [[f.role, f.source, f.status] for f in self.fetches],
                 "second_device": self.second_device, "outcome": self.outcome,
-                "delivery_delayed": self.delivery_delayed, "phone_tag": self.phone_tag}
+                "delivery_delayed": self.delivery_delayed, "phone_tag": self.phone_tag,
+                "version": self.version}
 
     @classmethod
     def from_json(cls, data):
+        """The view an event carried: a published one."""
         return cls(journey_id=data["journey_id"], state=_STATES[data["state"]],
                    phone_only=data["phone_only"], has_partner=data["has_partner"],
                    gemeente_code=data["gemeente_code"],
@@ -111,4 +129,5 @@ class ProgressView:
                    second_device=data["second_device"],
                    outcome=_OUTCOMES.get(data.get("outcome")),
                    delivery_delayed=data.get("delivery_delayed", False),
-                   phone_tag=data.get("phone_tag"))
+                   phone_tag=data.get("phone_tag"), version=data.get("version"),
+                   published=True)

@@ -208,9 +208,22 @@
     return true;
   }
 
-  // From the event stream: htmx's extension swaps it in, unless it shows nothing new.
+  // Views of a journey may arrive out of order (an event overtaking another, a poll's answer
+  // overtaken by an event): each says its order (an event's id, a fragment's X-View-Version)
+  // and the live container keeps the newest it showed (data-version). An older one is dropped.
+  function isOlder(container, version) {
+    if (!container || version === null || version === "" || isNaN(Number(version))) { return false; }
+    var shown = container.dataset.version;
+    if (shown !== undefined && Number(version) < Number(shown)) { return true; }
+    container.dataset.version = version;
+    return false;
+  }
+
+  // From the event stream: htmx's extension swaps it in, unless it is older than what the page
+  // shows or shows nothing new.
   document.addEventListener("htmx:sseBeforeMessage", function (e) {
     var elt = e.target;
+    if (isOlder(elt.closest("[data-poll-url]"), e.detail.lastEventId)) { e.preventDefault(); return; }
     if (elt.getAttribute("hx-swap") === "none") { return; }
     if (showsAlready(elt, e.detail.data)) { e.preventDefault(); return; }
     elt.ocktoCustomerState = customerState(elt);
@@ -231,16 +244,26 @@
       .then(function (response) {
         connectionNotice(container, false);
         if (!response.ok) { throw new Error("HTTP " + response.status); }
+        if (isOlder(container, response.headers.get("X-View-Version"))) { return null; }
         return response.text();
       }, function (error) {
         connectionNotice(container, true);  // no answer at all: no network
         throw error;
       })
-      .then(function (html) { return liveSwap(target, html); });
+      .then(function (html) { return html !== null && liveSwap(target, html); });
   }
 
   // The phone app re-renders its screen when the journey moved on elsewhere
   // (the delivery finished, or the journey was stopped on the desktop).
+  // A button's answer (a source asked for) may come after a newer event: dropped likewise.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var xhr = e.detail.xhr;
+    if (!xhr || xhr.status !== 200 || !e.detail.target) { return; }
+    if (isOlder(e.detail.target.closest("[data-poll-url]"), xhr.getResponseHeader("X-View-Version"))) {
+      e.detail.shouldSwap = false;
+    }
+  });
+
   document.addEventListener("htmx:sseMessage", function (e) {
     if (!e.target || e.target.id !== "state-watch") { return; }
     var screen = document.getElementById("screen");

@@ -1,0 +1,98 @@
+"""Versions of one journey published by many sessions at once on PostgreSQL (issue 17): each
+publish takes its own version, and the highest shows every change made before any of them."""
+
+import threading
+
+import pytest
+from sqlalchemy import update
+
+from messaging import events
+from webapp import journeys
+from webapp.db import session
+from webapp.domain.progress import ProgressView
+from webapp.domain.sources import SOURCES, FetchStatus
+from webapp.models import SourceFetch
+from webapp.simulators.population import SANNE
+
+from .helpers import Walk
+
+
+@pytest.fixture
+def app_config(postgres_url):
+    return {"DATABASE_URL": postgres_url}
+
+
+def test_publishes_at_once_take_one_version_each_and_the_highest_shows_all(
+        app, desktop, phone, run_jobs, monkeypatch):
+    walk = Walk(app, desktop, phone, run_jobs)
+    walk.start(walk.apply(SANNE))
+    phone.get(walk.to_qr())
+    walk.login(SANNE)
+    journey_id = walk.journey_url.rsplit("/", 1)[1]
+    published, bus = [], events.bus(app)
+    monkeypatch.setattr(bus, "publish", lambda channel, message: published.append(message))
+    go = threading.Barrier(len(SOURCES))
+
+    def fetched(source):  # as a worker does: its change committed, then its publish
+        with app.app_context():
+            go.wait()
+            session.execute(update(SourceFetch).filter_by(journey_id=journey_id, source=source)
+                            .values(status=FetchStatus.FETCHED))
+            session.commit()
+            journeys.publish(journey_id)
+            session.remove()
+
+    threads = [threading.Thread(target=fetched, args=(source.key,)) for source in SOURCES]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    views = sorted((ProgressView.from_json(m["view"]) for m in published), key=lambda v: v.version)
+    assert len({view.version for view in views}) == len(SOURCES)
+    assert views[-1].fetched == len(SOURCES)
+
+
+def test_a_change_published_while_another_publish_reads_ends_with_the_newest_view(
+        app, desktop, phone, run_jobs, monkeypatch):
+    """A publishes; while it builds its view, B changes the journey and publishes. Whatever
+    the interleaving, the higher version shows B's change (a view read before its version
+    was taken could be numbered last and show less)."""
+    walk = Walk(app, desktop, phone, run_jobs)
+    walk.start(walk.apply(SANNE))
+    phone.get(walk.to_qr())
+    walk.login(SANNE)
+    journey_id = walk.journey_url.rsplit("/", 1)[1]
+    published, bus = [], events.bus(app)
+    monkeypatch.setattr(bus, "publish", lambda channel, message: published.append(message))
+    a_read, b_published = threading.Event(), threading.Event()
+    view_of = journeys.progress_view
+
+    def progress_view(journey, *args, **kwargs):
+        view = view_of(journey, *args, **kwargs)
+        if threading.current_thread().name == "A":
+            a_read.set()
+            b_published.wait(timeout=1)  # B's publish waits for A's: then this times out
+        return view
+    monkeypatch.setattr(journeys, "progress_view", progress_view)
+
+    def fetched(source, after=None, then=None):
+        with app.app_context():
+            if after:
+                after.wait(timeout=10)
+            session.execute(update(SourceFetch).filter_by(journey_id=journey_id, source=source)
+                            .values(status=FetchStatus.FETCHED))
+            session.commit()
+            journeys.publish(journey_id)
+            session.remove()
+            if then:
+                then.set()
+
+    threads = [threading.Thread(target=fetched, args=("uwv",), name="A"),
+               threading.Thread(target=fetched, args=("duo", a_read, b_published), name="B")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    views = sorted((ProgressView.from_json(m["view"]) for m in published), key=lambda v: v.version)
+    assert len(views) == 2 and views[0].version < views[1].version
+    assert views[-1].fetched == 2

@@ -1,0 +1,39 @@
+"""The benchmarks end what they started, also when it died already (issue 17)."""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from bench.processes import stop_group
+
+
+def _alive(pid):
+    """Running (not gone, not a zombie waiting for init to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_process_group_that_died_already_is_no_error():
+    process = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    stop_group(process)  # ProcessLookupError in os.killpg before
+    assert process.returncode == -signal.SIGKILL
+
+
+def test_what_a_dead_process_started_is_ended_too():
+    process = subprocess.Popen(["sh", "-c", "sleep 60 >/dev/null & echo $!"], start_new_session=True,
+                               stdout=subprocess.PIPE, text=True)
+    with process.stdout:
+        child = int(process.stdout.readline())
+    process.wait()  # the shell is gone, its child lives on in the group
+    assert _alive(child)
+    stop_group(process, timeout_s=5)
+    deadline = time.monotonic() + 5  # the signal is delivered, not necessarily acted on yet
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _alive(child)
