@@ -2,13 +2,13 @@
 value of, so every process orders a journey's live updates the same way
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision, down_revision = "0011", "0009"
+revision, down_revision = "0011", "0010"
 branch_labels = depends_on = None
 
 
