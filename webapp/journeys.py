@@ -130,6 +130,9 @@ def publish(journey_id):
                               execution_options={"synchronize_session": False}).scalar()
     message = {"journey": journey_id}
     if version is not None:
+        # Read it all now: what this session loaded before the update (even `journey.id` in
+        # the caller's `publish(journey.id)` loads the row) may be older than the version.
+        session.expire_all()
         journey = session.get(Journey, journey_id)
         message["view"] = progress_view(journey, version, published=True).to_json()
     session.commit()

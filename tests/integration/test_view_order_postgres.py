@@ -11,7 +11,7 @@ from webapp import journeys
 from webapp.db import session
 from webapp.domain.progress import ProgressView
 from webapp.domain.sources import SOURCES, FetchStatus
-from webapp.models import SourceFetch
+from webapp.models import Journey, SourceFetch
 from webapp.simulators.population import SANNE
 
 from .helpers import Walk
@@ -94,4 +94,30 @@ def test_a_change_published_while_another_publish_reads_ends_with_the_newest_vie
         thread.join()
     views = sorted((ProgressView.from_json(m["view"]) for m in published), key=lambda v: v.version)
     assert len(views) == 2 and views[0].version < views[1].version
+    assert views[-1].fetched == 2
+
+
+def test_a_publish_reads_anew_what_its_caller_loaded_before_another_change(app, fetching):
+    """A use case loads the journey, commits, and publishes `journey.id`; meanwhile a worker
+    changes it and publishes. The later version must not show what the caller had loaded."""
+    journey_id, published = fetching
+    with app.app_context():
+        session.execute(update(SourceFetch).filter_by(journey_id=journey_id, source="uwv")
+                        .values(status=FetchStatus.FETCHED))
+        session.commit()
+        journey = session.get(Journey, journey_id)
+        assert len(journey.fetches) == len(SOURCES)  # loaded: the row and its sources
+
+        def worker():
+            with app.app_context():
+                session.execute(update(SourceFetch).filter_by(journey_id=journey_id, source="duo")
+                                .values(status=FetchStatus.FETCHED))
+                session.commit()
+                journeys.publish(journey_id)
+                session.remove()
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+        journeys.publish(journey.id)
+    views = sorted((ProgressView.from_json(m["view"]) for m in published), key=lambda v: v.version)
     assert views[-1].fetched == 2
