@@ -134,22 +134,13 @@ def publish(journey_id):
                               execution_options={"synchronize_session": False}).scalar()
     message = {"journey": journey_id}
     if version is not None:
+        # Read it all now: what this session loaded before the update (even `journey.id` in
+        # the caller's `publish(journey.id)` loads the row) may be older than the version.
+        session.expire_all()
         journey = session.get(Journey, journey_id)
-        set_committed_value(journey, "version", version)
         message["view"] = progress_view(journey, version, published=True).to_json()
-    _commit_keeping_what_was_read()
+    session.commit()
     events.bus(current_app).publish(events.channel_for(journey_id), message)
-
-
-def _commit_keeping_what_was_read():
-    """Commit, keeping the objects loaded: the view was just read from them, and the page
-    that answers the request renders the same (without reading them all again)."""
-    current = session()
-    current.expire_on_commit = False
-    try:
-        current.commit()
-    finally:
-        current.expire_on_commit = True
 
 
 def progress_view(journey, version=None, published=False):

@@ -11,7 +11,7 @@ from webapp import journeys
 from webapp.db import session
 from webapp.domain.progress import ProgressView
 from webapp.domain.sources import SOURCES, FetchStatus
-from webapp.models import SourceFetch
+from webapp.models import Journey, SourceFetch
 from webapp.simulators.population import SANNE
 
 from .helpers import Walk
@@ -22,15 +22,20 @@ def app_config(postgres_url):
     return {"DATABASE_URL": postgres_url}
 
 
-def test_publishes_at_once_take_one_version_each_and_the_highest_shows_all(
-        app, desktop, phone, run_jobs, monkeypatch):
+@pytest.fixture
+def fetching(app, desktop, phone, run_jobs, monkeypatch):
+    """(journey id, the messages published from now on) of a journey whose sources come next."""
     walk = Walk(app, desktop, phone, run_jobs)
     walk.start(walk.apply(SANNE))
     phone.get(walk.to_qr())
     walk.login(SANNE)
-    journey_id = walk.journey_url.rsplit("/", 1)[1]
-    published, bus = [], events.bus(app)
-    monkeypatch.setattr(bus, "publish", lambda channel, message: published.append(message))
+    published = []
+    monkeypatch.setattr(events.bus(app), "publish", lambda channel, message: published.append(message))
+    return walk.journey_url.rsplit("/", 1)[1], published
+
+
+def test_publishes_at_once_take_one_version_each_and_the_highest_shows_all(app, fetching):
+    journey_id, published = fetching
     go = threading.Barrier(len(SOURCES))
 
     def fetched(source):  # as a worker does: its change committed, then its publish
@@ -53,17 +58,11 @@ def test_publishes_at_once_take_one_version_each_and_the_highest_shows_all(
 
 
 def test_a_change_published_while_another_publish_reads_ends_with_the_newest_view(
-        app, desktop, phone, run_jobs, monkeypatch):
+        app, fetching, monkeypatch):
     """A publishes; while it builds its view, B changes the journey and publishes. Whatever
     the interleaving, the higher version shows B's change (a view read before its version
     was taken could be numbered last and show less)."""
-    walk = Walk(app, desktop, phone, run_jobs)
-    walk.start(walk.apply(SANNE))
-    phone.get(walk.to_qr())
-    walk.login(SANNE)
-    journey_id = walk.journey_url.rsplit("/", 1)[1]
-    published, bus = [], events.bus(app)
-    monkeypatch.setattr(bus, "publish", lambda channel, message: published.append(message))
+    journey_id, published = fetching
     a_read, b_published = threading.Event(), threading.Event()
     view_of = journeys.progress_view
 
@@ -95,4 +94,30 @@ def test_a_change_published_while_another_publish_reads_ends_with_the_newest_vie
         thread.join()
     views = sorted((ProgressView.from_json(m["view"]) for m in published), key=lambda v: v.version)
     assert len(views) == 2 and views[0].version < views[1].version
+    assert views[-1].fetched == 2
+
+
+def test_a_publish_reads_anew_what_its_caller_loaded_before_another_change(app, fetching):
+    """A use case loads the journey, commits, and publishes `journey.id`; meanwhile a worker
+    changes it and publishes. The later version must not show what the caller had loaded."""
+    journey_id, published = fetching
+    with app.app_context():
+        session.execute(update(SourceFetch).filter_by(journey_id=journey_id, source="uwv")
+                        .values(status=FetchStatus.FETCHED))
+        session.commit()
+        journey = session.get(Journey, journey_id)
+        assert len(journey.fetches) == len(SOURCES)  # loaded: the row and its sources
+
+        def worker():
+            with app.app_context():
+                session.execute(update(SourceFetch).filter_by(journey_id=journey_id, source="duo")
+                                .values(status=FetchStatus.FETCHED))
+                session.commit()
+                journeys.publish(journey_id)
+                session.remove()
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+        journeys.publish(journey.id)
+    views = sorted((ProgressView.from_json(m["view"]) for m in published), key=lambda v: v.version)
     assert views[-1].fetched == 2
