@@ -66,6 +66,11 @@ SETTINGS = {
     "GEMEENTE_URL": (_url, None),
     "OUTSIDE_TIMEOUT_S": (float, 10.0),
     "GEMEENTE_SIGNING_SECRET": (str, None),  # unset: SECRET_KEY
+    # How a dossier reaches a municipality: "zgw" (a zaak in its case system) or "webhook" (a
+    # signed POST), per CBS code in GEMEENTE_BACKENDS (README: "Delivery to the municipality"),
+    # else GEMEENTE_BACKEND with the simulator's connection.
+    "GEMEENTE_BACKEND": (str, "zgw"),
+    "GEMEENTE_BACKENDS": (json.loads, {}),  # {"GM0193": {"backend": "zgw", "zaken_api": …}}
     "GEMEENTE_STAFF_PASSWORDS": (json.loads, {}),  # {"GM0193": "scrypt:…"}; unset: derived
     "SOURCES_TOKEN": (str, None),  # the sources' bearer token; unset: derived from SECRET_KEY
     "INBOX_DATABASE_URL": (str, None),  # unset: SQLite in the instance folder
