@@ -186,7 +186,7 @@ def refusals(config):
         return [f"OCKTOREIS_ENV is {env!r}: it must be one of {', '.join(ENVIRONMENTS)}."]
     if config["TRUSTED_PROXIES"] < 0:
         return [f"TRUSTED_PROXIES is {config['TRUSTED_PROXIES']}: it counts proxies, 0 or more."]
-    lines = []
+    lines = _backend_refusals(config)
     if config["RABBITMQ_URL"] and not config["REDIS_URL"]:
         # Workers in other processes could not read the journeys' data keys (webapp.keys).
         lines.append("RABBITMQ_URL is set but REDIS_URL is not: the workers need the "
@@ -211,4 +211,26 @@ def refusals(config):
         if not config["SIMULATORS"]:
             lines += [f"{name} is not set: without the simulators it names the real system."
                       for name in OUTSIDE_SYSTEMS if not config[name]]
+    return lines
+
+
+BACKENDS = ("zgw", "webhook")
+ZGW_KEYS = ("zaken_api", "documenten_api", "catalogi_api", "zaaktype", "informatieobjecttype",
+            "client_id", "secret", "rsin")
+
+
+def _backend_refusals(config):
+    """Each municipality's delivery backend must be known, and a ZGW one complete: half a
+    connection would silently deliver to the simulator."""
+    lines = []
+    if config["GEMEENTE_BACKEND"] not in BACKENDS:
+        lines.append(f"GEMEENTE_BACKEND is {config['GEMEENTE_BACKEND']!r}: zgw or webhook.")
+    for code, entry in sorted(config["GEMEENTE_BACKENDS"].items()):
+        backend = entry.get("backend") if isinstance(entry, dict) else None
+        if backend not in BACKENDS:
+            lines.append(f"GEMEENTE_BACKENDS[{code}]: backend must be zgw or webhook.")
+        elif backend == "zgw" and set(entry) - {"backend"}:
+            missing = [key for key in ZGW_KEYS if not entry.get(key)]
+            if missing:
+                lines.append(f"GEMEENTE_BACKENDS[{code}] lacks {', '.join(missing)}.")
     return lines

@@ -65,12 +65,15 @@ def deliver_to_gemeente(gemeente_code, dossier, delivery_id):
 
 def delivery_backend(gemeente_code):
     """("zgw", its zgw.Connection) or ("webhook", its base URL or None) for a municipality:
-    its entry in GEMEENTE_BACKENDS, else GEMEENTE_BACKEND with this app's simulator."""
+    its entry in GEMEENTE_BACKENDS, else GEMEENTE_BACKEND with this app's simulator (without
+    the simulators a ZGW municipality needs its own connection: never the simulator's)."""
     config = current_app.config
     entry = config["GEMEENTE_BACKENDS"].get(gemeente_code) or {"backend": config["GEMEENTE_BACKEND"]}
     if entry["backend"] == "webhook":
         return "webhook", entry.get("url")
-    if set(zgw.CONNECTION_KEYS) <= entry.keys():
-        return "zgw", zgw.Connection(**{key: entry[key] for key in zgw.CONNECTION_KEYS})
+    if set(zgw.ZGW_KEYS) <= entry.keys():
+        return "zgw", zgw.Connection(**{key: entry[key] for key in zgw.ZGW_KEYS})
+    if not config["SIMULATORS"]:
+        raise OutsideSystemError(f"GEMEENTE_BACKENDS has no ZGW connection for {gemeente_code}")
     return "zgw", zgw.simulator_connection(config["GEMEENTE_URL"] or config["PUBLIC_URL"],
                                            config["SECRET_KEY"], gemeente_code)

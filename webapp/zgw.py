@@ -21,12 +21,11 @@ from datetime import datetime, timezone
 import jwt
 import requests
 
+from .config import ZGW_KEYS
 from .domain.bsn import is_valid_bsn
 
 API_VERSIONS = {"zaken": "1.5.1", "documenten": "1.5.0", "catalogi": "1.3.1"}
 CRS = {"Accept-Crs": "EPSG:4326", "Content-Crs": "EPSG:4326"}  # the Zaken API asks for both
-CONNECTION_KEYS = ("zaken_api", "documenten_api", "catalogi_api", "zaaktype",
-                   "informatieobjecttype", "client_id", "secret", "rsin")
 SIMULATOR_CLIENT_ID = "ockto"
 
 
