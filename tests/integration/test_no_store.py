@@ -15,7 +15,7 @@ from .helpers import local, staff_password
 PERSONAL = re.compile(r"^/(uitnodiging|reis|app|dev|gemeente|digid-sim)/")
 # Where the installable app's shell lives: the same /app/ prefix, nothing personal.
 APP_SHELL = ("/app/sw.js", "/app/offline", "/app/start", "/app/installeren")
-MACHINE_APIS = re.compile(r"^/(digid-sim|bronnen-sim|gemeente)/api/")
+MACHINE_APIS = re.compile(r"^/((digid-sim|bronnen-sim|gemeente)/api/|gemeente/zgw/)")
 
 
 

@@ -178,3 +178,11 @@ def test_staff_see_the_zaak_with_status_initiator_and_documents_and_open_the_pdf
     assert f"BSN {SANNE.bsn}" in page and "Dossier als PDF" in page
     pdf = staff.get(f"/gemeente/GM0193/inbox/{zaak['uuid']}/pdf")
     assert pdf.status_code == 200 and pdf.data == PDF
+
+
+def test_the_apis_answers_are_never_kept_by_a_cache(app):
+    outside.deliver_to_gemeente("GM0193", DOSSIER, DELIVERY)
+    connection = _connection(app)
+    answer = _call(app, connection, params={"identificatie": f"OCKTO-{DELIVERY}"},
+                   headers=_bearer(connection))
+    assert answer.json()["count"] == 1 and "no-store" in answer.headers["Cache-Control"]

@@ -29,8 +29,9 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from webapp import zgw
 from webapp.domain import gemeenten
+from webapp.pages import personal
 
-bp = Blueprint("zgw_sim", __name__, url_prefix="/gemeente/zgw")
+bp = personal(Blueprint("zgw_sim", __name__, url_prefix="/gemeente/zgw"))  # BSNs, dossiers
 
 SPECS = Path(__file__).with_name("zgw_specs")
 SPEC_FILES = {"zaken": "zaken-api-1.5.1.yaml", "documenten": "documenten-api-1.5.0.yaml",
