@@ -186,3 +186,18 @@ def test_the_apis_answers_are_never_kept_by_a_cache(app):
     answer = _call(app, connection, params={"identificatie": f"OCKTO-{DELIVERY}"},
                    headers=_bearer(connection))
     assert answer.json()["count"] == 1 and "no-store" in answer.headers["Cache-Control"]
+
+
+def test_an_answer_off_the_specification_is_never_sent(app, monkeypatch):
+    """The simulator checks its own answers too: one missing a required field becomes a 500,
+    and the delivery fails (to be retried) rather than pass on something off the standard."""
+    catalogue = zgw_sim._catalogue
+
+    def without_omschrijving(code):
+        zaaktype, roltypen, statustypen, informatieobjecttype = catalogue(code)
+        roltypen = [{k: v for k, v in r.items() if k != "omschrijving"} for r in roltypen]
+        return zaaktype, roltypen, statustypen, informatieobjecttype
+    monkeypatch.setattr(zgw_sim, "_catalogue", without_omschrijving)
+    with pytest.raises(outside.OutsideSystemError, match="roltypen: HTTP 500"):
+        outside.deliver_to_gemeente("GM0193", DOSSIER, DELIVERY)
+    assert _everything(app)["rol"] == []
