@@ -92,12 +92,13 @@ def init_app(app):
             raise ValueError(f"GEMEENTE_STAFF_PASSWORDS holds password hashes, not passwords: "
                              f"{code} (`flask --app webapp gemeente new-password {code}` makes one)")
     engine = make_engine(app.config["INBOX_DATABASE_URL"])
-    try:
-        InboxBase.metadata.create_all(engine)
-    except OperationalError:  # another process created it at the same moment
-        InboxBase.metadata.create_all(engine)
+    for metadata in (InboxBase.metadata, zgw.ZgwBase.metadata):
+        try:
+            metadata.create_all(engine)
+        except OperationalError:  # another process created it at the same moment
+            metadata.create_all(engine)
     app.extensions["gemeente_inbox"] = engine
-    zgw.init_app(app, engine)
+    zgw.init_app(app)
     url = app.config.get("REDIS_URL")
     app.extensions["gemeente_sim_outages"] = (RedisOutages(url, "gemeente-sim:storing") if url
                                               else MemoryOutages())

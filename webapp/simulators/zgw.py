@@ -62,11 +62,8 @@ class ZgwObject(ZgwBase):
     content: Mapped[bytes | None] = mapped_column(LargeBinary)  # a document's bytes
 
 
-def init_app(app, engine):
-    try:
-        ZgwBase.metadata.create_all(engine)
-    except Exception:  # another process created it at the same moment
-        ZgwBase.metadata.create_all(engine)
+def init_app(app):
+    """Serve the APIs (the inbox database's tables: ZgwBase, created with the inbox's)."""
     app.register_blueprint(bp)
 
 
@@ -266,8 +263,14 @@ def _view(inbox, code, obj):
 
 
 def _matching(inbox, code, kind, **query):
-    """The objects of `kind` whose served fields equal `query` (the list endpoints' filters)."""
-    views = [_view(inbox, code, o) for o in _objects(inbox, code, kind)]
+    """The objects of `kind` whose served fields equal `query` (the list endpoints' filters);
+    by identificatie and zaak through the columns, so a lookup reads few rows."""
+    where = {}
+    if query.get("identificatie"):
+        where["identificatie"] = query["identificatie"]
+    if kind != "zaak" and query.get("zaak"):
+        where["zaak"] = query["zaak"].rstrip("/").rpartition("/")[2]
+    views = [_view(inbox, code, o) for o in _objects(inbox, code, kind, **where)]
     return [v for v in views if all(str(v.get(k)) == value for k, value in query.items()
                                     if value is not None)]
 
@@ -304,11 +307,11 @@ def _store(inbox, code, kind, body, zaak=None, identificatie=None, content=None)
 
 
 def _now():
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def _timestamp():
-    return _now().isoformat() + "Z"
+    return _now().replace(microsecond=0).isoformat() + "Z"
 
 
 def _handle(code, api, method, parts):
