@@ -9,6 +9,7 @@ import requests
 from flask import current_app
 
 from webapp import signing, zgw
+from webapp.config import ZGW_KEYS
 
 
 class OutsideSystemError(Exception):
@@ -68,11 +69,12 @@ def delivery_backend(gemeente_code):
     its entry in GEMEENTE_BACKENDS, else GEMEENTE_BACKEND with this app's simulator (without
     the simulators a ZGW municipality needs its own connection: never the simulator's)."""
     config = current_app.config
-    entry = config["GEMEENTE_BACKENDS"].get(gemeente_code) or {"backend": config["GEMEENTE_BACKEND"]}
+    entry = (config["GEMEENTE_BACKENDS"].get(gemeente_code)
+             or {"backend": config["GEMEENTE_BACKEND"]})
     if entry["backend"] == "webhook":
         return "webhook", entry.get("url")
-    if set(zgw.ZGW_KEYS) <= entry.keys():
-        return "zgw", zgw.Connection(**{key: entry[key] for key in zgw.ZGW_KEYS})
+    if set(ZGW_KEYS) <= entry.keys():
+        return "zgw", zgw.Connection(**{key: entry[key] for key in ZGW_KEYS})
     if not config["SIMULATORS"]:
         raise OutsideSystemError(f"GEMEENTE_BACKENDS has no ZGW connection for {gemeente_code}")
     return "zgw", zgw.simulator_connection(config["GEMEENTE_URL"] or config["PUBLIC_URL"],

@@ -21,7 +21,6 @@ from datetime import datetime, timezone
 import jwt
 import requests
 
-from .config import ZGW_KEYS
 from .domain.bsn import is_valid_bsn
 
 API_VERSIONS = {"zaken": "1.5.1", "documenten": "1.5.0", "catalogi": "1.3.1"}

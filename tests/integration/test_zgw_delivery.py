@@ -50,12 +50,14 @@ def test_a_delivery_makes_one_complete_zaak(app):
     assert zaak["bronorganisatie"] == zaak["verantwoordelijkeOrganisatie"] == connection.rsin
     assert zaak["kenmerken"] == [{"kenmerk": DELIVERY, "bron": "Ockto"}]
     [rol] = found["rol"]
-    assert rol["betrokkeneType"] == "natuurlijk_persoon" and rol["omschrijvingGeneriek"] == "initiator"
+    assert (rol["betrokkeneType"], rol["omschrijvingGeneriek"]) == ("natuurlijk_persoon",
+                                                                    "initiator")
     assert rol["betrokkeneIdentificatie"]["inpBsn"] == SANNE.bsn and rol["zaak"] == zaak["url"]
     pdf, data = found["document"]
     assert (pdf["formaat"], pdf["taal"], data["formaat"]) == ("application/pdf", "nld",
                                                               "application/json")
-    assert {z["informatieobject"] for z in found["zaakinformatieobject"]} == {pdf["url"], data["url"]}
+    linked = {z["informatieobject"] for z in found["zaakinformatieobject"]}
+    assert linked == {pdf["url"], data["url"]}
     [status] = found["status"]
     assert status["zaak"] == zaak["url"]
 

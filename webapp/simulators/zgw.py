@@ -47,7 +47,8 @@ class ZgwBase(DeclarativeBase):
 
 
 class ZgwObject(ZgwBase):
-    """One table for every kind of object: a zaak, rol, status, zaakinformatieobject or enkelvoudiginformatieobject, as served."""
+    """One table for every kind of object as served: a zaak, rol, status,
+    zaakinformatieobject or enkelvoudiginformatieobject ("document")."""
 
     __tablename__ = "zgw_object"
     __table_args__ = (UniqueConstraint("gemeente_code", "kind", "identificatie"),)
@@ -196,7 +197,8 @@ def _answer(api, spec_request, status, body):
     if errors:
         current_app.logger.error("ZGW simulator answer breaks the specification: %s",
                                  "; ".join(_describe(e) for e in errors))
-        data = json.dumps(_problem(500, "error", "Server error.", "answer off the spec")[1]).encode()
+        _, problem = _problem(500, "error", "Server error.", "answer off the spec")
+        data = json.dumps(problem).encode()
         status, content_type = 500, "application/problem+json"
     return data, status, {**headers, "Content-Type": content_type}
 
@@ -325,17 +327,19 @@ def _handle(code, api, method, parts):
                               and query.get("omschrijvingGeneriek", "initiator") == "initiator"])
             case ("catalogi", "GET", ["statustypen"]):
                 return _page(statustypen if query.get("zaaktype", zaaktype) == zaaktype else [])
-            case ("zaken", "GET", ["zaken"]):
-                return _page(_matching(inbox, code, "zaak", identificatie=query.get(
-                    "identificatie"), bronorganisatie=query.get("bronorganisatie")))
+            case (("zaken", "GET", ["zaken"])
+                  | ("documenten", "GET", ["enkelvoudiginformatieobjecten"])):
+                return _page(_matching(inbox, code, "zaak" if api == "zaken" else "document",
+                                       identificatie=query.get("identificatie"),
+                                       bronorganisatie=query.get("bronorganisatie")))
             case ("zaken", "POST", ["zaken"]):
                 if body["zaaktype"] != zaaktype:
                     raise _invalid("zaaktype", "Dit zaaktype staat niet in de catalogus.")
                 for field in ("bronorganisatie", "verantwoordelijkeOrganisatie"):
                     if body[field] != zgw.simulated_rsin(code):
                         raise _invalid(field, "Dit is niet het RSIN van deze gemeente.")
-                served = {"identificatie": body.get("identificatie") or f"ZAAK-{uuid.uuid4().hex[:12]}",
-                          **{k: v for k, v in body.items() if k != "identificatie"},
+                served = {**body, "identificatie": body.get("identificatie")
+                          or f"ZAAK-{uuid.uuid4().hex[:12]}",
                           "registratiedatum": _now().date().isoformat(),
                           "betalingsindicatieWeergave": "", "einddatum": None, "resultaat": None,
                           "deelzaken": [], "eigenschappen": [], "zaakobjecten": []}
@@ -375,9 +379,6 @@ def _handle(code, api, method, parts):
                 return _store(inbox, code, "zaakinformatieobject", {
                     **body, "aardRelatieWeergave": "Hoort bij, omgekeerd: kent",
                     "registratiedatum": _timestamp()}, zaak=zaak)
-            case ("documenten", "GET", ["enkelvoudiginformatieobjecten"]):
-                return _page(_matching(inbox, code, "document", identificatie=query.get(
-                    "identificatie"), bronorganisatie=query.get("bronorganisatie")))
             case ("documenten", "POST", ["enkelvoudiginformatieobjecten"]):
                 if body["informatieobjecttype"] != informatieobjecttype:
                     raise _invalid("informatieobjecttype", "Dit type staat niet in de catalogus.")
