@@ -16,6 +16,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jwt
 import yaml
@@ -239,6 +240,12 @@ def _catalogue(code):
     return zaaktype_url, roltypen, statustypen, informatieobjecttype
 
 
+def _same(url, catalogue_url):
+    """The catalogue's object by its path: the client may know this host by another name
+    (PUBLIC_URL, a proxy's) than the request came in on."""
+    return urlsplit(url).path == urlsplit(catalogue_url).path
+
+
 def _page(results):
     return 200, {"count": len(results), "next": None, "previous": None, "results": results}
 
@@ -323,20 +330,21 @@ def _handle(code, api, method, parts):
     zaaktype, roltypen, statustypen, informatieobjecttype = _catalogue(code)
     body = request.get_json(silent=True) if method == "POST" else None
     query = request.args.to_dict()
+    ours = _same(query.get("zaaktype", zaaktype), zaaktype)  # the catalogue's filter
     with _session() as inbox:
         match (api, method, parts):
             case ("catalogi", "GET", ["roltypen"]):
-                return _page([r for r in roltypen if query.get("zaaktype", zaaktype) == zaaktype
-                              and query.get("omschrijvingGeneriek", "initiator") == "initiator"])
+                return _page([r for r in roltypen if ours and query.get(
+                    "omschrijvingGeneriek", "initiator") == "initiator"])
             case ("catalogi", "GET", ["statustypen"]):
-                return _page(statustypen if query.get("zaaktype", zaaktype) == zaaktype else [])
+                return _page(statustypen if ours else [])
             case (("zaken", "GET", ["zaken"])
                   | ("documenten", "GET", ["enkelvoudiginformatieobjecten"])):
                 return _page(_matching(inbox, code, "zaak" if api == "zaken" else "document",
                                        identificatie=query.get("identificatie"),
                                        bronorganisatie=query.get("bronorganisatie")))
             case ("zaken", "POST", ["zaken"]):
-                if body["zaaktype"] != zaaktype:
+                if not _same(body["zaaktype"], zaaktype):
                     raise _invalid("zaaktype", "Dit zaaktype staat niet in de catalogus.")
                 for field in ("bronorganisatie", "verantwoordelijkeOrganisatie"):
                     if body[field] != zgw.simulated_rsin(code):
@@ -352,7 +360,7 @@ def _handle(code, api, method, parts):
                                        omschrijvingGeneriek=query.get("omschrijvingGeneriek")))
             case ("zaken", "POST", ["rollen"]):
                 zaak = _zaak_uuid(code, body["zaak"], inbox)
-                roltype = next((r for r in roltypen if r["url"] == body["roltype"]), None)
+                roltype = next((r for r in roltypen if _same(r["url"], body["roltype"])), None)
                 if roltype is None:
                     raise _invalid("roltype", "Dit roltype hoort niet bij het zaaktype.")
                 return _store(inbox, code, "rol", {
@@ -365,7 +373,7 @@ def _handle(code, api, method, parts):
                                        statustype=query.get("statustype")))
             case ("zaken", "POST", ["statussen"]):
                 zaak = _zaak_uuid(code, body["zaak"], inbox)
-                if body["statustype"] not in {s["url"] for s in statustypen}:
+                if not any(_same(s["url"], body["statustype"]) for s in statustypen):
                     raise _invalid("statustype", "Dit statustype hoort niet bij het zaaktype.")
                 return _store(inbox, code, "status", {**body, "zaakinformatieobjecten": []},
                               zaak=zaak)
@@ -383,7 +391,7 @@ def _handle(code, api, method, parts):
                     **body, "aardRelatieWeergave": "Hoort bij, omgekeerd: kent",
                     "registratiedatum": _timestamp()}, zaak=zaak)
             case ("documenten", "POST", ["enkelvoudiginformatieobjecten"]):
-                if body["informatieobjecttype"] != informatieobjecttype:
+                if not _same(body["informatieobjecttype"], informatieobjecttype):
                     raise _invalid("informatieobjecttype", "Dit type staat niet in de catalogus.")
                 content = base64.b64decode(body.get("inhoud") or "")
                 served = {**body, "versie": 1, "beginRegistratie": _timestamp(), "locked": False,
