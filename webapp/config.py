@@ -66,6 +66,11 @@ SETTINGS = {
     "GEMEENTE_URL": (_url, None),
     "OUTSIDE_TIMEOUT_S": (float, 10.0),
     "GEMEENTE_SIGNING_SECRET": (str, None),  # unset: SECRET_KEY
+    # How a dossier reaches a municipality: "zgw" (a zaak in its case system) or "webhook" (a
+    # signed POST), per CBS code in GEMEENTE_BACKENDS (README: "Delivery to the municipality"),
+    # else GEMEENTE_BACKEND with the simulator's connection.
+    "GEMEENTE_BACKEND": (str, "zgw"),
+    "GEMEENTE_BACKENDS": (json.loads, {}),  # {"GM0193": {"backend": "zgw", "zaken_api": …}}
     "GEMEENTE_STAFF_PASSWORDS": (json.loads, {}),  # {"GM0193": "scrypt:…"}; unset: derived
     "SOURCES_TOKEN": (str, None),  # the sources' bearer token; unset: derived from SECRET_KEY
     "INBOX_DATABASE_URL": (str, None),  # unset: SQLite in the instance folder
@@ -194,7 +199,7 @@ def refusals(config):
         return [f"OCKTOREIS_ENV is {env!r}: it must be one of {', '.join(ENVIRONMENTS)}."]
     if config["TRUSTED_PROXIES"] < 0:
         return [f"TRUSTED_PROXIES is {config['TRUSTED_PROXIES']}: it counts proxies, 0 or more."]
-    lines = []
+    lines = _backend_refusals(config)
     if config["RABBITMQ_URL"] and not config["REDIS_URL"]:
         # Workers in other processes could not read the journeys' data keys (webapp.keys).
         lines.append("RABBITMQ_URL is set but REDIS_URL is not: the workers need the "
@@ -224,4 +229,26 @@ def refusals(config):
         lines += [f"{name} is not set: production signs with its own key and certificate "
                   "(PKIoverheid), never generated ones." for name in ("SAML_SP_KEY", "SAML_SP_CERT")
                   if name not in given]
+    return lines
+
+
+BACKENDS = ("zgw", "webhook")
+ZGW_KEYS = ("zaken_api", "documenten_api", "catalogi_api", "zaaktype", "informatieobjecttype",
+            "client_id", "secret", "rsin")
+
+
+def _backend_refusals(config):
+    """Each municipality's delivery backend must be known, and a ZGW one complete: half a
+    connection would silently deliver to the simulator."""
+    lines = []
+    if config["GEMEENTE_BACKEND"] not in BACKENDS:
+        lines.append(f"GEMEENTE_BACKEND is {config['GEMEENTE_BACKEND']!r}: zgw or webhook.")
+    for code, entry in sorted(config["GEMEENTE_BACKENDS"].items()):
+        backend = entry.get("backend") if isinstance(entry, dict) else None
+        if backend not in BACKENDS:
+            lines.append(f"GEMEENTE_BACKENDS[{code}]: backend must be zgw or webhook.")
+        elif backend == "zgw" and set(entry) - {"backend"}:
+            missing = [key for key in ZGW_KEYS if not entry.get(key)]
+            if missing:
+                lines.append(f"GEMEENTE_BACKENDS[{code}] lacks {', '.join(missing)}.")
     return lines

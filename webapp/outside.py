@@ -9,7 +9,8 @@ import json
 import requests
 from flask import current_app
 
-from webapp import signing
+from webapp import signing, zgw
+from webapp.config import ZGW_KEYS
 
 
 class OutsideSystemError(Exception):
@@ -17,7 +18,11 @@ class OutsideSystemError(Exception):
 
 
 def _post(base_url_key, path, payload, headers=None, data=None):
-    url = (current_app.config[base_url_key] or current_app.config["PUBLIC_URL"]) + path
+    return _post_to((current_app.config[base_url_key] or current_app.config["PUBLIC_URL"]) + path,
+                    payload, headers, data)
+
+
+def _post_to(url, payload, headers=None, data=None):
     try:
         response = requests.post(url, json=payload, data=data, headers=headers,
                                  timeout=current_app.config["OUTSIDE_TIMEOUT_S"])
@@ -35,10 +40,36 @@ def fetch_from_source(source, bsn):
 
 
 def deliver_to_gemeente(gemeente_code, dossier, delivery_id):
-    """Deliver a dossier; `delivery_id` makes a repeated delivery harmless. Returns a reference."""
+    """Deliver a dossier with the municipality's backend (`delivery_backend`); `delivery_id`
+    makes a repeated delivery harmless. Returns a reference."""
+    backend, settings = delivery_backend(gemeente_code)
+    if backend == "zgw":
+        try:
+            return zgw.deliver(settings, dossier, delivery_id,
+                               current_app.config["OUTSIDE_TIMEOUT_S"])
+        except zgw.ZgwError as exc:
+            raise OutsideSystemError(str(exc)) from None
     body = json.dumps(dossier).encode()
     headers = signing.signed_headers(current_app.config["GEMEENTE_SIGNING_SECRET"], gemeente_code,
                                      delivery_id, body)
     headers["Content-Type"] = "application/json"
-    answer = _post("GEMEENTE_URL", f"/gemeente/api/{gemeente_code}/dossiers", None, headers, body)
+    url = settings or current_app.config["GEMEENTE_URL"] or current_app.config["PUBLIC_URL"]
+    answer = _post_to(f"{url}/gemeente/api/{gemeente_code}/dossiers", None, headers, body)
     return answer["reference"]
+
+
+def delivery_backend(gemeente_code):
+    """("zgw", its zgw.Connection) or ("webhook", its base URL or None) for a municipality:
+    its entry in GEMEENTE_BACKENDS, else GEMEENTE_BACKEND with this app's simulator (without
+    the simulators a ZGW municipality needs its own connection: never the simulator's)."""
+    config = current_app.config
+    entry = (config["GEMEENTE_BACKENDS"].get(gemeente_code)
+             or {"backend": config["GEMEENTE_BACKEND"]})
+    if entry["backend"] == "webhook":
+        return "webhook", entry.get("url")
+    if set(ZGW_KEYS) <= entry.keys():
+        return "zgw", zgw.Connection(**{key: entry[key] for key in ZGW_KEYS})
+    if not config["SIMULATORS"]:
+        raise OutsideSystemError(f"GEMEENTE_BACKENDS has no ZGW connection for {gemeente_code}")
+    return "zgw", zgw.simulator_connection(config["GEMEENTE_URL"] or config["PUBLIC_URL"],
+                                           config["SECRET_KEY"], gemeente_code)

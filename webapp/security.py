@@ -19,7 +19,7 @@ CSRF_KEY = "csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
-EXEMPT_PREFIXES = ("/digid-sim/api/", "/bronnen-sim/api/", "/gemeente/api/")
+EXEMPT_PREFIXES = ("/digid-sim/api/", "/bronnen-sim/api/", "/gemeente/api/", "/gemeente/zgw/")
 
 # The largest request body we read: the application form is a few hundred bytes.
 MAX_CONTENT_LENGTH = 64 * 1024

@@ -2,17 +2,20 @@
 
 import email
 import email.policy
+import json
 import re
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from webapp import saml
 from webapp.domain.sources import SOURCES
 from webapp.simulators import population
 from webapp.simulators.gemeente import Dossier
+from webapp.simulators.zgw import ZgwObject, received_zaken
 
 
 def application_form(citizen, partner_citizen=None, **overrides):
@@ -46,15 +49,23 @@ def all_database_text(app):
     return "\n".join(values)
 
 
+class Delivered(NamedTuple):
+    id: str
+    gemeente_code: str
+    body: str  # the delivered data as JSON (a zaak's JSON document)
+
+
 def dossiers(app):
-    """The dossiers in the municipality simulator's inbox."""
+    """What the municipality simulator received: the signed dossiers and the zaken."""
     with Session(app.extensions["gemeente_inbox"]) as inbox:
-        return inbox.scalars(select(Dossier)).all()
+        return [*inbox.scalars(select(Dossier)).all(),
+                *(Delivered(z.id, z.gemeente_code, json.dumps(z.body))
+                  for g in inbox.scalars(select(ZgwObject.gemeente_code).distinct())
+                  for z in received_zaken(inbox, g))]
 
 
 def dossier_count(app):
-    with Session(app.extensions["gemeente_inbox"]) as inbox:
-        return inbox.scalar(select(func.count()).select_from(Dossier))
+    return len(dossiers(app))
 
 
 def local(url):

@@ -25,9 +25,10 @@ from .helpers import dossier_count, invitation_path, outbox_messages
 RETRIES = 2
 
 
-@pytest.fixture
-def app_config():
-    return {"DELIVERY_RETRIES": RETRIES}
+@pytest.fixture(params=["zgw", "webhook"])
+def app_config(request):
+    """Each test with either delivery backend: both fail, retry and end the same way."""
+    return {"DELIVERY_RETRIES": RETRIES, "GEMEENTE_BACKEND": request.param}
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ PERSONAL = re.compile(r"^/(uitnodiging|reis|app|dev|gemeente|digid-sim)/")
 # Where the installable app's shell lives: the same /app/ prefix, nothing personal.
 APP_SHELL = ("/app/sw.js", "/app/offline", "/app/offline/<any(en):language>", "/app/start",
              "/app/installeren")
-MACHINE_APIS = re.compile(r"^/((digid-sim|bronnen-sim|gemeente)/api/|digid-sim/saml/metadata$)")
+MACHINE_APIS = re.compile(r"^/((digid-sim|bronnen-sim|gemeente)/api/|digid-sim/saml/metadata$|gemeente/zgw/)")
 
 
 

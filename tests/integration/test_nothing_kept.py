@@ -135,7 +135,7 @@ def test_after_delivery_nothing_is_kept_and_the_consent_record_remains(app, walk
         f"{role}:{source}" for role in ("applicant", "partner")
         for source in ("mijnoverheid", "belastingdienst", "uwv", "pensioen", "duo")}
     log_text = logs()
-    assert "POST /gemeente/api/GM0193/dossiers" in log_text  # the logs were captured
+    assert "POST /gemeente/zgw/GM0193/zaken/api/v1/zaken" in log_text  # the logs were captured
     assert_nothing_kept(app, log_text)
     assert_ids_only_on_the_queue(queued)
 

@@ -17,7 +17,7 @@ from .test_no_store import _deliver_with_a_partner, _municipality_and_outbox, _r
     _stop_in_every_way
 
 # Called by machines or by QA's scripts, with JSON: no form, no page.
-NOT_FORMS = re.compile(r"^/((digid-sim|bronnen-sim|gemeente)/api/|(bronnen-sim|gemeente)/storing$|acceptatie/)")
+NOT_FORMS = re.compile(r"^/((digid-sim|bronnen-sim|gemeente)/api/|gemeente/zgw/|(bronnen-sim|gemeente)/storing$|acceptatie/)")
 FORM_URL = re.compile(r'<meta name="form-url" content="([^"]+)">')
 
 

@@ -1,5 +1,6 @@
 """Settings: the environment, then the overrides, then what derives from both."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,21 @@ def test_jobs_on_rabbitmq_without_redis_are_refused_everywhere(tmp_path, environ
     assert not any(line.startswith(refused) for line in _refusals(tmp_path, OCKTOREIS_ENV=environment))
     embedded = _refusals(tmp_path, OCKTOREIS_ENV="development", RABBITMQ_URL=None, REDIS_URL=None)
     assert embedded == []
+
+
+def test_a_municipality_backend_is_known_and_a_zgw_connection_complete(tmp_path):
+    zgw = {"backend": "zgw", "zaken_api": "https://zaken.example/api/v1",
+           "documenten_api": "https://documenten.example/api/v1",
+           "catalogi_api": "https://catalogi.example/api/v1",
+           "zaaktype": "https://catalogi.example/api/v1/zaaktypen/1",
+           "informatieobjecttype": "https://catalogi.example/api/v1/informatieobjecttypen/2",
+           "client_id": "ockto", "secret": "s" * 40, "rsin": "002220647"}
+    backends = {"GM0193": zgw, "GM0363": {"backend": "webhook", "url": "https://a.example"},
+                "GM0014": {"backend": "zgw"}}  # the simulator's, in development
+    assert _refusals(tmp_path, GEMEENTE_BACKENDS=json.dumps(backends)) == []
+    half = {**zgw, "secret": "", "rsin": None}
+    assert _refusals(tmp_path, GEMEENTE_BACKEND="mail", GEMEENTE_BACKENDS=json.dumps(
+        {"GM0193": half, "GM0363": {"backend": "fax"}})) == [
+        "GEMEENTE_BACKEND is 'mail': zgw or webhook.",
+        "GEMEENTE_BACKENDS[GM0193] lacks secret, rsin.",
+        "GEMEENTE_BACKENDS[GM0363]: backend must be zgw or webhook."]

@@ -35,6 +35,7 @@ from webapp.domain import gemeenten
 from webapp.domain.sources import BY_KEY, describe
 from webapp.pages import form_errors, personal
 
+from . import zgw
 from .sources import MemoryOutages, RedisOutages, switch_outage
 
 bp = personal(Blueprint("gemeente", __name__, url_prefix="/gemeente"))
@@ -91,11 +92,13 @@ def init_app(app):
             raise ValueError(f"GEMEENTE_STAFF_PASSWORDS holds password hashes, not passwords: "
                              f"{code} (`flask --app webapp gemeente new-password {code}` makes one)")
     engine = make_engine(app.config["INBOX_DATABASE_URL"])
-    try:
-        InboxBase.metadata.create_all(engine)
-    except OperationalError:  # another process created it at the same moment
-        InboxBase.metadata.create_all(engine)
+    for metadata in (InboxBase.metadata, zgw.ZgwBase.metadata):
+        try:
+            metadata.create_all(engine)
+        except OperationalError:  # another process created it at the same moment
+            metadata.create_all(engine)
     app.extensions["gemeente_inbox"] = engine
+    zgw.init_app(app)
     url = app.config.get("REDIS_URL")
     app.extensions["gemeente_sim_outages"] = (RedisOutages(url, "gemeente-sim:storing") if url
                                               else MemoryOutages())
@@ -241,11 +244,13 @@ def _staff_only(code):
 
 @bp.get("/<code>/inbox")
 def inbox(code):
+    """Everything delivered to this municipality: signed dossiers and zaken, newest first."""
     gemeente = _staff_only(code)
     with _inbox() as inbox:
-        dossiers = inbox.scalars(select(Dossier).filter_by(gemeente_code=code)
-                                 .order_by(Dossier.received_at.desc())).all()
+        dossiers = inbox.scalars(select(Dossier).filter_by(gemeente_code=code)).all()
         rows = [(d, json.loads(d.body)) for d in dossiers]
+        rows += [(z, z.body) for z in zgw.received_zaken(inbox, code)]
+    rows.sort(key=lambda row: row[0].received_at, reverse=True)
     return render_template("simulators/gemeente_inbox.html", gemeente=gemeente, rows=rows)
 
 
@@ -255,28 +260,37 @@ def dossier(code, dossier_id):
     found, body = _dossier_or_404(code, dossier_id)
     return render_template("simulators/gemeente_dossier.html", gemeente=gemeente,
                            dossier=found, body=body, describe=describe, sources=BY_KEY,
-                           has_pdf="dossier_pdf" in body)
+                           zaak=found if isinstance(found, zgw.ReceivedZaak) else None,
+                           has_pdf="dossier_pdf" in body or getattr(found, "pdf", None))
 
 
 @bp.get("/<code>/inbox/<dossier_id>/pdf")
 def dossier_pdf(code, dossier_id):
     """The dossier as Ockto delivered it: the PDF for staff to read, search and file."""
     _staff_only(code)
-    encoded = _dossier_or_404(code, dossier_id)[1].get("dossier_pdf")
-    if not encoded:
+    found, body = _dossier_or_404(code, dossier_id)
+    if isinstance(found, zgw.ReceivedZaak):
+        with _inbox() as inbox:
+            pdf = found.pdf and zgw.document_content(inbox, code, found.pdf)
+    else:
+        pdf = body.get("dossier_pdf") and base64.b64decode(body["dossier_pdf"])
+    if not pdf:
         abort(404)
-    response = make_response(base64.b64decode(encoded))
+    response = make_response(pdf)
     response.headers["Content-Type"] = "application/pdf"
     response.headers["Content-Disposition"] = f'inline; filename="dossier-{dossier_id}.pdf"'
     return response
 
 
 def _dossier_or_404(code, dossier_id):
-    """This municipality's dossier and its delivered body; 404 for any other."""
+    """This municipality's dossier or zaak and its delivered data; 404 for any other."""
     with _inbox() as inbox:
         found = inbox.get(Dossier, dossier_id)
-    if found is None or found.gemeente_code != code:
-        abort(404)
+        if found is None or found.gemeente_code != code:
+            zaak = zgw.received_zaak(inbox, code, dossier_id)
+            if zaak is None:
+                abort(404)
+            return zaak, zaak.body
     return found, json.loads(found.body)
 
 
