@@ -2,6 +2,7 @@
 
 import hashlib
 import heapq
+import hmac
 import os
 import time
 import uuid
@@ -34,7 +35,10 @@ TO = "to"  # the local outbox's index: a folder per recipient, holding links to 
 
 
 def _recipient_tag(address):
-    return "t" + _tag(address.strip().lower())
+    """The recipient's folder name: keyed with SECRET_KEY, so a file name or a path in a log
+    does not give the address away to whoever tries addresses."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return "t" + hmac.new(key, address.strip().lower().encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def outbox_mails(to=None, newest=100):
@@ -57,9 +61,13 @@ def forget(about):
     reach and out of scope here)."""
     outbox = Path(current_app.config["OUTBOX_DIR"])
     for path in outbox.glob(f"*-{_tag(about)}.eml") if outbox.is_dir() else []:
-        recipient = path.name.split("-")[2]
-        (outbox / TO / recipient / path.name).unlink(missing_ok=True)
+        index = outbox / TO / path.name.split("-")[2]
+        (index / path.name).unlink(missing_ok=True)
         path.unlink(missing_ok=True)
+        try:
+            index.rmdir()  # the recipient's folder goes with their last mail
+        except OSError:
+            pass  # other mails to them remain, or another process removed it
 
 
 def _tag(about):

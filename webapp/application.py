@@ -1,5 +1,7 @@
 """Step 1: the application form at Gezondverzekerd.nl."""
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from . import binding, i18n, invitations
@@ -62,9 +64,17 @@ def switch_language():
         except JourneyError:
             pass  # an expired or withdrawn link: only this browser's choice changes
     invitations.remember_language(applications, i18n.current())
-    back = request.form.get("terug", "")
-    # only a path on this site: never an open redirect
-    return redirect(back if back.startswith("/") and not back.startswith("//") else "/", 303)
+    return redirect(_path_on_this_site(request.form.get("terug", "")), 303)
+
+
+def _path_on_this_site(back):
+    """`back` if it is a path on this site, else "/": never an open redirect. Browsers read a
+    backslash as a slash (`/\\evil.example` is `//evil.example`) and skip control characters."""
+    parts = urlsplit(back.replace("\\", "/"))
+    if (parts.scheme or parts.netloc or not parts.path.startswith("/")
+            or parts.path.startswith("//") or any(ord(c) < 32 or ord(c) == 127 for c in back)):
+        return "/"
+    return back
 
 
 @bp.get("/gemeenten")

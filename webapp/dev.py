@@ -20,7 +20,7 @@ from messaging.mail import outbox_mails
 from .pages import personal
 
 bp = personal(Blueprint("dev", __name__, url_prefix="/dev"))
-MAIL_ID = re.compile(r"[0-9]{1,20}-[0-9a-f]{8}(-t[0-9a-f]{8})?(-[0-9a-f]{8})?")
+MAIL_ID = re.compile(r"[0-9]{1,20}-[0-9a-f]{8}(-t[0-9a-f]{16})?(-[0-9a-f]{8})?")
 TOKEN_KEY = "dev_pages_token"
 
 

@@ -90,6 +90,15 @@ def init_app(app):
         g.pop("language", None)
         refresh()
 
+    @app.after_request
+    def _say_the_language(response):
+        """A citizen's page is in the language its Accept-Language or cookie chose: caches
+        keep one per language (Vary), and the answer names it (Content-Language)."""
+        if bilingual() and response.mimetype == "text/html":
+            response.vary.update(("Accept-Language", "Cookie"))
+            response.content_language.add(current())
+        return response
+
     # {% trans %} blocks span lines in the templates: one space in the catalogue's entries
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.add_template_filter(money, "euro")

@@ -1,20 +1,21 @@
 """The embedded web server's request handler (it names no versions, and leaves the access
 log to the app), and `scrub`, which every logged path goes through.
 
-A personal link (`/uitnodiging/<token>`), a QR code's link (`/app/koppel/<token>`), a DigiD
-artifact and the other tokens in query strings open a journey or a login to whoever has
-them: a log says `…` instead.
+A personal link (`/uitnodiging/<token>`, `/app/verder/<token>`), a QR code's link
+(`/app/koppel/<token>`), a DigiD artifact and the other tokens in query strings open a journey
+or a login to whoever has them, and the development outbox's `?to=` is an e-mail address: a
+log says `…` instead.
 """
 
 import re
 
 from werkzeug.serving import WSGIRequestHandler
 
-_SECRET_PATHS = re.compile(r"^(/uitnodiging|/app/koppel)/[^/?#]+")
+_SECRET_PATHS = re.compile(r"^(/uitnodiging|/app/koppel|/app/verder)/(?!terug(?:$|[?#]))[^/?#]+")
 # SAML: the artifact (SAMLart) opens a login once; the RelayState, the AuthnRequest and its
 # signature name a login of this device.
 _SECRET_PARAMS = re.compile(
-    r"([?&](?:artifact|t|token|code|state|SAMLart|RelayState|SAMLRequest|Signature)=)[^&#]*")
+    r"([?&](?:artifact|t|token|code|state|SAMLart|RelayState|SAMLRequest|Signature|to)=)[^&#]*")
 
 
 def scrub(path):

@@ -1,7 +1,9 @@
 """The development outbox: QA finds one applicant's invitation directly (`?to=`), however
 many mails came after it (issue 17)."""
 
+import hashlib
 import re
+from pathlib import Path
 
 from messaging import mail
 from webapp.simulators.population import SANNE
@@ -34,3 +36,14 @@ def test_an_address_without_mail_says_so(app, desktop):
     assert page.status_code == 200
     assert "Nog geen e-mail aan niemand@example.org" in page.text
     assert "iemand0@example.org" not in page.text
+
+
+def test_the_recipients_folder_names_no_address_and_goes_with_their_last_mail(app):
+    """The index folder is keyed with SECRET_KEY (no plain hash of the address, which anyone
+    could compute from a guess) and is removed when the purge forgets the mails in it."""
+    mail.send("Uitnodiging", APPLICANT, "tekst", "<p>tekst</p>", about="journey-1")
+    index = Path(app.config["OUTBOX_DIR"]) / mail.TO
+    [folder] = list(index.iterdir())
+    assert hashlib.sha256(APPLICANT.encode()).hexdigest()[:8] not in folder.name
+    mail.forget("journey-1")
+    assert list(index.iterdir()) == []

@@ -51,6 +51,9 @@ def test_the_switch_refuses_an_unknown_language_and_a_way_off_the_site(desktop):
     assert switch(desktop, "de").status_code == 400
     assert switch(desktop, "en", "//evil.example/").headers["Location"] == "/"
     assert switch(desktop, "en", "https://evil.example/").headers["Location"] == "/"
+    for way_off in ("/\\evil.example/", "/\t/evil.example/", "\\\\evil.example/"):  # browsers read
+        assert switch(desktop, "en", way_off).headers["Location"] == "/"  # these as //evil.example
+    assert switch(desktop, "en", "/app/?x=1").headers["Location"] == "/app/?x=1"
 
 
 def test_an_english_application_gets_its_mails_in_english(app, desktop, run_jobs, clock):
@@ -118,3 +121,11 @@ def test_amounts_and_dates_on_the_review_read_the_english_way(walk, desktop, pho
     review = walk.to_review(SANNE).text
     assert "Tax year" in review and re.search(r"€[0-9]{1,3},[0-9]{3}", review)
     assert not re.search(r"€\s?[0-9]{1,3}\.[0-9]{3}", review)
+
+
+def test_a_citizens_page_says_its_language_and_what_chose_it(desktop):
+    """Caches keep a page per language (Vary), and the answer names its language."""
+    english = desktop.get("/", headers=ENGLISH)
+    assert english.headers["Content-Language"] == "en"
+    assert {"Accept-Language", "Cookie"} <= set(english.vary)
+    assert desktop.get("/", headers={"Accept-Language": "nl"}).headers["Content-Language"] == "nl"

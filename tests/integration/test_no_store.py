@@ -105,7 +105,7 @@ def _stop_in_every_way(walk, desktop, phone):
 
 
 def _municipality_and_outbox(app, client):
-    mails = re.findall(r'href="/dev/outbox/([0-9]+(?:-t?[0-9a-f]{8})+)"', client.get("/dev/outbox").text)
+    mails = re.findall(r'href="/dev/outbox/([0-9]+(?:-[0-9a-f]{8}|-t[0-9a-f]{16})+)"', client.get("/dev/outbox").text)
     client.get(f"/dev/outbox/{mails[0]}")
     client.get(f"/dev/outbox/{mails[0]}/html")
     client.get("/gemeente/GM0193/inloggen")
