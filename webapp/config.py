@@ -5,6 +5,7 @@ then derives what depends on other settings (the instance folder's files, the co
 flag), so an override is seen by everything derived from it.
 """
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -12,6 +13,8 @@ import os
 import secrets
 from pathlib import Path
 
+from . import zgw
+from .domain import gemeenten
 from .domain.journey import DELIVERY_RETRIES
 
 
@@ -183,7 +186,7 @@ ENVIRONMENTS = ("development", "acceptance", "production")
 MIN_SECRET_LENGTH = 32
 NEVER_IN_PRODUCTION = ("SIMULATORS", "DEV_PAGES", "ACCEPTANCE_MODE", "RATE_LIMITS_OFF")
 SERVICES = ("DATABASE_URL", "RABBITMQ_URL", "REDIS_URL")
-OUTSIDE_SYSTEMS = ("SOURCES_URL", "GEMEENTE_URL")  # and DigiD: SAML_IDP_METADATA
+OUTSIDE_SYSTEMS = ("SOURCES_URL",)  # and DigiD: SAML_IDP_METADATA; the municipalities: below
 
 
 def refusals(config):
@@ -226,6 +229,7 @@ def refusals(config):
                       for name in OUTSIDE_SYSTEMS if not config[name]]
             if not config["SAML_IDP_METADATA"]:
                 lines.append("SAML_IDP_METADATA is not set: name DigiD's metadata (a URL or a file).")
+            lines += _real_municipality_refusals(config)
         lines += [f"{name} is not set: production signs with its own key and certificate "
                   "(PKIoverheid), never generated ones." for name in ("SAML_SP_KEY", "SAML_SP_CERT")
                   if name not in given]
@@ -233,8 +237,7 @@ def refusals(config):
 
 
 BACKENDS = ("zgw", "webhook")
-ZGW_KEYS = ("zaken_api", "documenten_api", "catalogi_api", "zaaktype", "informatieobjecttype",
-            "client_id", "secret", "rsin")
+ZGW_KEYS = tuple(field.name for field in dataclasses.fields(zgw.Connection))
 
 
 def _backend_refusals(config):
@@ -251,4 +254,25 @@ def _backend_refusals(config):
             missing = [key for key in ZGW_KEYS if not entry.get(key)]
             if missing:
                 lines.append(f"GEMEENTE_BACKENDS[{code}] lacks {', '.join(missing)}.")
+    return lines
+
+
+def _real_municipality_refusals(config):
+    """Without the simulators every municipality (all of gemeenten.csv) must reach a real
+    system: a zgw one needs its complete connection (else each delivery fails, is retried and
+    ends undelivered), a webhook one its url or GEMEENTE_URL."""
+    backends, lines = config["GEMEENTE_BACKENDS"], []
+    entries = {g.code: backends.get(g.code) or {"backend": config["GEMEENTE_BACKEND"]}
+               for g in gemeenten.all_gemeenten()}
+    lacking = sorted(code for code, entry in entries.items() if isinstance(entry, dict)
+                     and entry.get("backend") == "zgw" and not all(entry.get(k) for k in ZGW_KEYS))
+    if lacking:
+        lines.append(f"{len(lacking)} municipalities deliver over zgw without a connection in "
+                     f"GEMEENTE_BACKENDS (e.g. {', '.join(lacking[:3])}): give each its "
+                     f"{', '.join(ZGW_KEYS)}, or set GEMEENTE_BACKEND=webhook.")
+    if not config["GEMEENTE_URL"] and any(
+            isinstance(entry, dict) and entry.get("backend") == "webhook" and not entry.get("url")
+            for entry in entries.values()):
+        lines.append("GEMEENTE_URL is not set: a webhook municipality without its own url "
+                     "delivers there.")
     return lines

@@ -580,7 +580,7 @@ def deliver(journey_id):
     metrics.DELIVERY.labels(application.gemeente_code).observe(took.seconds)
     try:
         _transition(journey, JourneyEvent.DELIVERED)
-    except IllegalTransition:  # the same job ran twice at once; the municipality kept one
+    except IllegalTransition:  # the same job ran twice at once; the other run delivered it
         current_app.logger.info("journey %s was delivered by another worker", journey_id)
         return
     receipt = session.get(Receipt, journey.id)

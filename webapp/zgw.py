@@ -6,7 +6,14 @@ as a PDF and its structured data as JSON (two enkelvoudige informatieobjecten, e
 the zaak) and the zaaktype's first status. Every object has a name made from our delivery id
 (the zaak's and the documents' `identificatie`), and each step first looks its object up: a
 delivery repeated after a lost answer or a crash halfway completes what is missing and never
-makes a second zaak or document.
+makes a second zaak or document. Two runs of one delivery at once (a job sent twice) both
+find nothing and both POST the zaak: the Zaken API refuses the second (`identificatie` is
+unique per `bronorganisatie`), and the run refused stops there with a ZgwError, so only one
+of them goes on to the rollen, documents and statussen (which the standard does not keep
+unique); its retry later completes what may be missing. A document refused as not unique was
+made by such a twin: it is looked up again and used. Left open: a twin that starts after the
+other made the zaak but before it made the rest finds the zaak and goes on beside it, and
+could then add a second rol or status.
 """
 
 import base64
@@ -17,6 +24,7 @@ import json
 import time
 import uuid
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 import jwt
 import requests
@@ -26,10 +34,19 @@ from .domain.bsn import is_valid_bsn
 API_VERSIONS = {"zaken": "1.5.1", "documenten": "1.5.0", "catalogi": "1.3.1"}
 CRS = {"Accept-Crs": "EPSG:4326", "Content-Crs": "EPSG:4326"}  # the Zaken API asks for both
 SIMULATOR_CLIENT_ID = "ockto"
+NOT_UNIQUE = "identificatie-niet-uniek"  # invalidParams code of a second zaak or document
 
 
 class ZgwError(Exception):
-    """The case system did not answer as it should; the delivery can be tried again."""
+    """The case system did not answer as it should; the delivery can be tried again.
+
+    The message names the call, the status and the refused fields (invalidParams' name and
+    code) only, never the answer's text: that may quote what we sent, a BSN or the dossier,
+    and the message ends up in the worker's log."""
+
+    def __init__(self, message, codes=frozenset()):
+        super().__init__(message)
+        self.codes = codes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,9 +112,12 @@ class _Client:
         try:
             response = self.http.request(method, url, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
-            raise ZgwError(f"{url}: {type(exc).__name__}") from None
+            raise ZgwError(f"{method} {urlsplit(url).path}: {type(exc).__name__}") from None
         if response.status_code >= 400:
-            raise ZgwError(f"{method} {url}: HTTP {response.status_code} {response.text[:300]}")
+            invalid = _invalid_params(response)
+            fields = "".join(f" {name}: {code}" for name, code in invalid)
+            raise ZgwError(f"{method} {urlsplit(url).path}: HTTP {response.status_code}{fields}",
+                           frozenset(code for _, code in invalid))
         return response.json()
 
     def find(self, url, **query):
@@ -110,14 +130,34 @@ class _Client:
         found = self.find(url, **query)
         return found[0] if found else self.call("POST", url, json=body)
 
+    def find_or_create_unique(self, url, query, body):
+        """As find_or_create, for an object the API keeps unique by `query`: one a concurrent
+        twin made after our look-up (our POST refused as not unique) is looked up again."""
+        try:
+            return self.find_or_create(url, query, body)
+        except ZgwError as exc:
+            found = self.find(url, **query) if NOT_UNIQUE in exc.codes else None
+            if not found:
+                raise
+            return found[0]
+
+
+def _invalid_params(response):
+    """(name, code) of each field a problem answer refused; names and codes are the API's
+    own words, cut short all the same."""
+    try:
+        params = response.json().get("invalidParams") or []
+        return [(str(p.get("name"))[:80], str(p.get("code"))[:40]) for p in params][:10]
+    except (ValueError, AttributeError):
+        return []
+
 
 def deliver(connection, dossier, delivery_id, timeout, today=None):
     """Register `dossier` (with its `dossier_pdf`) as a zaak; returns the zaak's identificatie."""
     c, api = _Client(connection, timeout), connection
     today = (today or datetime.now(timezone.utc).date()).isoformat()
     identificatie = f"OCKTO-{delivery_id}"
-    zaak = c.find_or_create(f"{api.zaken_api}/zaken", {
-        "identificatie": identificatie, "bronorganisatie": api.rsin}, {
+    zaak = _zaak(c, {
         "identificatie": identificatie, "bronorganisatie": api.rsin,
         "verantwoordelijkeOrganisatie": api.rsin, "zaaktype": api.zaaktype,
         "startdatum": today, "omschrijving": "Aanvraag gemeentepolis via Ockto",
@@ -139,7 +179,7 @@ def deliver(connection, dossier, delivery_id, timeout, today=None):
              base64.b64decode(dossier["dossier_pdf"])),
             ("J", "Gegevens Ockto (JSON)", f"dossier-{delivery_id}.json", "application/json",
              json.dumps(structured, ensure_ascii=False, indent=1).encode())):
-        document = c.find_or_create(f"{api.documenten_api}/enkelvoudiginformatieobjecten", {
+        document = c.find_or_create_unique(f"{api.documenten_api}/enkelvoudiginformatieobjecten", {
             "identificatie": f"{identificatie}-{suffix}", "bronorganisatie": api.rsin}, {
             "identificatie": f"{identificatie}-{suffix}", "bronorganisatie": api.rsin,
             "creatiedatum": today, "titel": title, "auteur": "Ockto", "taal": "nld",
@@ -160,3 +200,18 @@ def deliver(connection, dossier, delivery_id, timeout, today=None):
         "datumStatusGezet": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "statustoelichting": "Aanvraag ontvangen via Ockto"})
     return identificatie
+
+
+def _zaak(c, body):
+    """The delivery's zaak, found or made by this run; when a concurrent run of the same
+    delivery made it after our look-up, this run stops (a ZgwError: tried again later) and
+    leaves the rest to that one."""
+    try:
+        return c.find_or_create(f"{c.connection.zaken_api}/zaken", {
+            "identificatie": body["identificatie"], "bronorganisatie": body["bronorganisatie"]},
+            body)
+    except ZgwError as exc:
+        if NOT_UNIQUE not in exc.codes:
+            raise
+        raise ZgwError(f"{body['identificatie']}: another run of this delivery made the zaak "
+                       "at the same moment; this one stops, to be tried again") from None

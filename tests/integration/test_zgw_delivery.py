@@ -5,6 +5,8 @@ half-done delivery completes without a second zaak or document."""
 
 import base64
 import json
+import logging
+import threading
 import time
 
 import jwt
@@ -145,6 +147,98 @@ def test_a_delivery_that_crashed_halfway_is_completed_once(app, monkeypatch, cra
     [zaak] = found["zaak"]
     assert {o["zaak"] for k in ("rol", "zaakinformatieobject", "status") for o in found[k]} == {
         zaak["url"]}
+
+
+def _together(monkeypatch, method, path):
+    """Both of two runs make the call `method` `path`, then wait for each other: what both
+    looked up, neither had made yet."""
+    real, both, waited = zgw._Client.call, threading.Barrier(2, timeout=20), set()
+
+    def call(self, called, url, **kwargs):
+        answer = real(self, called, url, **kwargs)
+        if called == method and url.endswith(path) and threading.get_ident() not in waited:
+            waited.add(threading.get_ident())
+            both.wait()
+        return answer
+    monkeypatch.setattr(zgw._Client, "call", call)
+    return real
+
+
+def _at_once(app, *work):
+    outcomes = []
+
+    def run(job):
+        with app.app_context():
+            try:
+                outcomes.append(job())
+            except (outside.OutsideSystemError, zgw.ZgwError) as exc:
+                outcomes.append(exc)
+    threads = [threading.Thread(target=run, args=(job,)) for job in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
+def test_two_runs_of_one_delivery_at_once_make_one_zaak_with_each_document_once(app, monkeypatch):
+    """The same job twice at once: both find no zaak and both POST it; the Zaken API keeps one
+    and the run refused stops, leaving the rest to the other; its retry changes nothing."""
+    real = _together(monkeypatch, "GET", "/zaken")
+    deliver = lambda: outside.deliver_to_gemeente("GM0193", DOSSIER, DELIVERY)  # noqa: E731
+    outcomes = _at_once(app, deliver, deliver)
+    [stopped] = [o for o in outcomes if isinstance(o, Exception)]
+    assert str(stopped) == (f"OCKTO-{DELIVERY}: another run of this delivery made the zaak at "
+                            "the same moment; this one stops, to be tried again")
+    assert f"OCKTO-{DELIVERY}" in outcomes
+    found = _everything(app)
+    assert [len(found[k]) for k in found] == [1, 1, 2, 2, 1]
+    monkeypatch.setattr(zgw._Client, "call", real)
+    assert deliver() == f"OCKTO-{DELIVERY}" and _everything(app) == found
+
+
+def test_a_document_a_twin_made_at_the_same_moment_is_used_not_made_twice(app, monkeypatch):
+    """The Documenten API keeps identificatie unique too: the refused POST looks again."""
+    _together(monkeypatch, "GET", "/enkelvoudiginformatieobjecten")
+    connection = _connection(app)
+    url, query = f"{connection.documenten_api}/enkelvoudiginformatieobjecten", {
+        "identificatie": f"OCKTO-{DELIVERY}-P", "bronorganisatie": connection.rsin}
+    body = {**query, "creatiedatum": "2026-11-30", "titel": "Dossier", "auteur": "Ockto",
+            "taal": "nld", "formaat": "application/pdf", "bestandsnaam": "d.pdf",
+            "inhoud": base64.b64encode(PDF).decode(), "bestandsomvang": len(PDF),
+            "informatieobjecttype": connection.informatieobjecttype,
+            "vertrouwelijkheidaanduiding": "vertrouwelijk", "indicatieGebruiksrecht": False}
+    make = lambda: zgw._Client(connection, 10).find_or_create_unique(url, query, body)  # noqa: E731
+    first, second = _at_once(app, make, make)
+    assert first["url"] == second["url"] and len(_everything(app)["document"]) == 1
+
+
+def test_a_refused_request_or_answer_leaves_no_bsn_in_the_error_or_the_logs(app, monkeypatch,
+                                                                         caplog):
+    """What is off the specification may hold a BSN, and jsonschema's messages quote the value:
+    the case system's answer is never copied into the error (which the worker logs), and the
+    simulator names where a request or its own answer breaks the specification, not what."""
+    caplog.set_level(logging.DEBUG)
+    outside.deliver_to_gemeente("GM0193", DOSSIER, DELIVERY)
+    connection, [zaak] = _connection(app), _everything(app)["zaak"]
+    client, rollen = zgw._Client(connection, 10), f"{connection.zaken_api}/rollen"
+    [roltype] = client.find(f"{connection.catalogi_api}/roltypen", zaaktype=connection.zaaktype)
+    rol = {"zaak": zaak["url"], "betrokkeneType": "natuurlijk_persoon", "roltype": roltype["url"],
+           "betrokkeneIdentificatie": {"inpBsn": SANNE.bsn}}
+    with pytest.raises(zgw.ZgwError) as refused:  # too long: jsonschema quotes all of it
+        client.call("POST", rollen, json={**rol, "roltoelichting": f"BSN {SANNE.bsn}. " * 80})
+    assert str(refused.value) == ("POST /gemeente/zgw/GM0193/zaken/api/v1/rollen: HTTP 400 "
+                                  "body.roltoelichting: maxLength")
+    view = zgw_sim._view
+
+    def off_the_spec(inbox, code, obj):  # the rol itself where a list belongs
+        body = view(inbox, code, obj)
+        return {**body, "statussen": dict(body)} if obj.kind == "rol" else body
+    monkeypatch.setattr(zgw_sim, "_view", off_the_spec)
+    with pytest.raises(zgw.ZgwError, match="rollen: HTTP 500$"):
+        client.call("POST", rollen, json={**rol, "roltoelichting": "Aanvrager"})
+    assert "ZGW simulator answer breaks the specification: body.statussen: type" in caplog.text
+    assert SANNE.bsn not in caplog.text
 
 
 def test_two_municipalities_keep_their_own_zaken_and_credentials(app):

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from webapp.config import Config, refusals
+from webapp.config import ZGW_KEYS, Config, refusals
+from webapp.domain import gemeenten
 
 
 def test_unset_means_the_embedded_defaults_in_the_instance_folder(tmp_path):
@@ -60,7 +61,7 @@ PRODUCTION = {"OCKTOREIS_ENV": "production", "SECRET_KEY": "s" * 48, "PUBLIC_URL
               "REDIS_URL": "redis://cache/0", "SIMULATORS": "0", "SAML_IDP_METADATA": "https://digid.example/saml/idp/metadata",
               "SAML_SP_KEY": "/etc/ockto/saml.key", "SAML_SP_CERT": "/etc/ockto/saml.crt",
               "SOURCES_URL": "https://bronnen.example", "GEMEENTE_URL": "https://gemeente.example",
-              "TRUSTED_PROXIES": "1"}
+              "GEMEENTE_BACKEND": "webhook", "TRUSTED_PROXIES": "1"}
 
 
 def _refusals(tmp_path, **changes):
@@ -137,6 +138,28 @@ def test_jobs_on_rabbitmq_without_redis_are_refused_everywhere(tmp_path, environ
     assert embedded == []
 
 
+ZGW = {"backend": "zgw", **{key: f"https://zaken.example/{key}" for key in ZGW_KEYS}}
+
+
+def test_production_without_the_simulators_refuses_municipalities_it_cannot_deliver_to(tmp_path):
+    everyone = {g.code: ZGW for g in gemeenten.all_gemeenten()}
+    assert len(everyone) == 342
+    assert _refusals(tmp_path, GEMEENTE_BACKEND=None, GEMEENTE_URL=None,
+                     GEMEENTE_BACKENDS=json.dumps(everyone)) == []  # no webhook: no GEMEENTE_URL
+    simulated = {**everyone, "GM0193": {"backend": "zgw"}, "GM0014": {**ZGW, "secret": ""}}
+    assert _refusals(tmp_path, GEMEENTE_BACKEND=None, GEMEENTE_BACKENDS=json.dumps(simulated)) == [
+        "GEMEENTE_BACKENDS[GM0014] lacks secret.",
+        "2 municipalities deliver over zgw without a connection in GEMEENTE_BACKENDS (e.g. "
+        f"GM0014, GM0193): give each its {', '.join(ZGW_KEYS)}, or set GEMEENTE_BACKEND=webhook."]
+    [line] = _refusals(tmp_path, GEMEENTE_BACKEND=None)  # the default, zgw, for all
+    assert line.startswith("342 municipalities deliver over zgw without a connection"), line
+    assert _refusals(tmp_path, GEMEENTE_URL=None) == [
+        "GEMEENTE_URL is not set: a webhook municipality without its own url delivers there."]
+    own_urls = {g.code: {"backend": "webhook", "url": "https://a.example"}
+                for g in gemeenten.all_gemeenten()}
+    assert _refusals(tmp_path, GEMEENTE_URL=None, GEMEENTE_BACKENDS=json.dumps(own_urls)) == []
+
+
 def test_a_municipality_backend_is_known_and_a_zgw_connection_complete(tmp_path):
     zgw = {"backend": "zgw", "zaken_api": "https://zaken.example/api/v1",
            "documenten_api": "https://documenten.example/api/v1",
@@ -146,9 +169,11 @@ def test_a_municipality_backend_is_known_and_a_zgw_connection_complete(tmp_path)
            "client_id": "ockto", "secret": "s" * 40, "rsin": "002220647"}
     backends = {"GM0193": zgw, "GM0363": {"backend": "webhook", "url": "https://a.example"},
                 "GM0014": {"backend": "zgw"}}  # the simulator's, in development
-    assert _refusals(tmp_path, GEMEENTE_BACKENDS=json.dumps(backends)) == []
+    assert _refusals(tmp_path, OCKTOREIS_ENV="development",
+                     GEMEENTE_BACKENDS=json.dumps(backends)) == []
     half = {**zgw, "secret": "", "rsin": None}
-    assert _refusals(tmp_path, GEMEENTE_BACKEND="mail", GEMEENTE_BACKENDS=json.dumps(
+    assert _refusals(tmp_path, OCKTOREIS_ENV="development", GEMEENTE_BACKEND="mail",
+                     GEMEENTE_BACKENDS=json.dumps(
         {"GM0193": half, "GM0363": {"backend": "fax"}})) == [
         "GEMEENTE_BACKEND is 'mail': zgw or webhook.",
         "GEMEENTE_BACKENDS[GM0193] lacks secret, rsin.",

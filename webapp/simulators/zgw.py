@@ -108,10 +108,11 @@ class SpecResponse:
 
 
 def _problem(status, code, title, detail, invalid=None):
+    """A problem answer; `invalid` holds (name, code, reason) per refused field."""
     body = {"type": f"https://zgw.invalid/fouten/{code}", "code": code, "title": title,
             "status": status, "detail": detail, "instance": f"urn:uuid:{uuid.uuid4()}"}
     if invalid is not None:
-        body["invalidParams"] = [{"name": n, "code": "invalid", "reason": r} for n, r in invalid]
+        body["invalidParams"] = [{"name": n, "code": c, "reason": r} for n, c, r in invalid]
     return status, body
 
 
@@ -121,7 +122,7 @@ class Refused(Exception):
 
 
 def _invalid(name, reason):
-    return Refused(*_problem(400, "invalid", "Invalid input.", reason, [(name, reason)]))
+    return Refused(*_problem(400, "invalid", "Invalid input.", reason, [(name, "invalid", reason)]))
 
 
 def _jwt_refusal(code):
@@ -166,10 +167,10 @@ def serve(code, api, resource):
         status, body = _problem(403, "permission_denied", "Je hebt geen toestemming om deze actie "
                                 "uit te voeren.", refusal)
     else:
-        errors = list(spec.iter_request_errors(spec_request))
-        if errors:
-            detail = "; ".join(_describe(e) for e in errors)[:1000]
-            status, body = _problem(400, "invalid", "Invalid input.", detail, [("request", detail)])
+        invalid = [p for e in spec.iter_request_errors(spec_request) for p in _where(e)]
+        if invalid:
+            detail = "; ".join(f"{name}: {code}" for name, code, _ in invalid)[:1000]
+            status, body = _problem(400, "invalid", "Invalid input.", detail, invalid)
         else:
             try:
                 status, body = _handle(code, api, request.method, resource.strip("/").split("/"))
@@ -178,10 +179,18 @@ def serve(code, api, resource):
     return _answer(api, spec_request, status, body)
 
 
-def _describe(error):
-    causes = [str(getattr(c, "message", c)) for c in getattr(error, "schema_errors", ())
-              or getattr(getattr(error, "__cause__", None), "schema_errors", ())]
-    return f"{error}" + (f" ({', '.join(causes)})" if causes else "")
+def _where(error):
+    """(name, code, reason) per part of a request or answer off the specification: where it is
+    and which rule it breaks, never the value (a jsonschema message quotes it: a BSN, a
+    document's content), so neither the answer nor the log holds one."""
+    schema_errors = (getattr(error, "schema_errors", ())
+                     or getattr(getattr(error, "__cause__", None), "schema_errors", ()))
+    name = getattr(getattr(error, "param", None), "name", None) or getattr(error, "name", None)
+    kind = type(error).__name__
+    if not schema_errors:
+        return [(name or "request", "invalid", kind)]
+    return [(f"{name or 'body'}{e.json_path.removeprefix('$')}", e.validator, kind)
+            for e in schema_errors]
 
 
 def _answer(api, spec_request, status, body):
@@ -196,11 +205,11 @@ def _answer(api, spec_request, status, body):
         headers["Location"] = body["url"]
     if api == "zaken" and status < 400:
         headers["Content-Crs"] = "EPSG:4326"
-    errors = list(spec.iter_response_errors(
-        spec_request, SpecResponse(status, data, content_type, headers)))
-    if errors:
+    invalid = [p for e in spec.iter_response_errors(
+        spec_request, SpecResponse(status, data, content_type, headers)) for p in _where(e)]
+    if invalid:
         current_app.logger.error("ZGW simulator answer breaks the specification: %s",
-                                 "; ".join(_describe(e) for e in errors))
+                                 "; ".join(f"{name}: {code}" for name, code, _ in invalid))
         _, problem = _problem(500, "error", "Server error.", "answer off the spec")
         data = json.dumps(problem).encode()
         status, content_type = 500, "application/problem+json"
@@ -313,8 +322,9 @@ def _store(inbox, code, kind, body, zaak=None, identificatie=None, content=None)
         inbox.commit()
     except IntegrityError:
         inbox.rollback()
-        raise Refused(*_problem(400, "invalid", "Invalid input.", "identificatie niet uniek",
-                                [("identificatie", "identificatie-niet-uniek")])) from None
+        raise Refused(*_problem(  # as Open Zaak: identificatie is unique per bronorganisatie
+            400, "invalid", "Invalid input.", "Deze identificatie bestaat al.",
+            [("identificatie", zgw.NOT_UNIQUE, "Deze identificatie bestaat al.")])) from None
     return 201, _view(inbox, code, inbox.get(ZgwObject, object_uuid))
 
 
