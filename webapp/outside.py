@@ -53,8 +53,11 @@ def deliver_to_gemeente(gemeente_code, dossier, delivery_id):
     headers = signing.signed_headers(current_app.config["GEMEENTE_SIGNING_SECRET"], gemeente_code,
                                      delivery_id, body)
     headers["Content-Type"] = "application/json"
-    url = settings or current_app.config["GEMEENTE_URL"] or current_app.config["PUBLIC_URL"]
-    answer = _post_to(f"{url}/gemeente/api/{gemeente_code}/dossiers", None, headers, body)
+    # A municipality's own endpoint as it gave it; else the receiver at GEMEENTE_URL (or the
+    # simulator in this app), which takes every municipality's dossiers under its code.
+    base = current_app.config["GEMEENTE_URL"] or current_app.config["PUBLIC_URL"]
+    url = settings or f"{base}/gemeente/api/{gemeente_code}/dossiers"
+    answer = _post_to(url, None, headers, body)
     return answer["reference"]
 
 

@@ -260,6 +260,20 @@ def test_the_webhook_backend_still_delivers_a_signed_dossier(app, monkeypatch):
     assert _everything(app)["zaak"] == []
 
 
+def test_a_webhook_url_is_the_municipalitys_endpoint_as_given(app, monkeypatch):
+    """A municipality that takes a plain HTTPS endpoint names it whole: nothing is added."""
+    endpoint = app.config["PUBLIC_URL"] + "/gemeente/api/GM0193/dossiers"
+    monkeypatch.setitem(app.config, "GEMEENTE_BACKENDS",
+                        {"GM0363": {"backend": "webhook", "url": endpoint}})
+    with pytest.raises(outside.OutsideSystemError):  # Zwolle's endpoint refuses Amsterdam's
+        outside.deliver_to_gemeente("GM0363", DOSSIER, DELIVERY)  # signature: it was reached
+    monkeypatch.setitem(app.config, "GEMEENTE_BACKENDS",
+                        {"GM0193": {"backend": "webhook", "url": endpoint}})
+    reference = outside.deliver_to_gemeente("GM0193", DOSSIER, DELIVERY)
+    with Session(app.extensions["gemeente_inbox"]) as inbox:
+        assert [d.id for d in inbox.scalars(select(gemeente_sim.Dossier))] == [reference]
+
+
 def test_staff_see_the_zaak_with_status_initiator_and_documents_and_open_the_pdf(app):
     outside.deliver_to_gemeente("GM0193", DOSSIER, DELIVERY)
     staff = app.test_client()
