@@ -8,6 +8,7 @@ attacker changed them.
 """
 
 import re
+import time
 from importlib import resources
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -280,3 +281,52 @@ def test_our_metadata_is_valid_saml_metadata_and_says_what_digid_needs(app, phon
     assert services == [(str(i), "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact", saml.acs_url(i))
                         for i in (saml.LOGIN, saml.CONTINUE)]
     schema.validate(phone.get("/digid-sim/saml/metadata").text)  # the simulator's too
+
+
+# DigiD's metadata: what cannot be used is "DigiD cannot be reached now", never a 500; what
+# was read before goes on serving while it cannot be read again.
+
+def _metadata_is(app, tmp_path, text):
+    path = tmp_path / "digid-metadata.xml"
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    app.config["SAML_IDP_METADATA"] = str(path)
+
+
+@pytest.mark.parametrize("text", [None, "<niet-af", "sp"], ids=["missing", "unparseable", "no-idp"])
+def test_metadata_that_cannot_be_used_is_unreachable(app, tmp_path, text):
+    _metadata_is(app, tmp_path, saml.metadata() if text == "sp" else text)
+    with pytest.raises(saml.Unreachable):
+        saml._client()
+
+
+def test_broken_metadata_gives_the_phone_a_dutch_message_not_a_500(walk, phone, app, tmp_path):
+    walk.start(walk.apply(SANNE))
+    phone.get(walk.to_qr())
+    _metadata_is(app, tmp_path, "<niet-af")
+    page = phone.get("/app/digid")
+    assert page.status_code == 200 and "Inloggen met DigiD lukt nu niet" in page.text
+
+
+def test_a_failing_metadata_refresh_keeps_the_client_and_tries_again_after_a_while(app, monkeypatch):
+    client = saml._client()
+    now = time.monotonic()
+    reads = []
+
+    def down(source):
+        reads.append(source)
+        raise saml.Unreachable(f"{source}: ConnectionError")
+    monkeypatch.setattr(saml, "read_metadata", down)
+    monkeypatch.setattr(time, "monotonic", lambda: now + saml.METADATA_MAX_AGE_S + 1)
+    assert saml._client() is client and saml._client() is client
+    assert len(reads) == 1  # not again at every login
+    assert saml.login_redirect(saml.LOGIN, "r")[1].startswith(digid.base_url())
+    monkeypatch.setattr(time, "monotonic",
+                        lambda: now + saml.METADATA_MAX_AGE_S + saml.METADATA_RETRY_S + 2)
+    assert saml._client() is client and len(reads) == 2
+
+
+def test_a_missing_nameid_is_refused(app):
+    def no_nameid(response):
+        response.assertion.subject.name_id = None
+    assert _refused(_answer(_response(change=no_nameid))).reason == "NameID is not a BSN in sector form"
