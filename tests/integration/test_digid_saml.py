@@ -221,6 +221,20 @@ def test_cancelling_at_digid_brings_the_phone_back_with_a_clear_message(walk, ph
     assert str(saml.CANCELLED) in page.text
 
 
+def test_login_cookies_of_the_version_before_are_refused_not_a_500(walk, phone):
+    """Before, `digid_state` (and `takeover`) held a string: during a rolling deploy a phone
+    may come back from DigiD with one."""
+    walk.start(walk.apply(SANNE))
+    phone.get(walk.to_qr())
+    with phone.session_transaction() as cookie:
+        cookie["digid_state"] = "state-of-the-version-before"
+        cookie["takeover"] = "state-of-the-version-before"
+    page = phone.get("/app/digid/terug?SAMLart=x&RelayState=state-of-the-version-before")
+    assert page.status_code == 200 and str(saml.NOT_THIS_SESSION) in page.text
+    page = phone.get("/app/verder/terug?SAMLart=x&RelayState=state-of-the-version-before")
+    assert page.status_code == 400 and "Deze DigiD-login hoort niet bij deze sessie" in page.text
+
+
 # The simulator refuses what a real DigiD refuses.
 
 def _authn_request(location):
