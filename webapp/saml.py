@@ -328,11 +328,23 @@ def _soap(url, envelope):
                                  **tls)
     except requests.RequestException as exc:
         raise Unreachable(f"{url}: {type(exc).__name__}") from None
+    fault = _fault_code(response.content)
+    if fault is not None:  # SOAP 1.1 sends a fault as HTTP 500: DigiD answered, and refused
+        raise Refused(FAILED, f"the artifact was refused: SOAP fault {fault} (HTTP {response.status_code})")
     if response.status_code >= 500:
         raise Unreachable(f"{url}: HTTP {response.status_code}")
     if response.status_code != 200:
         raise Refused(FAILED, f"the artifact was refused: HTTP {response.status_code}")
     return response.content
+
+
+def _fault_code(xml):
+    """The faultcode of a SOAP 1.1 fault (a QName such as soap:Client, never the message), or
+    None when `xml` is not one."""
+    try:
+        return _element(xml, "/soap:Envelope/soap:Body/soap:Fault/faultcode").text.strip()[:40]
+    except (Refused, AttributeError):
+        return None
 
 
 def _element(xml, path):

@@ -172,10 +172,18 @@ def test_the_simulator_resolves_an_artifact_once_and_only_for_a_signed_resolve(a
         _, message = client.create_artifact_resolve(artifact, url, sid(), sign=sign,
                                                     sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256)
         return requests.post(url, data=saml.soap_envelope(str(message)), timeout=10)
-    assert resolve(sign=False).status_code == 400  # unsigned: refused, and not used up
+    assert resolve(sign=False).status_code == 500  # unsigned: a SOAP fault, and not used up
     first = resolve()
     assert first.status_code == 200 and f"s00000000:{JAN.bsn}" in first.text
-    assert resolve().status_code == 400
+    again = resolve()
+    assert again.status_code == 500 and "<faultcode>soap:Client</faultcode>" in again.text
+
+
+def test_a_soap_fault_is_a_refusal_not_digid_unreachable(app):
+    """SOAP 1.1 sends a fault as HTTP 500: DigiD answered, it did not fail."""
+    with pytest.raises(saml.Refused) as refused:
+        saml.resolve(digid.new_artifact(), REQUEST, saml.LOGIN)  # an artifact DigiD never made
+    assert refused.value.reason == "the artifact was refused: SOAP fault soap:Client (HTTP 500)"
 
 
 # The assurance level and the NameID.

@@ -291,12 +291,13 @@ def artifact_response(idp, resolve_id, response_xml):
         etree.tostring(outer).decode(), class_name(answer), node_id=answer.id))
 
 
-def _soap_fault(why, status=400):
+def _soap_fault(why):
+    """A SOAP 1.1 fault: HTTP 500, as SOAP 1.1 sends every fault."""
     log.warning("DigiD simulator: ArtifactResolve refused (%s)", why)
     body = ('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
             '<soap:Fault><faultcode>soap:Client</faultcode><faultstring>ArtifactResolve refused'
             '</faultstring></soap:Fault></soap:Body></soap:Envelope>')
-    return current_app.response_class(body, status=status, mimetype="text/xml")
+    return current_app.response_class(body, status=500, mimetype="text/xml")
 
 
 @bp.post("/api/artifact")
