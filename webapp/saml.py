@@ -402,10 +402,23 @@ def _login(client, response_xml, request_id, acs_index):
     return match.group(1)
 
 
+# pysaml2's messages may quote the message refused (the BSN in it): the reason keeps only
+# the exception's kind, these fixed texts of pysaml2 that name the check, and a status code.
+CHECK_TEXTS = ("AudienceRestrictions", "No valid recipient")
+STATUS_CODE = re.compile(r"from (urn:oasis:names:tc:SAML:2\.0:status:\w+)\Z")
+
+
+def _reason(exc):
+    text = str(exc)
+    said = [check for check in CHECK_TEXTS if text.startswith(check)]
+    status = STATUS_CODE.search(text)
+    return ": ".join([type(exc).__name__, *said, *(status.groups() if status else ())])
+
+
 def _refusal(exc):
     """What pysaml2's exception means for the person: a cancelled login, a login this device
     did not start, or simply not a login."""
-    reason = f"{type(exc).__name__}: {str(exc)[:100]}"  # not the message itself, its BSN
+    reason = _reason(exc)
     if type(exc).__name__ in ("StatusAuthnFailed", "StatusRequestDenied"):
         return Refused(CANCELLED, reason)
     if type(exc).__name__ == "UnsolicitedResponse":

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
+import saml2.response
 import saml2.time_util
 import xmlschema
 from lxml import etree
@@ -205,7 +206,15 @@ def test_a_cancelled_login_says_so(app):
     cancelled = str(idp.create_error_response(REQUEST, saml.acs_url(saml.LOGIN),
                                               (STATUS_AUTHN_FAILED, "geannuleerd"), sign=False))
     refused = _refused(_answer(cancelled))
-    assert refused.reason.startswith("StatusAuthnFailed") and str(refused) == saml.CANCELLED
+    assert refused.reason == "StatusAuthnFailed: " + STATUS_AUTHN_FAILED and str(refused) == saml.CANCELLED
+    assert "geannuleerd" not in refused.reason  # DigiD's StatusMessage, free text
+
+
+def test_a_refusal_by_pysaml2_names_the_check_never_the_text_of_its_message(app):
+    """pysaml2's messages may quote the message refused; the reason (logged) does not."""
+    quoting = saml2.response.VerificationError(f"No valid recipient in <NameID>s00000000:{JAN.bsn}")
+    assert saml._refusal(quoting).reason == "VerificationError: No valid recipient"
+    assert saml._refusal(ValueError(f"s00000000:{JAN.bsn}")).reason == "ValueError"
 
 
 # On the phone: too weak, then the right level; the journey waits meanwhile.
