@@ -15,7 +15,8 @@ from messaging.broker import make_broker
 
 from . import (
     acceptance, application, clock, db, desktop, dev, errors, health, i18n, keys, live, logs,
-    metrics, migrate, operators, pages, phone, privacy, pwa, ratelimit, saml, security,
+    metrics, migrate, operators, pages, phone, privacy, pwa, ratelimit, saml, saml_views,
+    security,
 )
 from .config import Config, StartRefused, refusals
 from .commands import operator_commands
@@ -63,7 +64,7 @@ def create_app(overrides=None, broker=None):
     for area in (application, desktop, phone, pwa, health):
         app.register_blueprint(area.bp)
     saml.init_app(app)  # DigiD: this app as a SAML service provider
-    app.register_blueprint(phone.saml_bp)
+    app.register_blueprint(saml_views.bp)
     operators.init_app(app)  # /beheer/: no personal data, yet no-store
     app.cli.add_command(operator_commands)  # flask --app webapp beheer …
     if app.config["SIMULATORS"]:

@@ -2,8 +2,9 @@
 
 Any web process can serve any step, so with REDIS_URL set every process asks Redis; without it
 (the embedded default) this process remembers them itself. While Redis is down a process
-falls back on its own memory: a login is refused rather than lost, and what it remembered is
-still refused a second time by that process.
+falls back on its own memory: `first_time` says yes (logins go on), so a replay is refused
+only by the process that saw the first time; another process would accept it. What `put`
+kept in a process is taken only from that process.
 """
 
 import logging
@@ -13,6 +14,7 @@ import time
 import redis
 
 log = logging.getLogger(__name__)
+SWEEP_EVERY_S = 1
 
 
 class MemoryOnce:
@@ -22,8 +24,13 @@ class MemoryOnce:
         self._until = {}
         self._values = {}
         self._lock = threading.Lock()
+        self._next_sweep = 0
 
     def _sweep(self, now):
+        """Forget what expired: at most once a second, as it walks everything kept."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + SWEEP_EVERY_S
         self._until = {key: until for key, until in self._until.items() if until > now}
         self._values = {key: (value, until) for key, (value, until) in self._values.items()
                         if until > now}
@@ -33,7 +40,7 @@ class MemoryOnce:
         now = time.monotonic()
         with self._lock:
             self._sweep(now)
-            if key in self._until:
+            if self._until.get(key, now) > now:
                 return False
             self._until[key] = now + ttl_s
             return True
@@ -47,8 +54,8 @@ class MemoryOnce:
         now = time.monotonic()
         with self._lock:
             self._sweep(now)
-            value, _ = self._values.pop(key, (None, None))
-            return value
+            value, until = self._values.pop(key, (None, now))
+            return value if until > now else None
 
 
 class RedisOnce:

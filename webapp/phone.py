@@ -1,9 +1,11 @@
 """Steps 7 to 11 in the Ockto app on the phone: pairing, DigiD, sources, partner, review, send."""
 
 import functools
+import logging
 import secrets
+from typing import NamedTuple
 
-from flask import Blueprint, current_app, redirect, render_template, request, session as cookie, url_for
+from flask import Blueprint, redirect, render_template, request, session as cookie, url_for
 from flask_babel import gettext as _, lazy_gettext
 
 from . import binding, i18n, invitations, journeys, live, saml
@@ -16,14 +18,8 @@ from .models import Journey
 from .pages import after_post, form_errors, go_to, personal, problem, render_page, wants_fragment
 
 bp = personal(Blueprint("phone", __name__, url_prefix="/app"))
-saml_bp = Blueprint("saml", __name__, url_prefix="/saml")
+log = logging.getLogger(__name__)
 DIGID_DOWN = lazy_gettext("Inloggen met DigiD lukt nu niet. Probeer het over een paar minuten opnieuw.")
-
-
-@saml_bp.get("/metadata")
-def metadata():
-    """Our SAML service provider's metadata, at the URL that is also our entity id."""
-    return current_app.response_class(saml.metadata(), mimetype="application/samlmetadata+xml")
 
 
 def paired(view):
@@ -57,8 +53,7 @@ def pair(token):
         return problem(_("Koppelen is niet gelukt"), str(error), 410,
                        url_for("application.form"), _("Naar Gezondverzekerd.nl"))
     if secret is not None:  # else this phone was paired with it already: it resumes
-        binding.bind_phone(journey.id, secret)
-        i18n.follow(journey.application)  # the phone speaks the application's language
+        _bind(journey, secret)
     return redirect(url_for(".home"), 303)  # the token leaves the address bar and history
 
 
@@ -73,8 +68,7 @@ def continue_here(token):
         offer, journey = binding.invitation_offer(application)
         if offer is Offer.PAIR_HERE:
             journey, secret = journeys.continue_on_this_phone(application)
-            binding.bind_phone(journey.id, secret)
-            i18n.follow(journey.application)  # the phone speaks the application's language
+            _bind(journey, secret)
             return redirect(url_for(".home"), 303)
     except JourneyError as error:
         return problem(_("Verdergaan is niet gelukt"), str(error), 409, back, _("Terug"))
@@ -82,17 +76,18 @@ def continue_here(token):
         return redirect(back, 303)
     try:
         login = _to_digid(saml.CONTINUE)
-    except saml.Unreachable:
+    except saml.Unreachable as exc:
+        log.warning("DigiD unreachable: %s", exc)
         return problem(_("Verdergaan is niet gelukt"), DIGID_DOWN, 503, back, _("Terug"))
-    cookie["takeover"] = {"token": token, "journey": journey.id, "state": login["state"],
-                          "request": login["request"]}
-    return redirect(login["url"], 303)
+    cookie["takeover"] = {"token": token, "journey": journey.id, "state": login.state,
+                          "request": login.request}
+    return redirect(login.url, 303)
 
 
 @bp.get("/verder/terug")
 def continue_return():
     """Back from DigiD: only the DigiD of who logged in first opens the journey here."""
-    takeover = cookie.pop("takeover", None) or {}
+    takeover = _login_cookie("takeover") or {}
     back = url_for("desktop.info", token=takeover.get("token", "")) if takeover else "/"
     if not _this_login(takeover):
         return problem(_("Verdergaan is niet gelukt"), _("Deze DigiD-login hoort niet bij deze "
@@ -103,17 +98,35 @@ def continue_return():
             application, takeover["journey"], request.args.get("SAMLart", ""), takeover["request"])
     except JourneyError as error:
         return problem(_("Verdergaan is niet gelukt"), str(error), 403, back, _("Terug"))
-    binding.bind_phone(journey.id, secret)
-    i18n.follow(journey.application)  # the phone speaks the application's language
+    _bind(journey, secret)
     return redirect(url_for(".home"), 303)
 
 
+def _bind(journey, secret):
+    """This phone is the journey's now, and speaks the application's language."""
+    binding.bind_phone(journey.id, secret)
+    i18n.follow(journey.application)
+
+
+class DigidLogin(NamedTuple):
+    """A signed AuthnRequest for this device: the cookie keeps the request's id and the
+    RelayState, so the return is checked against what this device asked."""
+    url: str
+    state: str
+    request: str
+
+
 def _to_digid(acs_index):
-    """A signed AuthnRequest for this device: {url, state, request}; the cookie keeps the
-    request's id and the RelayState, so the return is checked against what this device asked."""
     state = secrets.token_urlsafe(16)
     request_id, url = saml.login_redirect(acs_index, state)
-    return {"url": url, "state": state, "request": request_id}
+    return DigidLogin(url, state, request_id)
+
+
+def _login_cookie(name):
+    """The login this device started, taken from its cookie; None for none, and for what a
+    version before this one kept there (a string)."""
+    started = cookie.pop(name, None)
+    return started if isinstance(started, dict) else None
 
 
 def _this_login(expected):
@@ -137,8 +150,7 @@ def pair_by_code():
     except JourneyError as error:
         return form_errors("phone/scan.html", "phone/scan.html", url_for(".scan"),
                            code=typed[:20], error=str(error))
-    binding.bind_phone(journey.id, secret)
-    i18n.follow(journey.application)  # the phone speaks the application's language
+    _bind(journey, secret)
     return redirect(url_for(".home"), 303)
 
 
@@ -161,16 +173,17 @@ def digid_login(journey):
     an artifact."""
     try:
         login = _to_digid(saml.LOGIN)
-    except saml.Unreachable:
+    except saml.Unreachable as exc:
+        log.warning("DigiD unreachable: %s", exc)
         return _screen_page(journey, DIGID_DOWN)
-    cookie["digid_state"] = {"state": login["state"], "request": login["request"]}
-    return redirect(login["url"], 303)
+    cookie["digid_state"] = {"state": login.state, "request": login.request}
+    return redirect(login.url, 303)
 
 
 @bp.get("/digid/terug")
 @paired
 def digid_return(journey):
-    expected = cookie.pop("digid_state", None)
+    expected = _login_cookie("digid_state")
     if not _this_login(expected):
         return _screen_page(journey, saml.NOT_THIS_SESSION)
     try:

@@ -9,7 +9,8 @@ with its signed assertion). The BSN is the NameID in sector form, s00000000:<BSN
 What the login must match travels in the phone's session cookie (the AuthnRequest's id), and
 what may happen once (an artifact, an assertion) is remembered in Redis when REDIS_URL is set
 (webapp.once): any web process can serve any step. The metadata of DigiD is read once an hour
-per process; the client built from it is kept per process.
+per process; the client built from it is kept per process (a `Cache`: while the metadata
+cannot be read again, the client built before goes on serving logins).
 """
 
 import base64
@@ -67,6 +68,7 @@ ACS_PATHS = ("/app/digid/terug", "/app/verder/terug")
 LOGIN, CONTINUE = 1, 2
 METADATA_PATH = "/saml/metadata"
 METADATA_MAX_AGE_S = 3600
+METADATA_RETRY_S = 60
 SEEN_FOR_S = 3600  # longer than any assertion's validity plus the clock skew
 XMLSEC = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
 NS = {"soap": "http://schemas.xmlsoap.org/soap/envelope/",
@@ -89,15 +91,45 @@ class Refused(Exception):
 
 
 class Unreachable(Exception):
-    """DigiD did not answer on the back channel (or its metadata could not be read)."""
+    """DigiD did not answer on the back channel (or its metadata could not be read or used)."""
+
+
+class Cache:
+    """Things made from metadata, per key, made again after `max_age_s`. Making one (reading
+    metadata, maybe over the network) happens outside the lock; when it fails (Unreachable)
+    and one was made before, that one goes on serving and making is tried again after
+    `retry_s`: a metadata URL that is down stops no login while its last metadata is kept."""
+
+    def __init__(self, max_age_s, retry_s=METADATA_RETRY_S):
+        self._max_age_s, self._retry_s = max_age_s, retry_s
+        self._made = {}  # key: (thing, when to make it again)
+        self._lock = threading.Lock()
+
+    def get(self, key, make):
+        now = time.monotonic()
+        with self._lock:
+            thing, due = self._made.get(key, (None, 0))
+            if thing is not None and now < due:
+                return thing
+            if thing is not None:  # the others use it meanwhile, and one process makes it
+                self._made[key] = (thing, now + self._retry_s)
+        try:
+            fresh = make()
+        except Unreachable as exc:
+            if thing is None:
+                raise
+            log.warning("metadata not read again, the last one kept: %s", exc)
+            return thing
+        with self._lock:
+            self._made[key] = (fresh, time.monotonic() + self._max_age_s)
+        return fresh
 
 
 def init_app(app):
     # pysaml2 logs whole messages, the BSN among them, even at ERROR: we log why we refused.
     logging.getLogger("saml2").setLevel(logging.CRITICAL)
     app.extensions["saml_seen"] = once.make(app.config.get("REDIS_URL"), "saml")
-    app.extensions["saml_clients"] = {}
-    app.extensions["saml_lock"] = threading.Lock()
+    app.extensions["saml_clients"] = Cache(METADATA_MAX_AGE_S)
 
 
 # Keys and certificates.
@@ -139,7 +171,7 @@ def _sp_keys(config):
 
 
 def read_metadata(source):
-    """SAML metadata from a URL or a file, as text."""
+    """SAML metadata from a URL or a file, as text; Unreachable when it cannot be read."""
     if re.match(r"https?://", source):
         try:
             response = requests.get(source, timeout=current_app.config["OUTSIDE_TIMEOUT_S"])
@@ -147,7 +179,10 @@ def read_metadata(source):
         except requests.RequestException as exc:
             raise Unreachable(f"{source}: {type(exc).__name__}") from None
         return response.text
-    return Path(source).read_text(encoding="utf-8")
+    try:
+        return Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeError) as exc:
+        raise Unreachable(f"{source}: {type(exc).__name__}") from None
 
 
 # This app as a service provider.
@@ -213,20 +248,28 @@ class _Client(Saml2Client):
 
 
 def _client():
-    """The client for this PUBLIC_URL, DigiD's metadata read at most once an hour."""
-    config = current_app.config
-    key = (config["PUBLIC_URL"], idp_metadata_source())
-    clients = current_app.extensions["saml_clients"]
-    with current_app.extensions["saml_lock"]:
-        client, made = clients.get(key, (None, 0))
-        if client is None or time.monotonic() - made > METADATA_MAX_AGE_S:
-            client = _Client(config=_sp_settings(read_metadata(idp_metadata_source())))
-            clients[key] = (client, time.monotonic())
+    """The client for this PUBLIC_URL, DigiD's metadata read again after an hour."""
+    source = idp_metadata_source()
+    return current_app.extensions["saml_clients"].get(
+        (current_app.config["PUBLIC_URL"], source), lambda: _new_client(source))
+
+
+def _new_client(source):
+    """A client from DigiD's metadata at `source`; Unreachable when it is not metadata of
+    one identity provider (the person sees that DigiD cannot be reached now)."""
+    metadata_text = read_metadata(source)
+    try:
+        client = _Client(config=_sp_settings(metadata_text))
+        providers = client.metadata.identity_providers()
+    except Exception as exc:  # pysaml2 raises many kinds for metadata it cannot read
+        raise Unreachable(f"{source}: not SAML metadata ({type(exc).__name__})") from None
+    if len(providers) != 1:
+        raise Unreachable(f"{source}: {len(providers)} identity providers, not one")
     return client
 
 
 def _idp(client):
-    (idp,) = client.metadata.identity_providers()
+    (idp,) = client.metadata.identity_providers()  # one: _new_client checked
     return idp
 
 
@@ -285,11 +328,23 @@ def _soap(url, envelope):
                                  **tls)
     except requests.RequestException as exc:
         raise Unreachable(f"{url}: {type(exc).__name__}") from None
+    fault = _fault_code(response.content)
+    if fault is not None:  # SOAP 1.1 sends a fault as HTTP 500: DigiD answered, and refused
+        raise Refused(FAILED, f"the artifact was refused: SOAP fault {fault} (HTTP {response.status_code})")
     if response.status_code >= 500:
         raise Unreachable(f"{url}: HTTP {response.status_code}")
     if response.status_code != 200:
         raise Refused(FAILED, f"the artifact was refused: HTTP {response.status_code}")
     return response.content
+
+
+def _fault_code(xml):
+    """The faultcode of a SOAP 1.1 fault (a QName such as soap:Client, never the message), or
+    None when `xml` is not one."""
+    try:
+        return _element(xml, "/soap:Envelope/soap:Body/soap:Fault/faultcode").text.strip()[:40]
+    except (Refused, AttributeError):
+        return None
 
 
 def _element(xml, path):
@@ -341,16 +396,29 @@ def _login(client, response_xml, request_id, acs_index):
         raise Refused(FAILED, f"unknown assurance level {levels}")
     if LEVELS.index(levels[0]) < LEVELS.index(REQUIRED_LEVEL):
         raise Refused(TOO_WEAK, f"assurance level {levels[0]}")
-    match = SECTOR_BSN.fullmatch(response.name_id.text or "")
+    match = SECTOR_BSN.fullmatch(getattr(response.name_id, "text", None) or "")
     if not match:
         raise Refused(FAILED, "NameID is not a BSN in sector form")
     return match.group(1)
 
 
+# pysaml2's messages may quote the message refused (the BSN in it): the reason keeps only
+# the exception's kind, these fixed texts of pysaml2 that name the check, and a status code.
+CHECK_TEXTS = ("AudienceRestrictions", "No valid recipient")
+STATUS_CODE = re.compile(r"from (urn:oasis:names:tc:SAML:2\.0:status:\w+)\Z")
+
+
+def _reason(exc):
+    text = str(exc)
+    said = [check for check in CHECK_TEXTS if text.startswith(check)]
+    status = STATUS_CODE.search(text)
+    return ": ".join([type(exc).__name__, *said, *(status.groups() if status else ())])
+
+
 def _refusal(exc):
     """What pysaml2's exception means for the person: a cancelled login, a login this device
     did not start, or simply not a login."""
-    reason = f"{type(exc).__name__}: {str(exc)[:100]}"  # not the message itself, its BSN
+    reason = _reason(exc)
     if type(exc).__name__ in ("StatusAuthnFailed", "StatusRequestDenied"):
         return Refused(CANCELLED, reason)
     if type(exc).__name__ == "UnsolicitedResponse":

@@ -8,11 +8,13 @@ attacker changed them.
 """
 
 import re
+import time
 from importlib import resources
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
+import saml2.response
 import saml2.time_util
 import xmlschema
 from lxml import etree
@@ -171,10 +173,18 @@ def test_the_simulator_resolves_an_artifact_once_and_only_for_a_signed_resolve(a
         _, message = client.create_artifact_resolve(artifact, url, sid(), sign=sign,
                                                     sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256)
         return requests.post(url, data=saml.soap_envelope(str(message)), timeout=10)
-    assert resolve(sign=False).status_code == 400  # unsigned: refused, and not used up
+    assert resolve(sign=False).status_code == 500  # unsigned: a SOAP fault, and not used up
     first = resolve()
     assert first.status_code == 200 and f"s00000000:{JAN.bsn}" in first.text
-    assert resolve().status_code == 400
+    again = resolve()
+    assert again.status_code == 500 and "<faultcode>soap:Client</faultcode>" in again.text
+
+
+def test_a_soap_fault_is_a_refusal_not_digid_unreachable(app):
+    """SOAP 1.1 sends a fault as HTTP 500: DigiD answered, it did not fail."""
+    with pytest.raises(saml.Refused) as refused:
+        saml.resolve(digid.new_artifact(), REQUEST, saml.LOGIN)  # an artifact DigiD never made
+    assert refused.value.reason == "the artifact was refused: SOAP fault soap:Client (HTTP 500)"
 
 
 # The assurance level and the NameID.
@@ -196,7 +206,15 @@ def test_a_cancelled_login_says_so(app):
     cancelled = str(idp.create_error_response(REQUEST, saml.acs_url(saml.LOGIN),
                                               (STATUS_AUTHN_FAILED, "geannuleerd"), sign=False))
     refused = _refused(_answer(cancelled))
-    assert refused.reason.startswith("StatusAuthnFailed") and str(refused) == saml.CANCELLED
+    assert refused.reason == "StatusAuthnFailed: " + STATUS_AUTHN_FAILED and str(refused) == saml.CANCELLED
+    assert "geannuleerd" not in refused.reason  # DigiD's StatusMessage, free text
+
+
+def test_a_refusal_by_pysaml2_names_the_check_never_the_text_of_its_message(app):
+    """pysaml2's messages may quote the message refused; the reason (logged) does not."""
+    quoting = saml2.response.VerificationError(f"No valid recipient in <NameID>s00000000:{JAN.bsn}")
+    assert saml._refusal(quoting).reason == "VerificationError: No valid recipient"
+    assert saml._refusal(ValueError(f"s00000000:{JAN.bsn}")).reason == "ValueError"
 
 
 # On the phone: too weak, then the right level; the journey waits meanwhile.
@@ -218,6 +236,20 @@ def test_cancelling_at_digid_brings_the_phone_back_with_a_clear_message(walk, ph
     assert "SAMLart=" in back.headers["Location"]
     page = phone.get(local(back.headers["Location"]), follow_redirects=True)
     assert str(saml.CANCELLED) in page.text
+
+
+def test_login_cookies_of_the_version_before_are_refused_not_a_500(walk, phone):
+    """Before, `digid_state` (and `takeover`) held a string: during a rolling deploy a phone
+    may come back from DigiD with one."""
+    walk.start(walk.apply(SANNE))
+    phone.get(walk.to_qr())
+    with phone.session_transaction() as cookie:
+        cookie["digid_state"] = "state-of-the-version-before"
+        cookie["takeover"] = "state-of-the-version-before"
+    page = phone.get("/app/digid/terug?SAMLart=x&RelayState=state-of-the-version-before")
+    assert page.status_code == 200 and str(saml.NOT_THIS_SESSION) in page.text
+    page = phone.get("/app/verder/terug?SAMLart=x&RelayState=state-of-the-version-before")
+    assert page.status_code == 400 and "Deze DigiD-login hoort niet bij deze sessie" in page.text
 
 
 # The simulator refuses what a real DigiD refuses.
@@ -280,3 +312,52 @@ def test_our_metadata_is_valid_saml_metadata_and_says_what_digid_needs(app, phon
     assert services == [(str(i), "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact", saml.acs_url(i))
                         for i in (saml.LOGIN, saml.CONTINUE)]
     schema.validate(phone.get("/digid-sim/saml/metadata").text)  # the simulator's too
+
+
+# DigiD's metadata: what cannot be used is "DigiD cannot be reached now", never a 500; what
+# was read before goes on serving while it cannot be read again.
+
+def _metadata_is(app, tmp_path, text):
+    path = tmp_path / "digid-metadata.xml"
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    app.config["SAML_IDP_METADATA"] = str(path)
+
+
+@pytest.mark.parametrize("text", [None, "<niet-af", "sp"], ids=["missing", "unparseable", "no-idp"])
+def test_metadata_that_cannot_be_used_is_unreachable(app, tmp_path, text):
+    _metadata_is(app, tmp_path, saml.metadata() if text == "sp" else text)
+    with pytest.raises(saml.Unreachable):
+        saml._client()
+
+
+def test_broken_metadata_gives_the_phone_a_dutch_message_not_a_500(walk, phone, app, tmp_path):
+    walk.start(walk.apply(SANNE))
+    phone.get(walk.to_qr())
+    _metadata_is(app, tmp_path, "<niet-af")
+    page = phone.get("/app/digid")
+    assert page.status_code == 200 and "Inloggen met DigiD lukt nu niet" in page.text
+
+
+def test_a_failing_metadata_refresh_keeps_the_client_and_tries_again_after_a_while(app, monkeypatch):
+    client = saml._client()
+    now = time.monotonic()
+    reads = []
+
+    def down(source):
+        reads.append(source)
+        raise saml.Unreachable(f"{source}: ConnectionError")
+    monkeypatch.setattr(saml, "read_metadata", down)
+    monkeypatch.setattr(time, "monotonic", lambda: now + saml.METADATA_MAX_AGE_S + 1)
+    assert saml._client() is client and saml._client() is client
+    assert len(reads) == 1  # not again at every login
+    assert saml.login_redirect(saml.LOGIN, "r")[1].startswith(digid.base_url())
+    monkeypatch.setattr(time, "monotonic",
+                        lambda: now + saml.METADATA_MAX_AGE_S + saml.METADATA_RETRY_S + 2)
+    assert saml._client() is client and len(reads) == 2
+
+
+def test_a_missing_nameid_is_refused(app):
+    def no_nameid(response):
+        response.assertion.subject.name_id = None
+    assert _refused(_answer(_response(change=no_nameid))).reason == "NameID is not a BSN in sector form"

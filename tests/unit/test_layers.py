@@ -25,6 +25,7 @@ LAYERS = (
                         "webapp.signing", "webapp.dossier_pdf", "webapp.i18n", "webapp.zgw")),
     ("use cases", ("webapp.journeys", "webapp.invitations", "webapp.privacy", "webapp.operations")),
     ("views", ("webapp.application", "webapp.desktop", "webapp.operators", "webapp.phone",
+               "webapp.saml_views",
                "webapp.pwa", "webapp.live", "webapp.commands",
                "webapp.health", "webapp.dev", "webapp.acceptance", "webapp.binding", "webapp.pages",
                "webapp.errors", "webapp.security", "webapp.ratelimit", "webapp.simulators",

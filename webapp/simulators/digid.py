@@ -23,8 +23,6 @@ import hmac
 import json
 import logging
 import secrets
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -59,8 +57,7 @@ SP_METADATA_MAX_AGE_S = 60
 
 def init_app(app):
     app.extensions["digid_sim_artifacts"] = once.make(app.config.get("REDIS_URL"), "digid-sim")
-    app.extensions["digid_sim_servers"] = {}
-    app.extensions["digid_sim_lock"] = threading.Lock()
+    app.extensions["digid_sim_servers"] = saml.Cache(SP_METADATA_MAX_AGE_S)
     app.register_blueprint(bp)
 
 
@@ -111,13 +108,8 @@ def server():
     a service that made new keys is known again soon)."""
     config = current_app.config
     source = config["DIGID_SIM_SP_METADATA"] or config["PUBLIC_URL"] + saml.METADATA_PATH
-    servers = current_app.extensions["digid_sim_servers"]
-    with current_app.extensions["digid_sim_lock"]:
-        idp, made = servers.get((source, base_url()), (None, 0))
-        if idp is None or time.monotonic() - made > SP_METADATA_MAX_AGE_S:
-            idp = Server(config=_settings(saml.read_metadata(source)))
-            servers[(source, base_url())] = (idp, time.monotonic())
-    return idp
+    return current_app.extensions["digid_sim_servers"].get(
+        (source, base_url()), lambda: Server(config=_settings(saml.read_metadata(source))))
 
 
 @bp.get("/saml/metadata")
@@ -299,12 +291,13 @@ def artifact_response(idp, resolve_id, response_xml):
         etree.tostring(outer).decode(), class_name(answer), node_id=answer.id))
 
 
-def _soap_fault(why, status=400):
+def _soap_fault(why):
+    """A SOAP 1.1 fault: HTTP 500, as SOAP 1.1 sends every fault."""
     log.warning("DigiD simulator: ArtifactResolve refused (%s)", why)
     body = ('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
             '<soap:Fault><faultcode>soap:Client</faultcode><faultstring>ArtifactResolve refused'
             '</faultstring></soap:Fault></soap:Body></soap:Envelope>')
-    return current_app.response_class(body, status=status, mimetype="text/xml")
+    return current_app.response_class(body, status=500, mimetype="text/xml")
 
 
 @bp.post("/api/artifact")
