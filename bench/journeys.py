@@ -35,8 +35,10 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import html  # noqa: E402
 import ipaddress  # noqa: E402
+import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 import socket  # noqa: E402
@@ -58,6 +60,7 @@ import requests  # noqa: E402
 from bench.live_updates import fresh_database, percentile  # noqa: E402
 from bench.processes import stop_group  # noqa: E402
 from tests.services import PrivateRedis, free_port  # noqa: E402
+from webapp import zgw  # noqa: E402
 from webapp.domain.journey import JourneyState  # noqa: E402
 from webapp.simulators.population import FATIMA, HENK, JAN, PASSWORD, SANNE  # noqa: E402
 
@@ -368,12 +371,17 @@ class ProductionSet:
                     "GEMEENTE_URL": simulators, "OCKTOREIS_INSTANCE": str(self.folder / "set"),
                     "PORT": str(port), "WEB_CONCURRENCY": str(self.args.web_workers),
                     "WORKER_PROCESSES": str(self.args.worker_processes),
-                    "SSE_STREAMS_PER_ADDRESS": "100000", "WEB_CONNECTIONS": "10000"}
+                    "SSE_STREAMS_PER_ADDRESS": "100000", "WEB_CONNECTIONS": "10000",
+                    # Without the simulators in the set, a municipality's ZGW connection is
+                    # named as a real one would be: Zwolle's, at the simulators' process.
+                    "GEMEENTE_BACKENDS": json.dumps({"GM0193": {"backend": "zgw", **dataclasses.asdict(
+                        zgw.simulator_connection(simulators, SECRET_KEY, "GM0193"))}})}
         subprocess.run([sys.executable, "-m", "webapp.release"], cwd=ROOT, env=self.env, check=True)
         sim_env = {**common, "OCKTOREIS_INSTANCE": str(self.folder / "simulators"),
                    "DATABASE_URL": f"sqlite:///{self.folder}/simulators.db",
                    "INBOX_DATABASE_URL": f"sqlite:///{self.folder}/inbox.db",
                    "SOURCE_SIM_LATENCY_MS": "0", "SIMULATORS": "1", "PORT": str(sim_port),
+                   "DIGID_URL": simulators,  # its SAML endpoints, in its metadata
                    "WEB_CONCURRENCY": "1", "OCKTOREIS_ENV": "development"}  # its schema at start
         for key in ("RABBITMQ_URL", "REDIS_URL"):
             sim_env.pop(key, None)
