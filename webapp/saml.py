@@ -1,4 +1,5 @@
-"""DigiD over SAML 2.0: this app as a service provider (pysaml2, signing with xmlsec1).
+"""DigiD over SAML 2.0: this app as a service provider (pysaml2, signing with libxmlsec1 in
+process: webapp.xmldsig).
 
 DigiD's interface (Logius' "Koppelvlakspecificatie DigiD SAML Authenticatie"): the phone goes
 to DigiD with a signed AuthnRequest (HTTP-Redirect binding) asking for at least Midden; it
@@ -48,7 +49,7 @@ from saml2.saml import AuthnContextClassRef
 from saml2.samlp import STATUS_SUCCESS, RequestedAuthnContext
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
-from . import once
+from . import once, xmldsig
 
 log = logging.getLogger(__name__)
 
@@ -259,13 +260,19 @@ def _new_client(source):
     one identity provider (the person sees that DigiD cannot be reached now)."""
     metadata_text = read_metadata(source)
     try:
-        client = _Client(config=_sp_settings(metadata_text))
+        client = in_process(_Client(config=_sp_settings(metadata_text)))
         providers = client.metadata.identity_providers()
     except Exception as exc:  # pysaml2 raises many kinds for metadata it cannot read
         raise Unreachable(f"{source}: not SAML metadata ({type(exc).__name__})") from None
     if len(providers) != 1:
         raise Unreachable(f"{source}: {len(providers)} identity providers, not one")
     return client
+
+
+def in_process(entity):
+    """`entity` (a pysaml2 client or server) signing and checking in this process."""
+    entity.sec.crypto = xmldsig.InProcess()
+    return entity
 
 
 def _idp(client):

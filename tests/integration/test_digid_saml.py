@@ -261,7 +261,7 @@ def _authn_request(location):
 
 def _signed_request_url(destination, index=saml.LOGIN):
     client = saml._client()
-    _, request = client.create_authn_request(destination, binding=None,
+    _, request = client.create_authn_request(destination, binding=None, sign=False,  # as we send it
                                              assertion_consumer_service_index=str(index))
     info = client.apply_binding(BINDING_HTTP_REDIRECT, str(request), destination, "r", sign=True,
                                 sigalg=SIG_RSA_SHA256)

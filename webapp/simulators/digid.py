@@ -109,7 +109,7 @@ def server():
     config = current_app.config
     source = config["DIGID_SIM_SP_METADATA"] or config["PUBLIC_URL"] + saml.METADATA_PATH
     return current_app.extensions["digid_sim_servers"].get(
-        (source, base_url()), lambda: Server(config=_settings(saml.read_metadata(source))))
+        (source, base_url()), lambda: saml.in_process(Server(config=_settings(saml.read_metadata(source)))))
 
 
 @bp.get("/saml/metadata")
