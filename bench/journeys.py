@@ -21,8 +21,8 @@ It reports per step (the person's action: its requests and the wait for what it 
 overall. `http_p50_ms`/`http_p99_ms` are over every HTTP request; `event_p99_ms` is from a
 phone action to the desktop's event that shows it; `stale` counts events that showed an older
 state than one the same stream showed before (by their content: a step or a count going
-back, and by their version, where they carry one). CPU (user + system, from /proc) is counted
-over the run for the set's processes: web, workers, clock, PostgreSQL, RabbitMQ and Redis
+back, and by their version, where they carry one). CPU (user + system, from /proc, with that
+of the programs they ran and waited for) is counted over the run for the set's processes: web, workers, clock, PostgreSQL, RabbitMQ and Redis
 (PostgreSQL's and RabbitMQ's servers are shared on this machine: all their processes count).
 The last line is
 `journeys rate=R completed_per_s=X http_p50_ms=A http_p99_ms=B event_p99_ms=C web_cpu_ms_per_journey=D cpu_ms_per_journey=T stale=S stuck=K`.
@@ -462,7 +462,7 @@ def cpu_ticks(pids):
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks[pid] = int(fields[11]) + int(fields[12])
+            ticks[pid] = sum(map(int, fields[11:15]))  # user, system, and of children waited for
         except (FileNotFoundError, ProcessLookupError):
             pass
     return ticks
