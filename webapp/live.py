@@ -13,6 +13,7 @@ header, the live container's `data-version`) so the page never shows an older on
 """
 
 import base64
+import functools
 import io
 import threading
 import time
@@ -62,7 +63,11 @@ def sources_context(view, error=None):
             "missing": view.missing(required), "source_info": catalogue.BY_KEY, "error": error}
 
 
+@functools.lru_cache(maxsize=512)
 def _qr_data_uri(url):
+    """The QR code of `url` (7 ms to draw): kept for a while, as the step is drawn for the POST
+    that showed it and again for every stream of the journey in this process. A pairing URL
+    lives PAIRING_TTL_S; 512 of them are the QR codes of 512 journeys at this step at once."""
     image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=12, border=2)
     buffer = io.BytesIO()
     image.save(buffer)

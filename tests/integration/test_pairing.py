@@ -3,6 +3,8 @@ second scan is refused and the desktop is told."""
 
 import re
 import threading
+
+import qrcode
 from datetime import timedelta
 
 from webapp import journeys
@@ -116,3 +118,19 @@ def test_pairing_token_returns_the_same_token_until_it_is_renewed(app, walk):
     walk.to_qr()
     journey = _journey(walk)
     assert journeys.pairing_token(journey) == journeys.pairing_token(journey)
+
+
+def test_a_qr_code_is_drawn_once_however_often_its_step_is_shown(walk, monkeypatch):
+    """Drawing one takes milliseconds; the step is drawn for the page, each stream and each
+    reload while the token stays the same."""
+    drawn = []
+    real = qrcode.make
+    monkeypatch.setattr(qrcode, "make", lambda data, **kw: drawn.append(data) or real(data, **kw))
+    walk.start(walk.apply(SANNE))
+    first = walk.to_qr()
+    for _ in range(3):
+        assert _pairing_url(walk.desktop.get(walk.journey_url).text) == first
+    assert len(drawn) == 1 and drawn[0].endswith(first.rsplit("/", 1)[1])
+    _age_the_qr(walk, walk.app.config["PAIRING_TTL_S"] + 1)
+    assert _pairing_url(walk.desktop.get(walk.journey_url).text) != first
+    assert len(drawn) == 2
