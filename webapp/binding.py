@@ -8,7 +8,7 @@ from flask import abort, session as cookie
 
 from .db import session
 from .domain import devices
-from .journeys import open_journey, secret_matches
+from .journeys import journey_for_view, open_journey, secret_matches
 from .models import Journey
 from .pages import is_phone
 
@@ -23,7 +23,7 @@ def bind_desktop(journey_id, secret):
 
 def desktop_journey(journey_id):
     """The journey if this browser started it; 404 for every other browser."""
-    journey = session.get(Journey, journey_id)
+    journey = journey_for_view(journey_id)
     secret = cookie.get(DESKTOP, {}).get(journey_id)
     if journey is None or not secret_matches(secret, journey.desktop_secret_hash):
         abort(404)
@@ -41,7 +41,7 @@ def bind_phone(journey_id, secret):
 def phone_journey():
     """The journey this phone is paired with, or None."""
     binding = cookie.get(PHONE) or {}
-    journey = session.get(Journey, binding.get("journey", ""))
+    journey = journey_for_view(binding.get("journey", ""))
     if journey is None or not secret_matches(binding.get("secret"), journey.phone_secret_hash):
         return None
     return journey

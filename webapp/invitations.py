@@ -137,7 +137,7 @@ def withdraw_application(application):
     journeys.purge_application(application, Outcome.WITHDRAWN)
     session.commit()
     for journey in ended:
-        journeys.publish(journey.id)
+        journeys.publish(journey)
 
 
 def schedule():

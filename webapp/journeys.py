@@ -15,7 +15,8 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _, lazy_gettext
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, inspect, select, update
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from messaging import events, mail
@@ -86,7 +87,7 @@ def start_journey(application, phone_only, afresh=False):
     funnel.record(application, FunnelStep.STARTED)
     session.commit()
     for old in replaced:
-        publish(old.id)  # its desktop and phone say it was started afresh elsewhere
+        publish(old)  # its desktop and phone say it was started afresh elsewhere
     return journey, secret
 
 
@@ -122,25 +123,50 @@ def _transition(journey, event):
     funnel.record_event(journey.application, event)
 
 
-def publish(journey_id):
-    """Tell the open pages of this journey that something changed, with its progress view.
+VIEW_LOADS = (joinedload(Journey.application), selectinload(Journey.fetches))
 
-    Called after the change's commit. The view takes the journey's next version and is read
+
+def publish(journey):
+    """Tell the open pages of `journey` (a Journey or its id) that something changed, with its
+    progress view.
+
+    Called after the change's commit, which expired what the session held: the journey's id
+    is taken from its identity, not read again. The view takes the journey's next version and is read
     after that update, in its transaction: a concurrent publish of the journey (another
     process, a worker) waits for this commit, so it reads later and numbers higher. However
     the events then overtake each other, a higher version never shows less (webapp.live)."""
+    journey_id = journey if isinstance(journey, str) else inspect(journey).identity[0]
     version = session.execute(update(Journey).where(Journey.id == journey_id)
                               .values(version=Journey.version + 1).returning(Journey.version),
                               execution_options={"synchronize_session": False}).scalar()
     message = {"journey": journey_id}
     if version is not None:
         # Read it all now: what this session loaded before the update (even `journey.id` in
-        # the caller's `publish(journey.id)` loads the row) may be older than the version.
+        # the caller's `publish(journey)` loads the row) may be older than the version.
         session.expire_all()
-        journey = session.get(Journey, journey_id)
+        journey = journey_for_view(journey_id)
         message["view"] = progress_view(journey, version, published=True).to_json()
-    session.commit()
+    _commit_keeping_what_was_read()
     events.bus(current_app).publish(events.channel_for(journey_id), message)
+
+
+def journey_for_view(journey_id):
+    """The journey with what its progress view reads (its application and fetches) in two
+    queries, not one per relation as each is touched."""
+    return session.get(Journey, journey_id, options=VIEW_LOADS)
+
+
+def _commit_keeping_what_was_read():
+    """Commit without expiring what the session holds. `publish` read the journey after its
+    version's update, which holds the row's lock until this commit: what it read is the
+    journey as published, so the page drawn next (most requests draw one) need not read it
+    all again."""
+    current = session()
+    current.expire_on_commit = False
+    try:
+        current.commit()
+    finally:
+        current.expire_on_commit = True
 
 
 def progress_view(journey, version=None, published=False):
@@ -170,7 +196,7 @@ def move(journey, event):
     """Apply an event that needs nothing but the transition, then tell the pages."""
     _transition(journey, event)
     session.commit()
-    publish(journey.id)
+    publish(journey)
 
 
 def _pairing_token_from(nonce):
@@ -297,7 +323,7 @@ def pair_phone(token, paired_journey_id=None):
     found = session.get(PairingToken, digest(token))
     found.refused_at = utcnow()
     session.commit()
-    publish(journey.id)
+    publish(journey)
     if journey.state == JourneyState.AWAITING_PHONE:
         raise JourneyError(_("Deze QR-code is verlopen. Scan de nieuwe QR-code op uw computer."))
     raise JourneyError(_("Deze QR-code is al gebruikt. Een QR-code koppelt maar één telefoon. "
@@ -372,7 +398,7 @@ def _rebind_phone(journey, states):
         raise JourneyError(_("De Ocktoreis is net ergens anders verdergegaan. Open de link opnieuw."))
     session.commit()
     session.refresh(journey)
-    publish(journey.id)
+    publish(journey)
     return secret
 
 
@@ -384,7 +410,7 @@ def _bind_phone(journey):
     journey.phone_secret_hash = digest(secret)
     journey.paired_at = utcnow()
     session.commit()
-    publish(journey.id)
+    publish(journey)
     return secret
 
 
@@ -434,7 +460,7 @@ def complete_login(journey, artifact, request_id):
                                        status=FetchStatus.WAITING)
                            for source in catalogue.SOURCES)
     session.commit()
-    publish(journey.id)
+    publish(journey)
 
 
 def required_sources(gemeente_code):
@@ -461,7 +487,7 @@ def request_fetch(journey, source):
     outbox.request(Job.FETCH_SOURCE, journey.id, role.value, source)
     with outbox.held():  # the pages hear "fetching" before a worker can say "fetched"
         session.commit()
-        publish(journey.id)
+        publish(journey)
 
 
 def fetch_source(journey_id, role, source):
@@ -547,7 +573,7 @@ def give_consent(journey):
         f"{f.role}:{f.source}" for f in journey.fetches if f.status is FetchStatus.FETCHED)
     outbox.request(Job.DELIVER_DOSSIER, journey.id)
     session.commit()
-    publish(journey.id)
+    publish(journey)
 
 
 def deliver(journey_id):
@@ -591,7 +617,7 @@ def deliver(journey_id):
     application.next_mail_at = None  # no more reminders
     outbox.request(Job.PURGE_JOURNEY, journey.id)
     session.commit()
-    publish(journey.id)
+    publish(journey)
 
 
 def _add_indication_and_pdf(body, journey, people, bsns, data_of):
@@ -649,7 +675,7 @@ def purge(journey_id):
         session.rollback()
         return
     session.commit()
-    publish(journey.id)
+    publish(journey)
 
 
 def _purge_journey_data(journey):
@@ -716,7 +742,7 @@ def end_with_lost_key(journey):
         outbox.request(Job.SEND_RESTART_MAIL, journey.application_id, journey.id)
     session.commit()
     current_app.logger.warning("journey %s ended: its data key was lost", journey.id)
-    publish(journey.id)
+    publish(journey)
 
 
 def purge_application(application, outcome):
@@ -737,7 +763,7 @@ def cancel(journey, outcome=Outcome.CANCELLED):
     _cancel(journey, outcome)
     purge_application(journey.application, outcome)
     session.commit()
-    publish(journey.id)
+    publish(journey)
 
 
 def close_app(journey):
@@ -758,7 +784,7 @@ def expire(journey):
     purge_application(journey.application, Outcome.EXPIRED)
     session.get(Receipt, journey.id).outcome = Outcome.EXPIRED
     session.commit()
-    publish(journey.id)
+    publish(journey)
 
 
 def _cancel(journey, outcome):
@@ -781,4 +807,4 @@ def _undelivered(journey):
     current_app.logger.error("journey %s to %s not delivered within its time to live: purged, "
                              "the customer is asked to start again", journey.id,
                              application.gemeente_code)
-    publish(journey.id)
+    publish(journey)

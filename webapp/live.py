@@ -75,7 +75,7 @@ def _qr_data_uri(url):
 
 
 def _current_view(journey_id):
-    return journeys.progress_view(session.get(Journey, journey_id))
+    return journeys.progress_view(journeys.journey_for_view(journey_id))
 
 
 class DesktopStream:
