@@ -135,7 +135,7 @@ def publish(journey):
     after that update, in its transaction: a concurrent publish of the journey (another
     process, a worker) waits for this commit, so it reads later and numbers higher. However
     the events then overtake each other, a higher version never shows less (webapp.live)."""
-    journey_id = journey if isinstance(journey, str) else inspect(journey).identity[0]
+    journey_id = _id_of(journey)
     version = session.execute(update(Journey).where(Journey.id == journey_id)
                               .values(version=Journey.version + 1).returning(Journey.version),
                               execution_options={"synchronize_session": False}).scalar()
@@ -150,10 +150,16 @@ def publish(journey):
     events.bus(current_app).publish(events.channel_for(journey_id), message)
 
 
-def journey_for_view(journey_id):
-    """The journey with what its progress view reads (its application and fetches) in two
-    queries, not one per relation as each is touched."""
-    return session.get(Journey, journey_id, options=VIEW_LOADS)
+def journey_for_view(journey):
+    """The journey (a Journey or its id) with what its progress view reads, its application
+    and fetches, in two queries rather than one per relation as each is touched; none where
+    the session holds it unexpired (as `publish` leaves it: the journey as published)."""
+    return session.get(Journey, _id_of(journey), options=VIEW_LOADS)
+
+
+def _id_of(journey):
+    """A journey's id, also of an expired Journey without reading it again."""
+    return journey if isinstance(journey, str) else inspect(journey).identity[0]
 
 
 def _commit_keeping_what_was_read():

@@ -9,12 +9,10 @@ from flask import Blueprint, redirect, render_template, request, session as cook
 from flask_babel import gettext as _, lazy_gettext
 
 from . import binding, i18n, invitations, journeys, live, saml
-from .db import session
 from .domain import sources as catalogue
 from .domain.devices import Offer
 from .domain.journey import FETCHING, JourneyState, Outcome, Role
 from .journeys import JourneyError
-from .models import Journey
 from .pages import after_post, form_errors, go_to, personal, problem, render_page, wants_fragment
 
 bp = personal(Blueprint("phone", __name__, url_prefix="/app"))
@@ -271,8 +269,9 @@ def events(journey):
 
 
 def _reload(journey):
-    session.expire_all()
-    return session.get(Journey, journey.id)
+    """The journey as the screen shows it after a use case: read again where its commit
+    expired it, as published where it published."""
+    return journeys.journey_for_view(journey)
 
 
 def _screen_page(journey, error=None):
