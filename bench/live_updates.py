@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import multiprocessing
 import os
 import random
 import resource
@@ -32,6 +33,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import defaultdict
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -142,23 +144,50 @@ class Client:
         return body
 
 
-async def read_stream(reader, journey_id, published, latencies, ready):
-    """Record, for every step event after the first, the time since its publish.
+async def read_stream(reader, journey_id, received, ready):
+    """Record when each event after the first (the state on connecting) arrived.
 
     Reads raw chunks and only looks for the event names: the client must cost far less
     than the server it measures.
     """
     marker, tail, first = b"event:", b"", True
     while chunk := await reader.read(65536):
-        received = time.perf_counter()
+        arrived = time.perf_counter()  # CLOCK_MONOTONIC: one clock for all processes here
         events = (tail + chunk).count(marker) - tail.count(marker)
         tail = chunk[-len(marker):]
         for _ in range(events):
             if first:
                 first = False
                 ready.add(journey_id)
-            elif (sent := published.pop(journey_id, None)) is not None:
-                latencies.append(received - sent)
+            else:
+                received[journey_id].append(arrived)
+
+
+def stream_client(connection, port, cookie_name, streams, open_s):
+    """A client process holding `streams` [(journey id, cookie)] open: it says how many are
+    open, then records every event until told to stop, and answers with the arrival times."""
+    connection.recv()  # "open": the web processes are up
+    asyncio.run(_stream_client(connection, port, cookie_name, streams, open_s))
+    os._exit(0)  # nothing of the parent's (its database connections) is this process's to close
+
+
+async def _stream_client(connection, port, cookie_name, streams, open_s):
+    client = Client(port, cookie_name)
+    received, ready, writers = defaultdict(list), set(), []
+    for index, (journey_id, cookie) in enumerate(streams):
+        reader, writer = await client.open(f"/reis/{journey_id}/events", cookie)
+        writers.append(writer)
+        asyncio.create_task(read_stream(reader, journey_id, received, ready))
+        if index % 200 == 199:
+            await asyncio.sleep(0.05)  # let the server keep up with the connects
+    deadline = time.monotonic() + open_s
+    while len(ready) < len(streams) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    connection.send(len(ready))
+    await asyncio.to_thread(connection.recv)  # stop
+    for writer in writers:
+        writer.close()
+    connection.send(dict(received))
 
 
 async def poll(client, journey_id, cookie, changed_at, latencies, stop):
@@ -203,7 +232,10 @@ async def publish_events(engine, redis_client, streamed, polled, rate_per_s, dur
                 "journey": journey_id, "view": view.to_json()}}))
         now = time.perf_counter()
         for journey_id in batch:
-            (changed_at if journey_id in polled_set else published)[journey_id] = now
+            if journey_id in polled_set:
+                changed_at[journey_id] = now
+            else:
+                published[journey_id].append(now)
         sent_to_streams += sum(journey_id not in polled_set for journey_id in batch)
         await asyncio.to_thread(pipe.execute)
         next_tick += tick_s
@@ -252,26 +284,36 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-async def run(args, port, cookie_name, cookies, engine, master_pid):
+STREAMS_PER_CLIENT = 8000  # a client process's sockets, well under a per-process limit
+
+
+def start_clients(port, cookie_name, cookies, streamed, open_s):
+    """The streams' client processes, each holding at most STREAMS_PER_CLIENT: one process
+    would need a socket per stream, past the per-process limit of open files at 20,000."""
+    clients = []
+    context = multiprocessing.get_context("fork")  # before any event loop or thread
+    for start in range(0, len(streamed), STREAMS_PER_CLIENT):
+        share = [(j, cookies[j]) for j in streamed[start:start + STREAMS_PER_CLIENT]]
+        ours, theirs = context.Pipe()
+        process = context.Process(target=stream_client, daemon=True,
+                                  args=(theirs, port, cookie_name, share, open_s))
+        process.start()
+        clients.append((process, ours))
+    return clients
+
+
+async def run(args, port, cookie_name, cookies, engine, master_pid, streamed, clients):
     import redis
     redis_client = redis.Redis.from_url(args.redis_url)
-    ids = list(cookies)
-    streamed, polled = ids[:args.streams], ids[args.streams:]
+    polled = [j for j in cookies if j not in set(streamed)]
     client = Client(port, cookie_name)
-    published, changed_at, latencies, poll_latencies, ready = {}, {}, [], [], set()
+    published, changed_at, poll_latencies = defaultdict(list), {}, []
 
     before_mb = rss_mb(worker_pids(master_pid))
-    readers = []
-    for index, journey_id in enumerate(streamed):
-        reader, writer = await client.open(f"/reis/{journey_id}/events", cookies[journey_id])
-        readers.append(writer)
-        asyncio.create_task(read_stream(reader, journey_id, published, latencies, ready))
-        if index % 200 == 199:
-            await asyncio.sleep(0.05)  # let the server keep up with the connects
-    deadline = time.monotonic() + 120
-    while len(ready) < len(streamed) and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-    print(f"{len(ready)} of {len(streamed)} streams open", flush=True)
+    for process, connection in clients:
+        connection.send("open")
+    opened = sum([await asyncio.to_thread(connection.recv) for _, connection in clients])
+    print(f"{opened} of {len(streamed)} streams open", flush=True)
     after_mb = rss_mb(worker_pids(master_pid))
 
     stop = asyncio.Event()
@@ -284,19 +326,26 @@ async def run(args, port, cookie_name, cookies, engine, master_pid):
     web_cpu_s = cpu_s(worker_pids(master_pid)) - cpu_before
     stop.set()
     await asyncio.gather(*pollers, return_exceptions=True)
-    for writer in readers:
-        writer.close()
+    latencies = []
+    for _, connection in clients:
+        connection.send("stop")
+        received = await asyncio.to_thread(connection.recv)
+        for journey_id, arrivals in received.items():
+            # One stream per journey, its events in order: the n-th arrival shows the n-th publish.
+            latencies += [a - p for p, a in zip(published[journey_id], arrivals)]
     return latencies, poll_latencies, sent, (after_mb - before_mb), web_cpu_s
 
 
-def raise_fd_limit(needed):
+def raise_fd_limit(needed, up_to=None):
     """An open stream is a file descriptor at each end: raise this process's limit (and so its
-    children's) to `needed`, as a deployment raises its service's (LimitNOFILE, minfds)."""
+    children's) to at least `needed`, up to `up_to` where the hard limit allows, as a
+    deployment raises its service's (LimitNOFILE, minfds)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft >= needed:
+    wanted = max(needed, min(up_to or needed, hard))
+    if soft >= wanted:
         return
     try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, max(hard, needed)))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, max(hard, wanted)))
     except (ValueError, OSError):
         raise SystemExit(f"{needed} file descriptors are needed, the limit is {soft} (hard {hard}): "
                          f"raise it (ulimit -n {needed}, as root or with a higher hard limit)") from None
@@ -315,9 +364,12 @@ def main():
     args = parser.parse_args()
     if args.interval:
         args.rate = 1 / args.interval
-    # Each stream is a socket here (its server side is in a web process, which inherits the
-    # limit and holds its share), and some slack for the rest.
-    raise_fd_limit(args.streams + args.pollers + 1000)
+    # Each stream is a socket in a web process (which inherits the limit) and one in a client
+    # process (STREAMS_PER_CLIENT at most); the connections are not spread evenly over the web
+    # processes, so each may hold them all, within the hard limit.
+    per_web = args.streams // args.web_workers + 1000
+    raise_fd_limit(max(per_web, min(STREAMS_PER_CLIENT, args.streams) + args.pollers + 1000),
+                   up_to=args.streams + args.pollers + 1000)
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_URL
     if url == DEFAULT_URL:
@@ -338,6 +390,10 @@ def main():
     engine = create_engine(url, pool_size=4)
 
     port = free_port()
+    streamed = list(cookies)[:args.streams]
+    # The clients fork before this process starts threads or an event loop; they wait to be told.
+    clients = start_clients(port, app.config["SESSION_COOKIE_NAME"], cookies, streamed,
+                            open_s=max(120, args.streams / 100))
     web = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "--worker-class", "gevent",
          "--workers", str(args.web_workers), "--worker-connections", str(args.streams + 500),
@@ -354,9 +410,12 @@ def main():
                     raise SystemExit("the web processes did not start")
                 time.sleep(0.2)
         latencies, poll_latencies, sent, grown_mb, web_cpu_s = asyncio.run(
-            run(args, port, app.config["SESSION_COOKIE_NAME"], cookies, engine, web.pid))
+            run(args, port, app.config["SESSION_COOKIE_NAME"], cookies, engine, web.pid,
+                streamed, clients))
     finally:
         stop_group(web)
+        for process, _ in clients:
+            process.kill()
         engine.dispose()
 
     ms = [1000 * v for v in latencies]
