@@ -7,10 +7,12 @@ structure tree) with a text layer, so staff can search, copy and read it aloud.
 """
 
 import dataclasses
+import functools
 from datetime import datetime
+from pathlib import Path
 
 from flask import render_template
-from weasyprint import HTML
+from weasyprint import CSS, HTML
 
 from .domain.indication import LABEL, Indication
 from .domain.sources import BY_KEY, describe
@@ -53,7 +55,18 @@ def money(amount):
     return "€ " + f"{amount:,.2f}".translate(str.maketrans(",.", ".,"))
 
 
+STYLESHEET = Path(__file__).parent / "templates" / "dossier" / "dossier.css"
+
+
+@functools.cache
+def _stylesheet():
+    """The dossier's CSS, parsed once per process and shared by every thread: WeasyPrint only
+    reads a parsed stylesheet while rendering (it shares its own user-agent sheet the same way),
+    and this one has no @font-face, so it is bound to no render's font configuration."""
+    return CSS(filename=STYLESHEET)
+
+
 def render(document):
     """The PDF's bytes."""
     html = render_template("dossier/dossier.html", d=document, label=LABEL, money=money)
-    return HTML(string=html).write_pdf(pdf_tags=True)
+    return HTML(string=html).write_pdf(pdf_tags=True, stylesheets=[_stylesheet()])
