@@ -1,13 +1,16 @@
-"""Benchmark the dossier PDF: `python -m bench.dossier_pdf [--times 50]`.
+"""Benchmark the dossier PDF: `python -m bench.dossier_pdf [--times 50] [--frozen]`.
 
 Renders one typical dossier (an applicant with four sources, a partner with three, the
 indicative check), built as tests/integration/test_dossier_pdf.py builds it, N times in one
 app context after one warm-up render. The last line is `dossier_pdf renders=N ms_per_render=X`,
 X in CPU time of this process (what the worker pays; other load on a shared machine moves the
-wall clock, printed on the line before, more than it moves this).
+wall clock, printed on the line before, more than it moves this). With --frozen, what was
+imported is frozen out of the garbage collector's walks first, as workers.setup() does in the
+worker process.
 """
 
 import argparse
+import gc
 import tempfile
 import time
 from datetime import UTC, date, datetime
@@ -37,7 +40,11 @@ def typical_document():
 def main():
     parser = argparse.ArgumentParser(prog="python -m bench.dossier_pdf")
     parser.add_argument("--times", type=int, default=50)
+    parser.add_argument("--frozen", action="store_true", help="gc.freeze() as the worker does")
     args = parser.parse_args()
+    if args.frozen:
+        gc.collect()
+        gc.freeze()
     folder = tempfile.mkdtemp(prefix="ocktoreis-bench-pdf-")
     app = create_app({"OCKTOREIS_ENV": "development", "INSTANCE_DIR": folder,
                       "DATABASE_URL": f"sqlite:///{folder}/ocktoreis.db", "OUTBOX_DIR": f"{folder}/outbox",
