@@ -418,8 +418,8 @@ def main():
             process.kill()
         engine.dispose()
 
-    ms = [1000 * v for v in latencies]
-    poll_ms = [1000 * v for v in poll_latencies]
+    ms = [1000 * v for v in latencies] or [float("nan")]
+    poll_ms = [1000 * v for v in poll_latencies] or [float("nan")]  # a short run may see none
     print(f"events published to streams: {sent} (one per stream every {1 / args.rate:g} s), "
           f"received: {len(ms)}")
     print(f"stream latency ms: p50 {statistics.median(ms):.1f}, p90 {percentile(ms, 90):.1f}, "

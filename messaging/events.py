@@ -9,7 +9,7 @@ process and fanned out to them.
 import logging
 import threading
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 
 import redis
 from flask import json
@@ -37,7 +37,7 @@ class Subscription:
     def __init__(self, owner, channel):
         self._owner = owner
         self.channel = channel
-        self._messages = deque()
+        self._messages = []  # rarely more than one: a list is a tenth of a deque's memory
         self._arrived = threading.Event()
 
     def put(self, message):
@@ -47,14 +47,14 @@ class Subscription:
     def get(self, timeout):
         """The next message (or DISCONNECTED), or None after `timeout` seconds without one.
 
-        The deque holds the messages; the event only wakes the reader (it may wake it once
+        The list holds the messages; the event only wakes the reader (it may wake it once
         too often, which reads as a timeout: the stream then sends a heartbeat early).
         """
         if not self._messages:
             self._arrived.wait(timeout)
         self._arrived.clear()
         try:
-            return self._messages.popleft()
+            return self._messages.pop(0)
         except IndexError:
             return None
 

@@ -17,11 +17,12 @@ import functools
 import io
 import threading
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 
 import qrcode
 import qrcode.image.svg
-from flask import current_app, g, render_template, request, stream_with_context, url_for
+from flask import current_app, g, render_template, request, url_for
+from flask.globals import app_ctx, request_ctx
 
 from messaging import events
 
@@ -84,31 +85,37 @@ class DesktopStream:
 
     kind = "desktop"
 
+    __slots__ = ("journey_id", "order", "_state", "_frame", "_status")
+
     def __init__(self, journey_id):
         self.journey_id = journey_id
-        self.view = self._frame = self._status = None  # view: the last one rendered
+        # Of the last view rendered, only what the next needs: a stream holds it while it
+        # waits, for every open desktop.
+        self.order = self._state = self._frame = self._status = None
 
     def render(self, view=None):
         """The [(event, data)] to send for `view`; None (a connect, the QR code's timer)
         renders the whole step from the database."""
         whole = view is None
         context = desktop_step_context(view or _current_view(self.journey_id))
-        view = self.view = context["view"]
+        view = context["view"]
+        self.order, self._state = view.order, view.state
         frame = (view.state, view.second_device, view.steps)
         # The status line alone, without render_template's context processors and signals:
         # it is rendered for every event of every open desktop.
         status = current_app.jinja_env.get_template("desktop/_status.html").render(context)
+        # Kept for every open desktop, so its hash rather than the line itself.
         if not whole and status and frame == self._frame:
-            if status == self._status:
+            if hash(status) == self._status:
                 return []
-            self._status = status
+            self._status = hash(status)
             return [("status", status)]
-        self._frame, self._status = frame, status
+        self._frame, self._status = frame, hash(status)
         return [("step", render_template("desktop/_step.html", **context))]
 
     def refresh_after(self):
         """Seconds until the shown QR code is renewed (render again then), or None."""
-        if self.view.state is not JourneyState.AWAITING_PHONE:
+        if self._state is not JourneyState.AWAITING_PHONE:
             return None
         return journeys.seconds_until_new_qr(session.get(Journey, self.journey_id))
 
@@ -123,13 +130,16 @@ class PhoneStream:
 
     kind = "phone"
 
+    __slots__ = ("journey_id", "phone_tag", "order")
+
     def __init__(self, journey_id, phone_tag=None):
         self.journey_id = journey_id
         self.phone_tag = phone_tag
-        self.view = None  # the last one rendered
+        self.order = None  # the last rendered view's
 
     def render(self, view=None):
-        view = self.view = view or _current_view(self.journey_id)
+        view = view or _current_view(self.journey_id)
+        self.order = view.order
         if self.phone_tag and view.phone_tag != self.phone_tag:
             return [("state", TAKEN_OVER)]  # another phone paired since this page opened
         messages = [("state", view.screen)]
@@ -157,7 +167,7 @@ class StreamLimits:
 
     def __init__(self, per_device, per_address):
         self.per_device, self.per_address = per_device, per_address
-        self._devices = defaultdict(deque)  # (kind, journey): subscriptions, oldest first
+        self._devices = defaultdict(list)  # (kind, journey): subscriptions, oldest first
         self._addresses = defaultdict(int)
         self._lock = threading.Lock()
         self.oldest_closed = self.refused = 0  # counted since the process started
@@ -177,7 +187,7 @@ class StreamLimits:
             streams = self._devices[device]
             streams.append(subscription)
             while len(streams) > self.per_device:
-                streams.popleft().put(events.DISCONNECTED)  # its stream ends; the tab reconnects
+                streams.pop(0).put(events.DISCONNECTED)  # its stream ends; the tab reconnects
                 self.oldest_closed += 1
                 metrics.STREAMS_CLOSED.labels("device_oldest").inc()
             return None
@@ -230,49 +240,60 @@ def stream(journey_id, page):
         return refused
 
     kind = page.kind
-    sent = {}  # event name: its counter, looked up once per stream
+    # The stream runs in this request's contexts, pushed by the generator itself rather than
+    # by stream_with_context, and sends bytes as they are (direct passthrough): each generator
+    # wrapped around another is a level of C stack that a waiting stream's greenlet keeps a
+    # copy of, and tens of thousands of streams wait at once.
+    contexts = (app_ctx._get_current_object(), request_ctx._get_current_object())
 
-    @stream_with_context
     def generate():
-        metrics.STREAMS_OPEN.labels(kind).inc()
-        try:
-            yield "retry: 2000\n\n"
-            view = None
-            while True:
-                session.remove()  # read fresh state; hold no connection while waiting
-                if view is None or not _older(view, page.view):
-                    for name, data in page.render(view):
-                        yield _event(name, data, page.view.order)
-                        if name not in sent:
-                            sent[name] = metrics.EVENTS_SENT.labels(kind, name)
-                        sent[name].inc()
-                due = page.refresh_after()
-                deadline = None if due is None else time.monotonic() + due
-                session.remove()
-                message = subscription.get(timeout=_wait_s(deadline, heartbeat_s))
-                while message is None:
-                    if deadline is not None and time.monotonic() >= deadline:
-                        break  # render again: the QR code is due for renewal
-                    yield ": heartbeat\n\n"
+        app_context, request_context = contexts
+        with app_context, request_context:
+            metrics.STREAMS_OPEN.labels(kind).inc()
+            try:
+                yield b"retry: 2000\n\n"
+                view = None
+                while True:
+                    session.remove()  # read fresh state; hold no connection while waiting
+                    if view is None or not _before(view.order, page.order):
+                        for name, data in page.render(view):
+                            yield _event(name, data, page.order).encode()
+                            _sent(kind, name).inc()
+                    # Nothing sent or received before is kept while the stream waits.
+                    name = data = message = more = None
+                    due = page.refresh_after()
+                    deadline = None if due is None else time.monotonic() + due
+                    session.remove()
                     message = subscription.get(timeout=_wait_s(deadline, heartbeat_s))
-                # Several changes at once: one render shows the newest.
-                view = _view_of(message)
-                while message not in (None, events.DISCONNECTED) and (
-                        more := subscription.get(timeout=0)) is not None:
-                    message = more
-                    if more is not events.DISCONNECTED:
-                        view = _newest(view, _view_of(more))
-                if message is events.DISCONNECTED:
-                    return  # the browser reconnects, or polls while we cannot stream
-        finally:
-            metrics.STREAMS_OPEN.labels(kind).dec()
-            subscription.close()
-            limits.close(device, address, subscription)
+                    while message is None:
+                        if deadline is not None and time.monotonic() >= deadline:
+                            break  # render again: the QR code is due for renewal
+                        yield b": heartbeat\n\n"
+                        message = subscription.get(timeout=_wait_s(deadline, heartbeat_s))
+                    # Several changes at once: one render shows the newest.
+                    view = _view_of(message)
+                    while message not in (None, events.DISCONNECTED) and (
+                            more := subscription.get(timeout=0)) is not None:
+                        message = more
+                        if more is not events.DISCONNECTED:
+                            view = _newest(view, _view_of(more))
+                    if message is events.DISCONNECTED:
+                        return  # the browser reconnects, or polls while we cannot stream
+            finally:
+                metrics.STREAMS_OPEN.labels(kind).dec()
+                subscription.close()
+                limits.close(device, address, subscription)
 
-    response = app.response_class(generate(), mimetype="text/event-stream")
+    response = app.response_class(generate(), mimetype="text/event-stream", direct_passthrough=True)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"
     return response
+
+
+@functools.cache
+def _sent(kind, name):
+    """The counter of events `name` sent to `kind` streams, looked up once per process."""
+    return metrics.EVENTS_SENT.labels(kind, name)
 
 
 def _view_of(message):
@@ -281,8 +302,11 @@ def _view_of(message):
 
 
 def _older(view, than):
-    return (than is not None and view.order is not None and than.order is not None
-            and view.order < than.order)
+    return than is not None and _before(view.order, than.order)
+
+
+def _before(order, other):
+    return order is not None and other is not None and order < other
 
 
 def _newest(view, other):
