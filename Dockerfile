@@ -8,8 +8,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH
 
-# The dossier PDF (WeasyPrint) draws its text with Pango, in a font from fontconfig; DigiD's
-# SAML messages are signed and checked with xmlsec1. Debian pins these within the image's
+# The dossier PDF (WeasyPrint) draws its text with Pango, in a font from fontconfig; pysaml2
+# wants xmlsec1 present (DigiD's messages are signed and checked in process: the python-xmlsec
+# wheel carries its own libxmlsec1, webapp/xmldsig.py). Debian pins these within the image's
 # release (bookworm); the lock pins the Python side.
 # hadolint ignore=DL3008
 RUN apt-get update \
