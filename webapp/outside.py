@@ -4,7 +4,9 @@ SAML: webapp/saml.py).
 Each is an HTTP boundary; by default the simulators in this app answer (see README).
 """
 
+import http.cookiejar
 import json
+import threading
 
 import requests
 from flask import current_app
@@ -22,10 +24,24 @@ def _post(base_url_key, path, payload, headers=None, data=None):
                     payload, headers, data)
 
 
+_thread = threading.local()
+
+
+def _http():
+    """This thread's HTTP session: its connections to the sources and the municipality kept
+    open between jobs (a worker thread fetches one source after another; each new connection
+    cost a handshake, over TLS a costly one). A session per thread, as requests' sessions are
+    not made to be shared; no cookies kept, so no answer carries over to the next request."""
+    if (session := getattr(_thread, "session", None)) is None:
+        session = _thread.session = requests.Session()
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return session
+
+
 def _post_to(url, payload, headers=None, data=None):
     try:
-        response = requests.post(url, json=payload, data=data, headers=headers,
-                                 timeout=current_app.config["OUTSIDE_TIMEOUT_S"])
+        response = _http().post(url, json=payload, data=data, headers=headers,
+                                timeout=current_app.config["OUTSIDE_TIMEOUT_S"])
     except requests.RequestException as exc:
         raise OutsideSystemError(f"{url}: {type(exc).__name__}") from None
     if response.status_code >= 400:
