@@ -85,6 +85,7 @@ class Stats:
         self.stale = 0
         self.completed = self.stuck = self.failed = 0
         self.completed_at = []  # perf_counter() of every completion
+        self.reconnects = 0  # streams that ended and connected again
         self.errors = defaultdict(int)
 
 
@@ -141,19 +142,39 @@ class JourneyFailed(Exception):
 
 class Stream:
     """An open event stream read in its own greenlet: the highest state it showed, how it
-    got there, and every time it went back."""
+    got there, and every time it went back. Like a browser's EventSource, it connects again
+    when the stream ends (its web process died, or stopped) after the `retry` the server
+    named, and the server's first event then is the state now."""
 
     def __init__(self, browser, path, stats):
+        self.browser, self.path = browser, path
         self.stats, self.rank, self.version = stats, (-1, -1), -1
         self.state = None  # the state of the last step or state event
         self.changed = gevent.event.Event()
-        self.response = browser.http.get(urljoin(browser.base_url, path), stream=True,
-                                         timeout=(10, None))
-        if self.response.status_code != 200:
-            raise JourneyFailed(f"stream {path}: HTTP {self.response.status_code}")
+        self.closed, self.retry_s = False, 2.0
+        self.response = self._connect()
         self.reader = gevent.spawn(self._read)
 
+    def _connect(self):
+        response = self.browser.http.get(urljoin(self.browser.base_url, self.path), stream=True,
+                                         timeout=(10, None))
+        if response.status_code != 200:
+            raise JourneyFailed(f"stream {self.path}: HTTP {response.status_code}")
+        return response
+
     def _read(self):
+        while True:
+            self._read_until_it_ends()
+            if self.closed:
+                return
+            self.stats.reconnects += 1
+            gevent.sleep(self.retry_s)
+            try:
+                self.response = self._connect()
+            except (requests.RequestException, JourneyFailed):
+                continue  # tried again after the retry, as EventSource does
+
+    def _read_until_it_ends(self):
         name, data, version = None, [], None
         try:
             for line in self.response.iter_lines(decode_unicode=True):
@@ -163,11 +184,13 @@ class Stream:
                     data.append(line[5:])
                 elif line.startswith("id:"):
                     version = int(line[3:])
+                elif line.startswith("retry:"):
+                    self.retry_s = int(line[6:]) / 1000
                 elif line == "" and data:
                     self._seen(name, "\n".join(data), version)
                     name, data, version = None, [], None
         except (requests.RequestException, AttributeError, ValueError, OSError):
-            pass  # closed
+            pass  # it ended
 
     def _seen(self, name, data, version):
         if version is not None:
@@ -209,6 +232,7 @@ class Stream:
         self.stats.event_ms.append(1000 * (time.perf_counter() - started))
 
     def close(self):
+        self.closed = True
         self.reader.kill()
         self.response.close()
 
@@ -531,7 +555,8 @@ def main():
 
     done = max(stats.completed, 1)
     print(f"{total} journeys started in {args.duration:.0f} s, {stats.completed} completed, "
-          f"{stats.stuck} stuck, {stats.failed} failed, in {elapsed:.1f} s")
+          f"{stats.stuck} stuck, {stats.failed} failed, in {elapsed:.1f} s; "
+          f"{stats.reconnects} streams connected again")
     for error, count in sorted(stats.errors.items(), key=lambda e: -e[1])[:5]:
         print(f"  {count} x {error}")
     print(f"{'step':<16} {'count':>6} {'p50 ms':>8} {'p99 ms':>8}")
