@@ -1,7 +1,7 @@
 """Benchmark the dossier PDF: `python -m bench.dossier_pdf [--times 50] [--frozen]`.
 
 Renders one typical dossier (an applicant with four sources, a partner with three, the
-indicative check), built as tests/integration/test_dossier_pdf.py builds it, N times in one
+indicative check), webapp/simulators/sample_dossier.py, as its test uses it, N times in one
 app context after one warm-up render. The last line is `dossier_pdf renders=N ms_per_render=X`,
 X in CPU time of this process (what the worker pays; other load on a shared machine moves the
 wall clock, printed on the line before, more than it moves this). With --frozen, what was
@@ -13,28 +13,9 @@ import argparse
 import gc
 import tempfile
 import time
-from datetime import UTC, date, datetime
 
 from webapp import create_app, dossier_pdf
-from webapp.domain.indication import indicate
-from webapp.dossier_pdf import DossierDocument, PersonSection, SourceSection
-from webapp.simulators import population
-from webapp.simulators.population import FATIMA, JAN
-
-FETCHED = datetime(2026, 11, 29, 14, 5, tzinfo=UTC)
-REVIEWED = {"applicant": ("mijnoverheid", "belastingdienst", "uwv", "pensioen"),
-            "partner": ("mijnoverheid", "belastingdienst", "uwv")}
-
-
-def typical_document():
-    people, fetched = [], {}
-    for role, citizen in (("applicant", JAN), ("partner", FATIMA)):
-        data = {key: population.source_data(key, citizen.bsn) for key in REVIEWED[role]}
-        fetched[role] = data
-        people.append(PersonSection(role, citizen.name, citizen.bsn, tuple(
-            SourceSection(key, FETCHED, value) for key, value in data.items())))
-    return DossierDocument("Zwolle", "ockto-levering-123", FETCHED, tuple(people),
-                           indicate("GM0193", fetched, date(2026, 11, 29)))
+from webapp.simulators.sample_dossier import sample
 
 
 def main():
@@ -50,7 +31,7 @@ def main():
                       "DATABASE_URL": f"sqlite:///{folder}/ocktoreis.db", "OUTBOX_DIR": f"{folder}/outbox",
                       "SECRET_KEY": "bench-dossier-pdf", "SIMULATORS": False,
                       "RABBITMQ_URL": None, "REDIS_URL": None, "MAIL_SERVER": None})
-    document = typical_document()
+    document = sample()[0]
     with app.app_context():
         first = dossier_pdf.render(document)  # imports, fonts found, template compiled
         started_wall, started_cpu = time.perf_counter(), time.process_time()

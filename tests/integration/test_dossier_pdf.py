@@ -6,35 +6,18 @@ import html
 import io
 import json
 import re
-from datetime import UTC, date, datetime
 
 from pypdf import PdfReader
 
 from webapp import dossier_pdf, outside
-from webapp.domain.indication import indicate
 from webapp.domain.sources import describe
-from webapp.dossier_pdf import DossierDocument, PersonSection, SourceSection
 from webapp.outbox import Job
 from webapp.simulators import gemeente as gemeente_sim
 from webapp.simulators import population
 from webapp.simulators.population import FATIMA, JAN, SANNE
+from webapp.simulators.sample_dossier import sample
 
 from .helpers import dossier_count, dossiers
-
-FETCHED = datetime(2026, 11, 29, 14, 5, tzinfo=UTC)
-REVIEWED = {"applicant": ("mijnoverheid", "belastingdienst", "uwv", "pensioen"),
-            "partner": ("mijnoverheid", "belastingdienst", "uwv")}
-
-
-def _document():
-    people, fetched = [], {}
-    for role, citizen in (("applicant", JAN), ("partner", FATIMA)):
-        data = {key: population.source_data(key, citizen.bsn) for key in REVIEWED[role]}
-        fetched[role] = data
-        people.append(PersonSection(role, citizen.name, citizen.bsn, tuple(
-            SourceSection(key, FETCHED, value) for key, value in data.items())))
-    return DossierDocument("Zwolle", "ockto-levering-123", FETCHED, tuple(people),
-                           indicate("GM0193", fetched, date(2026, 11, 29))), fetched
 
 
 def _text(pdf):
@@ -43,7 +26,7 @@ def _text(pdf):
 
 
 def test_the_pdf_holds_every_reviewed_value_with_its_source_and_moment(app):
-    document, fetched = _document()
+    document, fetched = sample()
     reader, text = _text(dossier_pdf.render(document))
     for person in document.people:
         assert person.name in text and person.bsn in text
@@ -61,7 +44,7 @@ def test_the_pdf_holds_every_reviewed_value_with_its_source_and_moment(app):
 
 
 def test_the_pdf_holds_nothing_that_was_not_reviewed(app):
-    document, _ = _document()
+    document, _ = sample()
     _, text = _text(dossier_pdf.render(document))
     not_reviewed = population.source_data("duo", JAN.bsn)  # the applicant's DUO was not fetched
     jan_pension = population.source_data("pensioen", FATIMA.bsn)  # nor the partner's pension
