@@ -90,9 +90,12 @@ def _parse(text):
     if isinstance(text, str):
         text = text.encode("utf-8")
     try:
-        return etree.fromstring(text, PARSER)
+        root = etree.fromstring(text, PARSER)
     except etree.XMLSyntaxError as exc:
         raise SignatureError(f"not XML: {exc}") from None
+    if root.getroottree().docinfo.doctype:  # a DTD could declare IDs or entities of its own
+        raise SignatureError("a document type declaration in a signed message")
+    return root
 
 
 def _signed_element(root, node_name, node_id):
@@ -100,7 +103,8 @@ def _signed_element(root, node_name, node_id):
     registered so that the Reference "#id" finds it. IDs must be unique in the whole message:
     a second element with the same ID is how a signature is wrapped around another."""
     namespace, _, local = node_name.rpartition(":")
-    same_id = root.xpath("//*[@ID=$id]", id=node_id) if node_id else []
+    # xml:id is an ID to libxml2 too: a reference could find that element instead.
+    same_id = root.xpath("//*[@ID=$id or @xml:id=$id]", id=node_id) if node_id else []
     if node_id is None:
         same_id = [root] if root.tag == f"{{{namespace}}}{local}" else []
     if len(same_id) != 1 or same_id[0].tag != f"{{{namespace}}}{local}":
@@ -115,6 +119,8 @@ def _signature_of(element, node_id):
     signatures = element.findall(f"{DS}Signature")
     if len(signatures) != 1:
         raise SignatureError(f"{len(signatures)} signatures in the signed element, not one")
+    if signatures[0].find(f"{DS}Object") is not None:  # its references xmlsec would follow first
+        raise SignatureError("an Object in the signature")
     references = signatures[0].findall(f"{DS}SignedInfo/{DS}Reference")
     if len(references) != 1 or references[0].get("URI") != f"#{element.get('ID')}":
         raise SignatureError("the signature does not refer to the element it is in")

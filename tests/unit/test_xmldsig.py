@@ -105,3 +105,24 @@ def test_entities_are_not_expanded(keys, tmp_path):
     with pytest.raises(SignatureError) as refused:
         verify(attack, cert)
     assert "geheim" not in str(refused.value)
+
+
+def test_a_document_type_declaration_is_refused(keys):
+    (_, cert), _ = keys
+    text = signed(keys).split("?>", 1)[1]
+    with pytest.raises(SignatureError, match="document type"):
+        verify('<!DOCTYPE x [<!ATTLIST x id ID #IMPLIED>]>' + text, cert)
+
+
+def test_another_element_with_the_id_as_xml_id_is_refused(keys):
+    (_, cert), _ = keys
+    text = signed(keys).replace("<ns0:Issuer", '<ns0:Issuer xml:id="id-1"', 1)
+    with pytest.raises(SignatureError, match="no single"):
+        verify(text, cert)
+
+
+def test_an_object_in_the_signature_is_refused(keys):
+    (_, cert), _ = keys
+    text = signed(keys).replace("</ns1:Signature>", "<ns1:Object>x</ns1:Object></ns1:Signature>")
+    with pytest.raises(SignatureError, match="Object"):
+        verify(text, cert)
