@@ -144,7 +144,9 @@ def publish(journey):
         # Read it all now: what this session loaded before the update (even `journey.id` in
         # the caller's `publish(journey)` loads the row) may be older than the version.
         session.expire_all()
-        journey = journey_for_view(journey_id)
+        # Read afresh with its relations (an expired Journey in the session would otherwise
+        # be refreshed alone, its relations then read one by one).
+        journey = session.get(Journey, journey_id, options=VIEW_LOADS, populate_existing=True)
         message["view"] = progress_view(journey, version, published=True).to_json()
     _commit_keeping_what_was_read()
     events.bus(current_app).publish(events.channel_for(journey_id), message)
