@@ -228,6 +228,8 @@ def init_app(app):
 def stream(journey_id, page):
     """An event-stream response for `page` (a DesktopStream or PhoneStream)."""
     app = current_app._get_current_object()
+    if request.method == "HEAD":  # no body will be read: take no subscription, no place
+        return app.response_class(mimetype="text/event-stream")
     heartbeat_s = app.config["SSE_HEARTBEAT_S"]
     try:
         subscription = events.bus(app).subscribe(events.channel_for(journey_id))

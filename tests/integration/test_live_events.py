@@ -185,3 +185,15 @@ def test_open_pages_render_an_update_from_the_event_alone(app, fetching, run_job
         sqlalchemy.event.remove(app.extensions["db_engine"], "before_cursor_execute", record)
         desktop_stream.close()
         phone_stream.close()
+
+
+def test_a_head_request_for_a_stream_takes_no_place_and_no_subscription(app, fetching):
+    """HEAD (a link checker, a proxy's probe) reads no body: a stream that never starts would
+    never give its place back."""
+    limits = app.extensions["stream_limits"]
+    for _ in range(3):
+        answer = fetching.desktop.http.head(f"{app.config['PUBLIC_URL']}{fetching.journey_url}/events",
+                                            timeout=15)
+        assert answer.status_code == 200
+        assert answer.headers["Content-Type"].startswith("text/event-stream")
+    assert not limits._addresses and not limits._devices
