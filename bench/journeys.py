@@ -21,8 +21,9 @@ It reports per step (the person's action: its requests and the wait for what it 
 overall. `http_p50_ms`/`http_p99_ms` are over every HTTP request; `event_p99_ms` is from a
 phone action to the desktop's event that shows it; `stale` counts events that showed an older
 state than one the same stream showed before (by their content: a step or a count going
-back, and by their version, where they carry one). CPU (user + system, from /proc, with that
-of the programs they ran and waited for) is counted over the run for the set's processes: web, workers, clock, PostgreSQL, RabbitMQ and Redis
+back, and by their version, where they carry one). CPU (user + system, from /proc; for the
+set's own processes with that of the programs they ran and waited for) is counted over the
+run for the set's processes: web, workers, clock, PostgreSQL, RabbitMQ and Redis
 (PostgreSQL's and RabbitMQ's servers are shared on this machine: all their processes count).
 The last line is
 `journeys rate=R completed_per_s=X http_p50_ms=A http_p99_ms=B event_p99_ms=C web_cpu_ms_per_journey=D cpu_ms_per_journey=T stale=S stuck=K`.
@@ -163,16 +164,16 @@ class Stream:
         return response
 
     def _read(self):
-        while True:
+        while not self.closed:
             self._read_until_it_ends()
-            if self.closed:
-                return
-            self.stats.reconnects += 1
-            gevent.sleep(self.retry_s)
-            try:
-                self.response = self._connect()
-            except (requests.RequestException, JourneyFailed):
-                continue  # tried again after the retry, as EventSource does
+            while not self.closed:
+                gevent.sleep(self.retry_s)
+                try:
+                    self.response = self._connect()
+                except (requests.RequestException, JourneyFailed):
+                    continue  # tried again after the retry, as EventSource does
+                self.stats.reconnects += 1
+                break
 
     def _read_until_it_ends(self):
         name, data, version = None, [], None
@@ -481,12 +482,15 @@ def _servers(redis=False):
     return kinds
 
 
-def cpu_ticks(pids):
+def cpu_ticks(pids, with_children):
+    """CPU ticks so far (user and system) per process; `with_children`: and of the programs
+    it ran and waited for (pysaml2 ran xmlsec1). Not for the shared servers, whose exited
+    children are every connection the machine ever had."""
     ticks = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks[pid] = sum(map(int, fields[11:15]))  # user, system, and of children waited for
+            ticks[pid] = sum(map(int, fields[11:15 if with_children else 13]))
         except (FileNotFoundError, ProcessLookupError):
             pass
     return ticks
@@ -500,7 +504,7 @@ def cpu_ms_used(before, after):
 
 
 def sample(kinds):
-    return {kind: cpu_ticks(pids) for kind, pids in kinds.items()}
+    return {kind: cpu_ticks(pids, kind in ("web", "worker", "clock")) for kind, pids in kinds.items()}
 
 
 def drive(base_url, args, counted):

@@ -25,6 +25,7 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import resource
 import secrets
 import statistics
@@ -54,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/ocktoreis_bench_live"
 SECRET_KEY = "bench-live-updates-secret-of-32-characters"
 POLL_INTERVAL_S = 0.5
+ORDER = re.compile(rb"^id:(\d+)$", re.M)
 
 
 def fresh_database(url):
@@ -145,22 +147,21 @@ class Client:
 
 
 async def read_stream(reader, journey_id, received, ready):
-    """Record when each event after the first (the state on connecting) arrived.
-
-    Reads raw chunks and only looks for the event names: the client must cost far less
-    than the server it measures.
-    """
-    marker, tail, first = b"event:", b"", True
+    """Record when each event after the first (the state on connecting) arrived, by the
+    version it shows (from its `id:`, the view's order): the server renders several changes
+    at once as one event, the newest, so an event is matched to that version's publish."""
+    buffer, first = b"", True
     while chunk := await reader.read(65536):
         arrived = time.perf_counter()  # CLOCK_MONOTONIC: one clock for all processes here
-        events = (tail + chunk).count(marker) - tail.count(marker)
-        tail = chunk[-len(marker):]
-        for _ in range(events):
+        *events, buffer = (buffer + chunk).split(b"\n\n")
+        for event in events:
+            if b"event:" not in event:
+                continue  # retry, heartbeats
             if first:
                 first = False
                 ready.add(journey_id)
-            else:
-                received[journey_id].append(arrived)
+            elif found := ORDER.search(event):  # a published view's order: twice its version
+                received[journey_id].append((int(found.group(1)) // 2, arrived))
 
 
 def stream_client(connection, port, cookie_name, streams, open_s):
@@ -235,7 +236,7 @@ async def publish_events(engine, redis_client, streamed, polled, rate_per_s, dur
             if journey_id in polled_set:
                 changed_at[journey_id] = now
             else:
-                published[journey_id].append(now)
+                published[journey_id][step[journey_id]] = now  # the view's version
         sent_to_streams += sum(journey_id not in polled_set for journey_id in batch)
         await asyncio.to_thread(pipe.execute)
         next_tick += tick_s
@@ -305,9 +306,10 @@ def start_clients(port, cookie_name, cookies, streamed, open_s):
 async def run(args, port, cookie_name, cookies, engine, master_pid, streamed, clients):
     import redis
     redis_client = redis.Redis.from_url(args.redis_url)
-    polled = [j for j in cookies if j not in set(streamed)]
+    streamed_set = set(streamed)
+    polled = [j for j in cookies if j not in streamed_set]
     client = Client(port, cookie_name)
-    published, changed_at, poll_latencies = defaultdict(list), {}, []
+    published, changed_at, poll_latencies = defaultdict(dict), {}, []  # journey: {version: time}
 
     before_mb = rss_mb(worker_pids(master_pid))
     for process, connection in clients:
@@ -331,8 +333,8 @@ async def run(args, port, cookie_name, cookies, engine, master_pid, streamed, cl
         connection.send("stop")
         received = await asyncio.to_thread(connection.recv)
         for journey_id, arrivals in received.items():
-            # One stream per journey, its events in order: the n-th arrival shows the n-th publish.
-            latencies += [a - p for p, a in zip(published[journey_id], arrivals)]
+            latencies += [arrived - published[journey_id][version]
+                          for version, arrived in arrivals if version in published[journey_id]]
     return latencies, poll_latencies, sent, (after_mb - before_mb), web_cpu_s
 
 
