@@ -131,8 +131,8 @@ def publish(journey):
     progress view.
 
     Called after the change's commit, which expired what the session held: the journey's id
-    is taken from its identity, not read again. The view takes the journey's next version and is read
-    after that update, in its transaction: a concurrent publish of the journey (another
+    is taken from its identity, not read again. The view takes the journey's next version and
+    is read after that update, in its transaction: a concurrent publish of the journey (another
     process, a worker) waits for this commit, so it reads later and numbers higher. However
     the events then overtake each other, a higher version never shows less (webapp.live)."""
     journey_id = _id_of(journey)
@@ -141,11 +141,10 @@ def publish(journey):
                               execution_options={"synchronize_session": False}).scalar()
     message = {"journey": journey_id}
     if version is not None:
-        # Read it all now: what this session loaded before the update (even `journey.id` in
-        # the caller's `publish(journey)` loads the row) may be older than the version.
+        # Read it all now: what this session loaded before the update may be older than the
+        # version. With its relations, afresh (an expired Journey in the session would
+        # otherwise be refreshed alone, its relations then read one by one).
         session.expire_all()
-        # Read afresh with its relations (an expired Journey in the session would otherwise
-        # be refreshed alone, its relations then read one by one).
         journey = session.get(Journey, journey_id, options=VIEW_LOADS, populate_existing=True)
         message["view"] = progress_view(journey, version, published=True).to_json()
     _commit_keeping_what_was_read()
