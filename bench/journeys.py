@@ -59,7 +59,7 @@ import gevent.event  # noqa: E402
 import requests  # noqa: E402
 
 from bench.live_updates import fresh_database, percentile  # noqa: E402
-from bench.processes import stop_group  # noqa: E402
+from bench.processes import cpu_ticks, stop_group  # noqa: E402
 from tests.services import PrivateRedis, free_port  # noqa: E402
 from webapp import zgw  # noqa: E402
 from webapp.domain.journey import JourneyState  # noqa: E402
@@ -480,20 +480,6 @@ def _servers(redis=False):
             elif b"workers.clock" in cmdline:
                 kinds["clock"].append(int(entry.name))
     return kinds
-
-
-def cpu_ticks(pids, with_children):
-    """CPU ticks so far (user and system) per process; `with_children`: and of the programs
-    it ran and waited for (pysaml2 ran xmlsec1). Not for the shared servers, whose exited
-    children are every connection the machine ever had."""
-    ticks = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks[pid] = sum(map(int, fields[11:15 if with_children else 13]))
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return ticks
 
 
 def cpu_ms_used(before, after):

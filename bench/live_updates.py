@@ -40,7 +40,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.processes import stop_group
+from bench.processes import cpu_ticks, stop_group
 from tests.services import free_port
 from webapp import create_app
 from webapp.clock import utcnow
@@ -78,11 +78,7 @@ def rss_mb(pids):
 
 def cpu_s(pids):
     """CPU seconds (user and system) the processes have used so far."""
-    ticks = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_ticks(pids, with_children=False).values()) / os.sysconf("SC_CLK_TCK")
 
 
 def worker_pids(master_pid):

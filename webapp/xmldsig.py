@@ -103,10 +103,10 @@ def _signed_element(root, node_name, node_id):
     registered so that the Reference "#id" finds it. IDs must be unique in the whole message:
     a second element with the same ID is how a signature is wrapped around another."""
     namespace, _, local = node_name.rpartition(":")
-    # xml:id is an ID to libxml2 too: a reference could find that element instead.
-    same_id = root.xpath("//*[@ID=$id or @xml:id=$id]", id=node_id) if node_id else []
     if node_id is None:
-        same_id = [root] if root.tag == f"{{{namespace}}}{local}" else []
+        same_id = [root]
+    else:  # xml:id is an ID to libxml2 too: a reference could find that element instead
+        same_id = root.xpath("//*[@ID=$id or @xml:id=$id]", id=node_id)
     if len(same_id) != 1 or same_id[0].tag != f"{{{namespace}}}{local}":
         raise SignatureError(f"no single {local} with ID {node_id!r}")
     element = same_id[0]
