@@ -3,6 +3,8 @@ Redis is unreachable the pages work and fetches and deliveries wait, then comple
 is back; a restart of Redis (without persistence: the keys are gone) mid-journey ends the
 journey with a Dutch message, a mail when consent had been given, and nothing sent."""
 
+import re
+
 import dramatiq
 import redis
 import pytest
@@ -119,13 +121,15 @@ def test_while_redis_is_unreachable_fetches_and_the_delivery_wait_and_complete_w
     walk.run_jobs()
     assert [f.status for f in _journey(journey_id).fetches_of("applicant")][:2] == ["fetched"] * 2
 
-    walk.fetch_all()
+    partner = walk.fetch_all().text
+    assert 'data-screen="login-partner"' in partner, _screen(partner)
     redis_proxy.cut()
     login = walk.login(FATIMA)
     assert UNAVAILABLE in login.text  # the DigiD identity cannot be sealed now: try again
     redis_proxy.open()
-    walk.login(FATIMA)
-    assert 'data-screen="review"' in walk.fetch_all().text
+    assert 'data-screen="sources-partner"' in walk.login(FATIMA).text
+    review = walk.fetch_all().text
+    assert 'data-screen="review"' in review, _screen(review)
 
     redis_proxy.cut()
     review = phone.get("/app/").text
@@ -159,3 +163,10 @@ def test_a_stop_while_redis_is_unreachable_purges_at_once_and_deletes_the_key_wh
     redis_proxy.open()
     walk.run_jobs()
     assert not stored.exists(f"ockto:key:{journey_id}")
+
+
+def _screen(page):
+    """The phone screen a page shows and its message, for a failure's report."""
+    shown = re.search(r'data-screen="[^"]*"', page)
+    message = re.search(r'role="alert"[^>]*>(?:<p>)?([^<]*)', page)
+    return [shown and shown.group(0), message and message.group(1).strip()]
