@@ -186,7 +186,7 @@ def progress_view(journey, version=None, published=False):
         has_partner=journey.application.has_partner,
         gemeente_code=journey.application.gemeente_code,
         fetches=tuple(SourceProgress(f.role, f.source, f.status) for f in journey.fetches),
-        second_device=second_device_tried(journey),
+        second_device=journey.second_device_at is not None,
         outcome=(session.get(Receipt, journey.id).outcome
                  if journey.state is JourneyState.CANCELLED else None),
         delivery_delayed=(journey.state is JourneyState.SENDING
@@ -328,20 +328,13 @@ def pair_phone(token, paired_journey_id=None):
             session.rollback()
             journey = session.get(Journey, found.journey_id)
     found = session.get(PairingToken, digest(token))
-    found.refused_at = utcnow()
+    found.refused_at = journey.second_device_at = utcnow()
     session.commit()
     publish(journey)
     if journey.state == JourneyState.AWAITING_PHONE:
         raise JourneyError(_("Deze QR-code is verlopen. Scan de nieuwe QR-code op uw computer."))
     raise JourneyError(_("Deze QR-code is al gebruikt. Een QR-code koppelt maar één telefoon. "
                        "Scan de QR-code die nu op uw computer staat."))
-
-
-def second_device_tried(journey):
-    """True when a device scanned one of this journey's QR codes after it stopped working."""
-    return session.scalar(select(PairingToken.token_hash)
-                          .where(PairingToken.journey_id == journey.id,
-                                 PairingToken.refused_at.is_not(None)).limit(1)) is not None
 
 
 def start_on_this_phone(journey):

@@ -76,6 +76,8 @@ class Journey(Base):
     key_made_at: Mapped[datetime | None]
     delivery_failures: Mapped[int] = mapped_column(default=0)
     delivery_delayed_at: Mapped[datetime | None]  # the delivery failed all its retries
+    # a device scanned one of its QR codes when it no longer worked (the desktop warns)
+    second_device_at: Mapped[datetime | None]
     # grows by one for every progress view published (journeys.publish): orders live updates
     version: Mapped[int] = mapped_column(default=0)
 
