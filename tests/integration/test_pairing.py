@@ -4,10 +4,9 @@ second scan is refused and the desktop is told."""
 import re
 import threading
 
-import qrcode
 from datetime import timedelta
 
-from webapp import journeys
+from webapp import journeys, live
 from webapp.db import session
 from webapp.models import Journey, PairingToken
 from webapp.simulators.population import SANNE
@@ -124,8 +123,8 @@ def test_a_qr_code_is_drawn_once_however_often_its_step_is_shown(walk, monkeypat
     """Drawing one takes milliseconds; the step is drawn for the page, each stream and each
     reload while the token stays the same."""
     drawn = []
-    real = qrcode.make
-    monkeypatch.setattr(qrcode, "make", lambda data, **kw: drawn.append(data) or real(data, **kw))
+    real = live.qr_svg
+    monkeypatch.setattr(live, "qr_svg", lambda data: drawn.append(data) or real(data))
     walk.start(walk.apply(SANNE))
     first = walk.to_qr()
     for _ in range(3):
