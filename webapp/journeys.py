@@ -29,8 +29,8 @@ from .domain import sources as catalogue
 from .domain.application import ApplicationStatus, status_after
 from .domain.funnel import FunnelStep
 from .domain.journey import (
-    FETCHING, LOGGED_IN, IllegalTransition, JourneyEvent, JourneyState, Outcome, Role, advance,
-    can, current_role, role_to_log_in, sources_done_event,
+    DELIVERY_LEASE_S, FETCHING, LOGGED_IN, IllegalTransition, JourneyEvent, JourneyState,
+    Outcome, Role, advance, can, current_role, role_to_log_in, sources_done_event,
 )
 from .domain.progress import ProgressView, SourceProgress
 from .domain.sources import FetchStatus
@@ -46,6 +46,10 @@ class JourneyError(Exception):
 
 class JourneyUnderWay(JourneyError):
     """A journey of this application is under way: continue it, or choose to start afresh."""
+
+
+class DeliveryUnderWay(Exception):
+    """Another run of this journey's delivery holds it (`deliver`): this run is tried later."""
 
 
 def new_id():
@@ -577,10 +581,21 @@ def give_consent(journey):
 
 
 def deliver(journey_id):
-    """Worker: deliver the dossier to the municipality, then ask for the purge."""
+    """Worker: deliver the dossier to the municipality, then ask for the purge; one run at
+    a time (`_hold_delivery`)."""
     journey = session.get(Journey, journey_id)
     if journey is None or journey.state is not JourneyState.SENDING:
         return
+    if not _hold_delivery(journey_id):
+        raise DeliveryUnderWay(journey_id)
+    try:
+        _deliver_held(journey)
+    except BaseException:  # failed or stopped (Dramatiq's time limit): the retry need not wait
+        _let_go_of_delivery(journey_id)
+        raise
+
+
+def _deliver_held(journey):
     application = journey.application
     people = {Role.APPLICANT: application.name, Role.PARTNER: application.partner_name}
     try:  # all of it unsealed before anything is sent: never half a dossier
@@ -607,7 +622,7 @@ def deliver(journey_id):
     try:
         _transition(journey, JourneyEvent.DELIVERED)
     except IllegalTransition:  # the same job ran twice at once; the other run delivered it
-        current_app.logger.info("journey %s was delivered by another worker", journey_id)
+        current_app.logger.info("journey %s was delivered by another worker", journey.id)
         return
     receipt = session.get(Receipt, journey.id)
     receipt.delivery_reference = reference
@@ -618,6 +633,33 @@ def deliver(journey_id):
     outbox.request(Job.PURGE_JOURNEY, journey.id)
     session.commit()
     publish(journey)
+
+
+def _hold_delivery(journey_id):
+    """Hold the journey's delivery for this run, unless another run holds it: the same job
+    can run twice at once (sent twice, or redelivered while its first worker still runs),
+    and the municipality's case system must never see two runs side by side (the ZGW APIs
+    keep a zaak unique, not its rollen and statussen). A failed or stopped run lets go at
+    once, a finished one leaves nothing to hold, a dead one holds it until DELIVERY_LEASE_S
+    have passed."""
+    now = utcnow()
+    held = session.execute(
+        update(Journey).where(Journey.id == journey_id, Journey.state == JourneyState.SENDING,
+                              Journey.delivering_until.is_(None) | (Journey.delivering_until <= now))
+        .values(delivering_until=now + timedelta(seconds=DELIVERY_LEASE_S))).rowcount == 1
+    session.commit()
+    return held
+
+
+def _let_go_of_delivery(journey_id):
+    try:
+        session.rollback()
+        session.execute(update(Journey).where(Journey.id == journey_id)
+                        .values(delivering_until=None))
+        session.commit()
+    except Exception as exc:  # noqa: BLE001  (the run's own error is the one to raise)
+        log.warning("journey %s: its delivery stays held until its lease ends (%s)",
+                    journey_id, type(exc).__name__)
 
 
 def _add_indication_and_pdf(body, journey, people, bsns, data_of):

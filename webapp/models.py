@@ -78,6 +78,8 @@ class Journey(Base):
     delivery_delayed_at: Mapped[datetime | None]  # the delivery failed all its retries
     # a device scanned one of its QR codes when it no longer worked (the desktop warns)
     second_device_at: Mapped[datetime | None]
+    # a run of the delivery holds it until then (journeys.deliver): one run at a time
+    delivering_until: Mapped[datetime | None]
     # grows by one for every progress view published (journeys.publish): orders live updates
     version: Mapped[int] = mapped_column(default=0)
 

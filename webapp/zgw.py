@@ -11,9 +11,9 @@ find nothing and both POST the zaak: the Zaken API refuses the second (`identifi
 unique per `bronorganisatie`), and the run refused stops there with a ZgwError, so only one
 of them goes on to the rollen, documents and statussen (which the standard does not keep
 unique); its retry later completes what may be missing. A document refused as not unique was
-made by such a twin: it is looked up again and used. Left open: a twin that starts after the
-other made the zaak but before it made the rest finds the zaak and goes on beside it, and
-could then add a second rol or status.
+made by such a twin: it is looked up again and used. A twin that starts after the other made
+the zaak but before it made the rest never gets here: one run of a delivery holds it at a
+time (webapp.journeys.deliver).
 """
 
 import base64

@@ -8,7 +8,7 @@ runs them, never at import time.
 import dramatiq
 
 from webapp import invitations, journeys, keys
-from webapp.domain.journey import DELIVERY_RETRIES
+from webapp.domain.journey import DELIVERY_LEASE_S, DELIVERY_RETRIES
 from webapp.outbox import QUEUE, Job
 
 
@@ -58,10 +58,12 @@ def send_restart_mail(application_id, journey_id):
 
 
 def _until_the_keys_are_back(tries):
-    """Retry a job while the key store (Redis) is unreachable, however long: the journey's
-    time to live ends it at the latest (the job then finds it purged); other errors `tries`."""
+    """Retry a job while the key store (Redis) is unreachable or another run of the delivery
+    holds it, however long: the journey's time to live ends it at the latest (the job then
+    finds it purged); other errors `tries`."""
     def retry_when(retries, exception):
-        return isinstance(exception, keys.KeysUnavailable) or retries < tries
+        return isinstance(exception, (keys.KeysUnavailable, journeys.DeliveryUnderWay)) \
+            or retries < tries
     return retry_when
 
 
@@ -78,8 +80,10 @@ ACTORS = {
     Job.QUEUE_MAIL: (queue_mail, {"max_retries": 10, "min_backoff": 1_000, "max_backoff": 60_000}),
     Job.FETCH_SOURCE: (fetch_source, {"retry_when": _until_the_keys_are_back(3), "min_backoff": 500,
                                       "max_backoff": 10_000}),
+    # A run stopped at half the delivery's lease never outlives it (journeys.deliver).
     Job.DELIVER_DOSSIER: (deliver_dossier, {"retry_when": _until_the_keys_are_back(DELIVERY_RETRIES),
-                                            "min_backoff": 1_000, "max_backoff": 300_000}),
+                                            "min_backoff": 1_000, "max_backoff": 300_000,
+                                            "time_limit": DELIVERY_LEASE_S * 1000 // 2}),
     Job.MAIL_UNDELIVERED: (mail_undelivered, MAIL_RETRIES),
     Job.PURGE_JOURNEY: (purge_journey, {"max_retries": 10, "min_backoff": 1_000,
                                         "max_backoff": 300_000}),

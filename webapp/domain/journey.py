@@ -65,6 +65,11 @@ class Outcome(enum.StrEnum):
 # How many times a consented dossier is tried again after its first try (workers.actors); after
 # the last one the phone and desktop say sending is delayed, until delivery or the time to live.
 DELIVERY_RETRIES = 10
+# One run of a delivery holds it this long (journeys.deliver): another run of the same job
+# meanwhile (a job sent twice, a message redelivered to a second worker) waits and tries
+# later. A run is stopped at half of it (workers.actors), so no run outlives its hold; a
+# worker that died mid-run holds it until it ends.
+DELIVERY_LEASE_S = 300
 
 
 S, E = JourneyState, JourneyEvent

@@ -1,0 +1,100 @@
+"""One run of a delivery at a time: the same job run twice at once (sent twice, or redelivered
+to a second worker while the first still runs) never talks to the municipality side by side,
+so its zaak gets one initiator and one status; a run that died holds the delivery until its
+lease ends, then the next delivers it once."""
+
+import threading
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp import journeys, zgw
+from webapp.db import session
+from webapp.domain.journey import DELIVERY_LEASE_S, JourneyState
+from webapp.models import Journey
+from webapp.simulators import zgw as zgw_sim
+from webapp.simulators.population import SANNE
+
+
+@pytest.fixture
+def app_config():
+    return {"GEMEENTE_BACKEND": "zgw"}
+
+
+def _consented(walk, phone, worker):
+    """A journey whose delivery waits on the queue, nobody running it."""
+    walk.to_review(SANNE)
+    worker.stop()
+    phone.post("/app/versturen", data={"toestemming": "ja"})
+    journey = session.scalars(select(Journey)).one()
+    assert journey.state is JourneyState.SENDING
+    return journey.id
+
+
+def _counts(app):
+    with Session(app.extensions["gemeente_inbox"]) as inbox:
+        kinds = [o.kind for o in inbox.scalars(select(zgw_sim.ZgwObject))]
+    return {kind: kinds.count(kind) for kind in
+            ("zaak", "rol", "document", "zaakinformatieobject", "status")}
+
+
+def _run(app, journey_id, outcomes):
+    with app.app_context():
+        try:
+            journeys.deliver(journey_id)
+            outcomes.append("delivered")
+        except Exception as exc:  # noqa: BLE001  (the outcome is what the test looks at)
+            outcomes.append(exc)
+
+
+def test_a_second_run_while_the_first_talks_to_the_municipality_waits_and_adds_nothing(
+        app, walk, phone, worker, monkeypatch):
+    journey_id = _consented(walk, phone, worker)
+    real = zgw._Client.call
+    looked, go_on, calls_by = threading.Event(), threading.Event(), {}
+
+    def call(self, method, url, **kwargs):
+        calls_by.setdefault(threading.current_thread().name, []).append((method, url))
+        answer = real(self, method, url, **kwargs)
+        if threading.current_thread().name == "first" and method == "GET" and url.endswith("/rollen"):
+            looked.set()  # the first run found no initiator and is about to make one
+            assert go_on.wait(timeout=30)
+        return answer
+    monkeypatch.setattr(zgw._Client, "call", call)
+    outcomes = []
+    running = threading.Thread(target=_run, args=(app, journey_id, outcomes), name="first")
+    running.start()
+    assert looked.wait(timeout=30)
+    second = []
+    twin = threading.Thread(target=_run, args=(app, journey_id, second), name="second")
+    twin.start()
+    twin.join(timeout=30)
+    go_on.set()
+    running.join(timeout=30)
+
+    assert _counts(app) == {"zaak": 1, "rol": 1, "document": 2, "zaakinformatieobject": 2,
+                            "status": 1}
+    assert outcomes == ["delivered"]
+    [waited] = second
+    assert isinstance(waited, journeys.DeliveryUnderWay)
+    assert "second" not in calls_by  # it never reached the municipality
+    session.expire_all()
+    assert session.get(Journey, journey_id).state is JourneyState.DELIVERED
+
+
+def test_a_run_that_died_holds_the_delivery_until_its_lease_ends_then_it_goes_once(
+        app, walk, phone, worker, clock):
+    journey_id = _consented(walk, phone, worker)
+    assert journeys._hold_delivery(journey_id)  # a run took it, and its worker was killed
+    outcomes = []
+    _run(app, journey_id, outcomes)
+    assert isinstance(outcomes[-1], journeys.DeliveryUnderWay) and _counts(app)["zaak"] == 0
+    clock.advance(seconds=DELIVERY_LEASE_S - 1)
+    _run(app, journey_id, outcomes)
+    assert isinstance(outcomes[-1], journeys.DeliveryUnderWay)
+    clock.advance(seconds=1)
+    _run(app, journey_id, outcomes)
+    assert outcomes[-1] == "delivered"
+    assert _counts(app) == {"zaak": 1, "rol": 1, "document": 2, "zaakinformatieobject": 2,
+                            "status": 1}
