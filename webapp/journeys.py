@@ -49,7 +49,12 @@ class JourneyUnderWay(JourneyError):
 
 
 class DeliveryUnderWay(Exception):
-    """Another run of this journey's delivery holds it (`deliver`): this run is tried later."""
+    """Another run of this journey's delivery holds it for `wait_s` more (`deliver`): this
+    run is tried again then."""
+
+    def __init__(self, journey_id, wait_s):
+        super().__init__(f"journey {journey_id}: another run holds its delivery")
+        self.wait_s = wait_s
 
 
 def new_id():
@@ -586,8 +591,8 @@ def deliver(journey_id):
     journey = session.get(Journey, journey_id)
     if journey is None or journey.state is not JourneyState.SENDING:
         return
-    if not _hold_delivery(journey_id):
-        raise DeliveryUnderWay(journey_id)
+    if (held_until := _hold_delivery(journey_id)) is not None:
+        raise DeliveryUnderWay(journey_id, (held_until - utcnow()).total_seconds())
     try:
         _deliver_held(journey)
     except BaseException:  # failed or stopped (Dramatiq's time limit): the retry need not wait
@@ -641,14 +646,16 @@ def _hold_delivery(journey_id):
     and the municipality's case system must never see two runs side by side (the ZGW APIs
     keep a zaak unique, not its rollen and statussen). A failed or stopped run lets go at
     once, a finished one leaves nothing to hold, a dead one holds it until DELIVERY_LEASE_S
-    have passed."""
+    have passed. Returns None, or until when the other run holds it."""
     now = utcnow()
     held = session.execute(
         update(Journey).where(Journey.id == journey_id, Journey.state == JourneyState.SENDING,
                               Journey.delivering_until.is_(None) | (Journey.delivering_until <= now))
         .values(delivering_until=now + timedelta(seconds=DELIVERY_LEASE_S))).rowcount == 1
+    held_until = None if held else session.scalar(
+        select(Journey.delivering_until).where(Journey.id == journey_id)) or now
     session.commit()
-    return held
+    return held_until
 
 
 def _let_go_of_delivery(journey_id):

@@ -33,8 +33,12 @@ def fetch_source(journey_id, role, source):
 
 
 def deliver_dossier(journey_id):
-    """Deliver the consented dossier to the municipality."""
-    journeys.deliver(journey_id)
+    """Deliver the consented dossier to the municipality; while another run of it holds the
+    delivery, again once that hold ends (that run has delivered by then, or let go)."""
+    try:
+        journeys.deliver(journey_id)
+    except journeys.DeliveryUnderWay as held:
+        raise dramatiq.Retry(str(held), delay=int(1000 * max(1, held.wait_s + 1))) from None
 
 
 def mail_undelivered(application_id, journey_id):
@@ -62,8 +66,7 @@ def _until_the_keys_are_back(tries):
     holds it, however long: the journey's time to live ends it at the latest (the job then
     finds it purged); other errors `tries`."""
     def retry_when(retries, exception):
-        return isinstance(exception, (keys.KeysUnavailable, journeys.DeliveryUnderWay)) \
-            or retries < tries
+        return isinstance(exception, (keys.KeysUnavailable, dramatiq.Retry)) or retries < tries
     return retry_when
 
 

@@ -5,6 +5,7 @@ lease ends, then the next delivers it once."""
 
 import threading
 
+import dramatiq
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,8 +14,10 @@ from webapp import journeys, zgw
 from webapp.db import session
 from webapp.domain.journey import DELIVERY_LEASE_S, JourneyState
 from webapp.models import Journey
+from webapp.outbox import Job
 from webapp.simulators import zgw as zgw_sim
 from webapp.simulators.population import SANNE
+from workers import actors
 
 
 @pytest.fixture
@@ -86,13 +89,19 @@ def test_a_second_run_while_the_first_talks_to_the_municipality_waits_and_adds_n
 def test_a_run_that_died_holds_the_delivery_until_its_lease_ends_then_it_goes_once(
         app, walk, phone, worker, clock):
     journey_id = _consented(walk, phone, worker)
-    assert journeys._hold_delivery(journey_id)  # a run took it, and its worker was killed
+    assert journeys._hold_delivery(journey_id) is None  # a run took it; its worker was killed
     outcomes = []
     _run(app, journey_id, outcomes)
     assert isinstance(outcomes[-1], journeys.DeliveryUnderWay) and _counts(app)["zaak"] == 0
+    assert outcomes[-1].wait_s == DELIVERY_LEASE_S
+    with pytest.raises(dramatiq.Retry) as retry:  # the job is tried again when the hold ends
+        actors.deliver_dossier(journey_id)
+    assert retry.value.delay == 1000 * (DELIVERY_LEASE_S + 1)
+    retry_when = app.extensions["actors"][Job.DELIVER_DOSSIER].options["retry_when"]
+    assert retry_when(app.config["DELIVERY_RETRIES"] + 5, retry.value)  # never a dead letter
     clock.advance(seconds=DELIVERY_LEASE_S - 1)
     _run(app, journey_id, outcomes)
-    assert isinstance(outcomes[-1], journeys.DeliveryUnderWay)
+    assert isinstance(outcomes[-1], journeys.DeliveryUnderWay) and outcomes[-1].wait_s == 1
     clock.advance(seconds=1)
     _run(app, journey_id, outcomes)
     assert outcomes[-1] == "delivered"
