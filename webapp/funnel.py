@@ -89,7 +89,9 @@ def rows(period, gemeente_code=None):
 
 
 def totals(period=None):
-    """How many applications reached each step, per municipality (in `period`, else ever)."""
+    """How many applications reached each step, per municipality, as FunnelTotal
+    (gemeente_code, step, count): in `period`, else since the counting began (counters that
+    only grow, as the exporter reports them)."""
     query = (select(FunnelDay.gemeente_code, FunnelDay.step, func.sum(FunnelDay.count))
              .group_by(FunnelDay.gemeente_code, FunnelDay.step)
              .order_by(FunnelDay.gemeente_code, FunnelDay.step))
@@ -97,8 +99,3 @@ def totals(period=None):
         query = query.where(FunnelDay.day >= period.first, FunnelDay.day <= period.last)
     return [FunnelTotal(*row) for row in session.execute(query)]
 
-
-def funnel_totals():
-    """Every municipality's count per step since the counting began, as FunnelTotal
-    (gemeente_code, step, count): counters that only grow, for an exporter (Prometheus)."""
-    return totals()

@@ -142,7 +142,7 @@ class StateCollector:
             last_tick = session.scalar(select(func.max(ClockTick.at)))
             delayed = session.scalar(select(func.count()).select_from(Journey).where(
                 Journey.state == JourneyState.SENDING, Journey.delivery_delayed_at.is_not(None)))
-            steps = funnel.funnel_totals()
+            steps = funnel.totals()
             now = self.app.extensions["clock"].now()
             session.remove()
             dead = _dead_letters(self.app.extensions["broker"])

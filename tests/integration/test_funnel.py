@@ -14,7 +14,7 @@ from webapp import create_app, invitations, operations, privacy
 from webapp.db import session
 from webapp.domain.clock import FrozenClock
 from webapp.domain.funnel import FunnelStep as F, FunnelTotal, local_day
-from webapp.funnel import funnel_totals
+from webapp.funnel import totals
 from webapp.models import (
     Application, Journey, OperatorSession, OutboxMessage, PairingToken, Person, Receipt,
     SourceFetch,
@@ -149,7 +149,7 @@ def test_the_funnel_counts_every_journeys_steps_and_ending_once_and_outlives_the
     kampen = {F.APPLIED: 1, F.INVITED: 1, F.EXPIRED: 1}
     expected = sorted([FunnelTotal("GM0193", step, n) for step, n in zwolle.items()]
                       + [FunnelTotal("GM0166", step, n) for step, n in kampen.items()])
-    assert sorted(funnel_totals()) == expected
+    assert sorted(totals()) == expected
     for secret in (JAN.bsn, FATIMA.bsn, HENK.bsn, SANNE.bsn, "aanvrager@example.org"):
         assert secret not in all_database_text(app)  # the journeys are purged
 
