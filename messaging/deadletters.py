@@ -1,6 +1,7 @@
 """Dead letters: the jobs that failed all their retries, on RabbitMQ or the embedded StubBroker.
 
-`dead_letters(broker, queue)` lists them and leaves them where they are; `requeue(broker,
+`dead_letters(broker, queue)` lists them and leaves them where they are (`first` also says
+how many there are, over the same connection); `requeue(broker,
 queue, message_ids)` puts them (all, or those with these ids) back on their queue as new jobs
 with a fresh set of retries. On RabbitMQ a dead letter is taken off `<queue>.XQ` only after
 the broker has confirmed its copy on the queue: a crash in between leaves a duplicate (every
@@ -61,6 +62,16 @@ def dead_letters(broker, queue_name, limit=None):
         return [DeadLetter.of(message) for _, message in held]
 
 
+def first(broker, queue_name, limit):
+    """(how many dead letters `queue_name` has, the first `limit` of them), read over one
+    connection: what the operators' dashboard shows."""
+    if is_embedded(broker):
+        dead = _stub_dead(broker, queue_name)
+        return len(dead), [DeadLetter.of(message) for message in dead[:limit]]
+    with _held_from_xq(broker, queue_name, limit) as held:
+        return held.total, [DeadLetter.of(message) for _, message in held]
+
+
 def count(broker, queue_name):
     """How many dead letters `queue_name` has, without taking them off (a metric asks often)."""
     if is_embedded(broker):
@@ -114,9 +125,9 @@ def _stub_dead(broker, queue_name):
 class _Held(list):
     """Messages taken from a dead-letter queue and not yet acknowledged: [(tag, message)]."""
 
-    def __init__(self, channel):
+    def __init__(self, channel, total):
         super().__init__()
-        self.channel = channel
+        self.channel, self.total = channel, total  # total: in the queue when it was opened
         self.acknowledged = set()
 
 
@@ -128,7 +139,8 @@ def _held_from_xq(broker, queue_name, limit=None):
     connection = pika.BlockingConnection(broker.parameters)
     try:
         channel = connection.channel()
-        held = _Held(channel)
+        held = _Held(channel, channel.queue_declare(xq_name(queue_name), passive=True)
+                     .method.message_count)
         while limit is None or len(held) < limit:
             method, _properties, body = channel.basic_get(xq_name(queue_name))
             if method is None:

@@ -164,8 +164,7 @@ def failures():
                              .where(Journey.state == JourneyState.SENDING))
     broker = current_app.extensions["broker"]
     try:
-        total = deadletters.count(broker, QUEUE)
-        found = deadletters.dead_letters(broker, QUEUE, limit=SHOWN_DEAD_LETTERS)
+        total, found = deadletters.first(broker, QUEUE, SHOWN_DEAD_LETTERS)
     except Exception as exc:  # noqa: BLE001  (the page says so; the funnel still shows)
         current_app.logger.warning("dead letters not read (%s)", type(exc).__name__)
         return Failures((), (), 0, sending, False)

@@ -5,10 +5,11 @@ loopback SMTP server that refuses two addresses until the test mends them."""
 import os
 import subprocess
 import sys
+from unittest import mock
 
 import pika
 
-from webapp import create_worker_app, invitations
+from webapp import create_worker_app, invitations, operations
 from webapp.db import session
 from webapp.domain.application import ApplicationInput
 
@@ -62,6 +63,11 @@ def test_dead_letters_on_rabbitmq_are_listed_and_retried_by_id_then_all(services
         assert {line.split()[2] for line in lines} == {"-"}
         assert not any(email in listed.stdout + listed.stderr for email in EMAILS)
         assert beheer("dead-letters").stdout == listed.stdout  # they stay where they are
+        with app.app_context(), mock.patch.object(pika, "BlockingConnection",
+                                                  wraps=pika.BlockingConnection) as opened:
+            shown = operations.failures()  # the operators' dashboard
+        assert (shown.readable, shown.total, len(shown.jobs)) == (True, 2, 2)
+        assert opened.call_count == 1  # the count and the letters over one connection
         without_the_app = subprocess.run([sys.executable, "-m", "workers.deadletters"], cwd=ROOT,
                                          env=env, capture_output=True, text=True, timeout=60)
         assert without_the_app.stdout.splitlines() == [*lines, "2 dead letter(s) in default.XQ"]
