@@ -103,6 +103,20 @@ def move_time(page, invitation_link, days, skip_without_acceptance_mode=False):
     return response.json()["enqueued"]
 
 
+def lose_data_key(page, invitation_link, skip_without_acceptance_mode=False):
+    """Acceptance mode: lose the data key of this application's journey under way, as a
+    restart of Redis without persistence would.
+
+    With `skip_without_acceptance_mode` (another deployment), a 404 skips the test."""
+    token = invitation_link.rsplit("/", 1)[1]
+    csrf = json.loads(page.locator("body").get_attribute("hx-headers"))["X-CSRF-Token"]
+    response = page.request.post(f"/acceptatie/uitnodiging/{token}/sleutel-kwijt",
+                                 headers={"X-CSRF-Token": csrf})
+    if response.status == 404 and skip_without_acceptance_mode:
+        pytest.skip("the deployment under test does not run in ACCEPTANCE_MODE")
+    assert response.ok, response.text()
+
+
 # The app's and the DigiD simulator's words in each language.
 APP = {"nl": {"login": "Inloggen met DigiD", "username": "DigiD gebruikersnaam",
               "password": "Wachtwoord", "submit": "Inloggen", "sms": "Sms-code",

@@ -9,7 +9,10 @@ from playwright.sync_api import expect
 from webapp.simulators.population import FATIMA, HENK, JAN, PASSWORD
 
 from .a11y import assert_no_horizontal_scroll, check_axe
-from .steps import apply, digid_login, fetch_sources, open_invitation, phone_step_done, to_qr_code
+from .steps import (
+    apply, digid_login, fetch_sources, follow_mail, lose_data_key, open_invitation, phone_step_done,
+    to_qr_code,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -168,6 +171,28 @@ def _follow_invitation(page, address):
     page.goto("/dev/outbox")
     page.goto(page.locator("#mails tr", has_text=address).get_by_role("link").get_attribute("href"))
     page.goto(page.locator("pre.mail-body a", has_text="/uitnodiging/").get_attribute("href"))
+
+
+def test_the_screens_after_a_lost_data_key_say_to_start_again_and_pass_axe(desktop, phone,
+                                                                          self_started):
+    """Redis restarted without persistence (QA's acceptance hook loses the key): the journey
+    ends at the consent, which needs the key, and both screens say what happened and to
+    start again with the invitation's link."""
+    link = follow_mail(desktop, apply(desktop, HENK), "Lever uw gegevens aan met de Ockto app")
+    desktop.get_by_role("button", name="Start de Ocktoreis").click()
+    desktop.get_by_role("button", name="Ik heb alles bij de hand").click()
+    desktop.get_by_role("button", name="Ik heb de Ockto app").click()
+    phone.goto(desktop.get_by_test_id("pairing-url").get_attribute("href"))
+    digid_login(phone, HENK)
+    fetch_sources(phone)
+    expect(phone.get_by_role("heading", name="Bekijk uw gegevens")).to_be_visible()
+    lose_data_key(desktop, link, skip_without_acceptance_mode=not self_started)
+    phone.get_by_label(re.compile("Ik geef toestemming")).check()
+    phone.get_by_role("button", name="Versturen naar de gemeente").click()
+    expect(phone.get_by_test_id("restart")).to_have_text("Begin opnieuw met de link uit uw uitnodiging.")
+    check_axe(phone, "app: gestopt, gegevens niet meer te lezen")
+    expect(desktop.get_by_test_id("restart")).to_be_visible()
+    check_axe(desktop, "desktop: gestopt, gegevens niet meer te lezen")
 
 
 @pytest.fixture
