@@ -160,11 +160,29 @@ async def read_stream(reader, journey_id, received, ready):
                 received[journey_id].append((int(found.group(1)) // 2, arrived))
 
 
+class ClientFailed(str):
+    """What ended a client process early, sent to the parent instead of its answer."""
+
+
+def _answer(connection):
+    """A client process's answer; its failure, or its end without one, ends the run."""
+    try:
+        answer = connection.recv()
+    except EOFError:
+        raise SystemExit("a stream client process ended without answering") from None
+    if isinstance(answer, ClientFailed):
+        raise SystemExit(f"a stream client process failed: {answer}")
+    return answer
+
+
 def stream_client(connection, port, cookie_name, streams, open_s):
     """A client process holding `streams` [(journey id, cookie)] open: it says how many are
     open, then records every event until told to stop, and answers with the arrival times."""
     connection.recv()  # "open": the web processes are up
-    asyncio.run(_stream_client(connection, port, cookie_name, streams, open_s))
+    try:
+        asyncio.run(_stream_client(connection, port, cookie_name, streams, open_s))
+    except Exception as exc:  # noqa: BLE001  (the parent reports it and ends the run)
+        connection.send(ClientFailed(f"{type(exc).__name__}: {exc}"))
     os._exit(0)  # nothing of the parent's (its database connections) is this process's to close
 
 
@@ -310,7 +328,7 @@ async def run(args, port, cookie_name, cookies, engine, master_pid, streamed, cl
     before_mb = rss_mb(worker_pids(master_pid))
     for process, connection in clients:
         connection.send("open")
-    opened = sum([await asyncio.to_thread(connection.recv) for _, connection in clients])
+    opened = sum([await asyncio.to_thread(_answer, connection) for _, connection in clients])
     print(f"{opened} of {len(streamed)} streams open", flush=True)
     after_mb = rss_mb(worker_pids(master_pid))
 
@@ -327,7 +345,7 @@ async def run(args, port, cookie_name, cookies, engine, master_pid, streamed, cl
     latencies = []
     for _, connection in clients:
         connection.send("stop")
-        received = await asyncio.to_thread(connection.recv)
+        received = await asyncio.to_thread(_answer, connection)
         for journey_id, arrivals in received.items():
             latencies += [arrived - published[journey_id][version]
                           for version, arrived in arrivals if version in published[journey_id]]
