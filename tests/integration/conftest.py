@@ -35,6 +35,11 @@ class BrowserClient(FlaskClient):
     itself use a plain FlaskClient."""
 
     def open(self, *args, **kwargs):
+        # A request in production starts with a session of its own, empty. Here it runs in
+        # the test's thread and app context and so shares the test's session, which may hold
+        # what an earlier request read and kept unexpired (journeys.publish does): expired,
+        # everything is read again, as production would.
+        session.expire_all()
         if kwargs.get("method", "GET").upper() not in ("GET", "HEAD", "OPTIONS"):
             with self.session_transaction() as cookie:
                 token = cookie.setdefault("csrf", secrets.token_urlsafe(32))
