@@ -176,8 +176,8 @@ def _follow_invitation(page, address):
 def test_the_screens_after_a_lost_data_key_say_to_start_again_and_pass_axe(desktop, phone,
                                                                           self_started):
     """Redis restarted without persistence (QA's acceptance hook loses the key): the journey
-    ends at the consent, which needs the key, and both screens say what happened and to
-    start again with the invitation's link."""
+    ends when the delivery after the consent needs the key, and both screens say what
+    happened and to start again with the invitation's link."""
     link = follow_mail(desktop, apply(desktop, HENK), "Lever uw gegevens aan met de Ockto app")
     desktop.get_by_role("button", name="Start de Ocktoreis").click()
     desktop.get_by_role("button", name="Ik heb alles bij de hand").click()

@@ -75,6 +75,7 @@ def create_app(overrides=None, broker=None):
         app.register_blueprint(dev.bp)
     if app.config["ACCEPTANCE_MODE"]:
         app.logger.warning("ACCEPTANCE_MODE is on: anyone with a personal link can move its "
-                           "time, and take a simulated source down for every journey")
+                           "time and lose its journey's data key, and take a simulated source "
+                           "down for every journey")
         app.register_blueprint(acceptance.bp)
     return app

@@ -48,6 +48,11 @@ class JourneyUnderWay(JourneyError):
     """A journey of this application is under way: continue it, or choose to start afresh."""
 
 
+class DeliveryGivenUp(Exception):
+    """The delivery failed at the municipality DELIVERY_RETRIES + 1 times: no more tries (the
+    job is a dead letter for the operators; the pages say sending is delayed)."""
+
+
 class DeliveryUnderWay(Exception):
     """Another run of this journey's delivery holds it for `wait_s` more (`deliver`): this
     run is tried again then."""
@@ -591,12 +596,13 @@ def deliver(journey_id):
     journey = session.get(Journey, journey_id)
     if journey is None or journey.state is not JourneyState.SENDING:
         return
-    if (held_until := _hold_delivery(journey_id)) is not None:
-        raise DeliveryUnderWay(journey_id, (held_until - utcnow()).total_seconds())
+    mine, until = _hold_delivery(journey_id)
+    if not mine:
+        raise DeliveryUnderWay(journey_id, (until - utcnow()).total_seconds())
     try:
         _deliver_held(journey)
     except BaseException:  # failed or stopped (Dramatiq's time limit): the retry need not wait
-        _let_go_of_delivery(journey_id)
+        _let_go_of_delivery(journey_id, until)
         raise
 
 
@@ -621,13 +627,15 @@ def _deliver_held(journey):
             reference = outside.deliver_to_gemeente(application.gemeente_code, body, journey.id)
     except outside.OutsideSystemError as exc:
         metrics.DELIVERY_FAILURES.labels(application.gemeente_code).inc()
-        _delivery_failed(journey, exc)
-        raise  # Dramatiq retries it; after the last retry it is a dead letter
+        if _delivery_failed(journey, exc):
+            raise DeliveryGivenUp(journey.id) from exc  # a dead letter
+        raise  # Dramatiq tries it again
     metrics.DELIVERY.labels(application.gemeente_code).observe(took.seconds)
     try:
         _transition(journey, JourneyEvent.DELIVERED)
-    except IllegalTransition:  # the same job ran twice at once; the other run delivered it
-        current_app.logger.info("journey %s was delivered by another worker", journey.id)
+    except IllegalTransition:  # a run that outlived its hold, and another delivered it
+        current_app.logger.warning("journey %s was no longer sending when its delivery ended",
+                                   journey.id)
         return
     receipt = session.get(Receipt, journey.id)
     receipt.delivery_reference = reference
@@ -646,22 +654,28 @@ def _hold_delivery(journey_id):
     and the municipality's case system must never see two runs side by side (the ZGW APIs
     keep a zaak unique, not its rollen and statussen). A failed or stopped run lets go at
     once, a finished one leaves nothing to hold, a dead one holds it until DELIVERY_LEASE_S
-    have passed. Returns None, or until when the other run holds it."""
+    have passed (by the clocks of the workers' machines: keep them in time, NTP). Returns
+    (True, until when this run holds it) or (False, until when another run does)."""
     now = utcnow()
-    held = session.execute(
+    until = now + timedelta(seconds=DELIVERY_LEASE_S)
+    mine = session.execute(
         update(Journey).where(Journey.id == journey_id, Journey.state == JourneyState.SENDING,
                               Journey.delivering_until.is_(None) | (Journey.delivering_until <= now))
-        .values(delivering_until=now + timedelta(seconds=DELIVERY_LEASE_S))).rowcount == 1
-    held_until = None if held else session.scalar(
-        select(Journey.delivering_until).where(Journey.id == journey_id)) or now
+        .values(delivering_until=until)).rowcount == 1
+    if not mine:
+        until = session.scalar(select(Journey.delivering_until)
+                               .where(Journey.id == journey_id)) or now
     session.commit()
-    return held_until
+    return mine, until
 
 
-def _let_go_of_delivery(journey_id):
+def _let_go_of_delivery(journey_id, until):
+    """Let go of this run's hold (`until`), not of a later run's: a run that outlived its
+    hold (a blocking call the time limit could not stop) must not free its successor's."""
     try:
         session.rollback()
-        session.execute(update(Journey).where(Journey.id == journey_id)
+        session.execute(update(Journey).where(Journey.id == journey_id,
+                                              Journey.delivering_until == until)
                         .values(delivering_until=None))
         session.commit()
     except Exception as exc:  # noqa: BLE001  (the run's own error is the one to raise)
@@ -690,7 +704,9 @@ def _add_indication_and_pdf(body, journey, people, bsns, data_of):
 def _delivery_failed(journey, exc):
     """Count the failed try; after the last retry (DELIVERY_RETRIES) the pages say sending is
     delayed and nothing is lost yet, and the operators hear (an error line, a metric, and
-    the job's dead letter). The time to live decides the rest (`expire`)."""
+    the job's dead letter). The time to live decides the rest (`expire`). Returns whether
+    that was the last try: counted here, on the journey, not by Dramatiq, whose count also
+    has the tries that waited for another run's hold."""
     journey_id, gemeente_code = journey.id, journey.application.gemeente_code
     session.rollback()
     failures = session.scalar(update(Journey).where(Journey.id == journey_id)
@@ -709,6 +725,7 @@ def _delivery_failed(journey, exc):
     if newly_delayed:
         metrics.DELIVERIES_DELAYED.labels(gemeente_code).inc()
         publish(journey_id)
+    return given_up
 
 
 def purge(journey_id):

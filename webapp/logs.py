@@ -84,7 +84,8 @@ class JobLogs(dramatiq.Middleware):
     def after_process_message(self, broker, message, *, result=None, exception=None):
         token, started = self._running.pop(message.message_id, (None, None))
         if started is not None:
-            outcome = "failed" if exception is not None else "done"
+            outcome = ("done" if exception is None else
+                       "waits" if isinstance(exception, dramatiq.Retry) else "failed")
             jobs.info("job %s %s", message.actor_name, outcome, extra={
                 "actor": message.actor_name, "job": message.message_id, "status": outcome,
                 "duration_ms": round(1000 * (time.perf_counter() - started), 1)})

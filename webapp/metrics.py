@@ -110,8 +110,8 @@ class JobMetrics(dramatiq.Middleware):
             started = self._started.pop(message.message_id, None)
         if started is not None:
             JOB_DURATION.labels(message.actor_name).observe(time.perf_counter() - started)
-        if exception is not None:
-            JOB_ERRORS.labels(message.actor_name).inc()
+        if exception is not None and not isinstance(exception, dramatiq.Retry):
+            JOB_ERRORS.labels(message.actor_name).inc()  # not a job that waits its turn
 
     after_skip_message = after_process_message
 

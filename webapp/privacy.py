@@ -24,8 +24,11 @@ FINAL = [state for state in JourneyState if state.is_final]
 
 def overdue_journey_ids(now):
     cutoff = now - timedelta(hours=current_app.config["JOURNEY_TTL_HOURS"])
-    return session.scalars(select(Journey.id).where(Journey.state.not_in(FINAL),
-                                                    Journey.created_at <= cutoff)).all()
+    # A delivery under way finishes first (its hold ends within DELIVERY_LEASE_S): the
+    # municipality may be receiving the dossier right now.
+    return session.scalars(select(Journey.id).where(
+        Journey.state.not_in(FINAL), Journey.created_at <= cutoff,
+        Journey.delivering_until.is_(None) | (Journey.delivering_until <= now))).all()
 
 
 def purge_overdue(now=None):

@@ -7,7 +7,7 @@ runs them, never at import time.
 
 import dramatiq
 
-from webapp import invitations, journeys, keys
+from webapp import invitations, journeys, keys, outside
 from webapp.domain.journey import DELIVERY_LEASE_S, DELIVERY_RETRIES
 from webapp.outbox import QUEUE, Job
 
@@ -62,11 +62,22 @@ def send_restart_mail(application_id, journey_id):
 
 
 def _until_the_keys_are_back(tries):
-    """Retry a job while the key store (Redis) is unreachable or another run of the delivery
-    holds it, however long: the journey's time to live ends it at the latest (the job then
-    finds it purged); other errors `tries`."""
+    """Retry a job while the key store (Redis) is unreachable, however long: the journey's
+    time to live ends it at the latest (the job then finds it purged); other errors `tries`."""
     def retry_when(retries, exception):
-        return isinstance(exception, (keys.KeysUnavailable, dramatiq.Retry)) or retries < tries
+        return isinstance(exception, keys.KeysUnavailable) or retries < tries
+    return retry_when
+
+
+def _until_delivered_or_given_up(tries):
+    """A delivery: tried again while the key store is unreachable or another run holds it,
+    and after each failure at the municipality until the use case gives up (it counts those
+    on the journey); any other error `tries` times."""
+    def retry_when(retries, exception):
+        if isinstance(exception, journeys.DeliveryGivenUp):
+            return False
+        return isinstance(exception, (keys.KeysUnavailable, dramatiq.Retry,
+                                      outside.OutsideSystemError)) or retries < tries
     return retry_when
 
 
@@ -84,7 +95,8 @@ ACTORS = {
     Job.FETCH_SOURCE: (fetch_source, {"retry_when": _until_the_keys_are_back(3), "min_backoff": 500,
                                       "max_backoff": 10_000}),
     # A run stopped at half the delivery's lease never outlives it (journeys.deliver).
-    Job.DELIVER_DOSSIER: (deliver_dossier, {"retry_when": _until_the_keys_are_back(DELIVERY_RETRIES),
+    Job.DELIVER_DOSSIER: (deliver_dossier, {"retry_when":
+                                            _until_delivered_or_given_up(DELIVERY_RETRIES),
                                             "min_backoff": 1_000, "max_backoff": 300_000,
                                             "time_limit": DELIVERY_LEASE_S * 1000 // 2}),
     Job.MAIL_UNDELIVERED: (mail_undelivered, MAIL_RETRIES),
@@ -100,7 +112,7 @@ def declare(broker, delivery_retries=DELIVERY_RETRIES):
     """Declare every actor on `broker` (a delivery retried `delivery_retries` times: the
     setting DELIVERY_RETRIES, which the use case counts against too); returns them by job."""
     options = {job: dict(opts) for job, (_, opts) in ACTORS.items()}
-    options[Job.DELIVER_DOSSIER]["retry_when"] = _until_the_keys_are_back(delivery_retries)
+    options[Job.DELIVER_DOSSIER]["retry_when"] = _until_delivered_or_given_up(delivery_retries)
     return {job: dramatiq.actor(fn, actor_name=job.value, queue_name=QUEUE, broker=broker,
                                 **options[job])
             for job, (fn, _) in ACTORS.items()}

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webapp import journeys, zgw
+from webapp import journeys, outside, privacy, zgw
 from webapp.db import session
 from webapp.domain.journey import DELIVERY_LEASE_S, JourneyState
 from webapp.models import Journey
@@ -89,7 +89,7 @@ def test_a_second_run_while_the_first_talks_to_the_municipality_waits_and_adds_n
 def test_a_run_that_died_holds_the_delivery_until_its_lease_ends_then_it_goes_once(
         app, walk, phone, worker, clock):
     journey_id = _consented(walk, phone, worker)
-    assert journeys._hold_delivery(journey_id) is None  # a run took it; its worker was killed
+    assert journeys._hold_delivery(journey_id)[0]  # a run took it; its worker was killed
     outcomes = []
     _run(app, journey_id, outcomes)
     assert isinstance(outcomes[-1], journeys.DeliveryUnderWay) and _counts(app)["zaak"] == 0
@@ -99,6 +99,10 @@ def test_a_run_that_died_holds_the_delivery_until_its_lease_ends_then_it_goes_on
     assert retry.value.delay == 1000 * (DELIVERY_LEASE_S + 1)
     retry_when = app.extensions["actors"][Job.DELIVER_DOSSIER].options["retry_when"]
     assert retry_when(app.config["DELIVERY_RETRIES"] + 5, retry.value)  # never a dead letter
+    # Dramatiq's count of tries has the waits in it: the journey's count of failures at the
+    # municipality decides when to give up (test_delivery_delayed.py walks that).
+    assert retry_when(app.config["DELIVERY_RETRIES"] + 5, outside.OutsideSystemError("down"))
+    assert not retry_when(0, journeys.DeliveryGivenUp(journey_id))
     clock.advance(seconds=DELIVERY_LEASE_S - 1)
     _run(app, journey_id, outcomes)
     assert isinstance(outcomes[-1], journeys.DeliveryUnderWay) and outcomes[-1].wait_s == 1
@@ -107,3 +111,32 @@ def test_a_run_that_died_holds_the_delivery_until_its_lease_ends_then_it_goes_on
     assert outcomes[-1] == "delivered"
     assert _counts(app) == {"zaak": 1, "rol": 1, "document": 2, "zaakinformatieobject": 2,
                             "status": 1}
+
+
+def test_a_run_that_outlived_its_hold_does_not_free_the_next_runs_hold(app, walk, phone, worker,
+                                                                       clock):
+    """A run stuck past its lease (a blocking call the time limit could not stop) that fails
+    at last lets go of its own hold only: the run that took over keeps it."""
+    journey_id = _consented(walk, phone, worker)
+    mine, stale = journeys._hold_delivery(journey_id)
+    clock.advance(seconds=DELIVERY_LEASE_S)
+    assert journeys._hold_delivery(journey_id)[0]  # the lease ended: the next run holds it
+    journeys._let_go_of_delivery(journey_id, stale)  # the first run fails, at last
+    outcomes = []
+    _run(app, journey_id, outcomes)
+    assert isinstance(outcomes[-1], journeys.DeliveryUnderWay) and _counts(app)["zaak"] == 0
+
+
+def test_the_time_to_live_waits_for_a_delivery_under_way(app, walk, phone, worker, clock):
+    """The sweep that ends overdue journeys leaves one whose delivery is under way (the
+    municipality may be receiving it): it ends it once the hold has ended, undelivered."""
+    journey_id = _consented(walk, phone, worker)
+    clock.advance(hours=app.config["JOURNEY_TTL_HOURS"], seconds=1)
+    assert journeys._hold_delivery(journey_id)[0]
+    privacy.purge_overdue()
+    session.expire_all()
+    assert session.get(Journey, journey_id).state is JourneyState.SENDING
+    clock.advance(seconds=DELIVERY_LEASE_S)
+    privacy.purge_overdue()
+    session.expire_all()
+    assert session.get(Journey, journey_id).state is JourneyState.CANCELLED
