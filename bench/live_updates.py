@@ -344,7 +344,10 @@ async def run(args, port, cookie_name, cookies, engine, master_pid, streamed, cl
     await asyncio.gather(*pollers, return_exceptions=True)
     latencies = []
     for _, connection in clients:
-        connection.send("stop")
+        try:
+            connection.send("stop")
+        except BrokenPipeError:  # it ended early; its answer says why
+            pass
         received = await asyncio.to_thread(_answer, connection)
         for journey_id, arrivals in received.items():
             latencies += [arrived - published[journey_id][version]

@@ -56,5 +56,7 @@ def lose_key(token):
     journey = journeys.open_journey(_application(token))
     if journey is None:
         abort(404)
+    if journey.key_made_at is None:  # nobody logged in yet: there is no key to lose
+        return {"error": "this journey has no data key yet"}, 409
     keys.store(current_app).delete(journey.id)
     return {"journey": journey.id}

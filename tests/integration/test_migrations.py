@@ -81,3 +81,31 @@ def test_migration_0008_takes_the_keys_and_plain_bsns_off_the_disk(database_url)
         assert "data_key" in {c["name"] for c in inspect(engine).get_columns("journey")}
     finally:
         engine.dispose()
+
+
+def test_migration_0012_keeps_a_refused_late_scan_on_its_journey(database_url):
+    """A journey whose old QR code another device scanned before the upgrade still warns its
+    desktop after it; one without such a scan does not."""
+    engine = make_engine(database_url)
+    try:
+        _to(engine, "0011")
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO application (id, created_at, gemeente_code, status, has_partner,"
+                " reminders_sent) VALUES ('a', '2026-11-01 10:00', 'GM0193', 'invited', false, 0)"))
+            for journey in ("scanned", "quiet"):
+                connection.execute(text(
+                    "INSERT INTO journey (id, application_id, state, phone_only, created_at,"
+                    " updated_at, desktop_secret_hash) VALUES (:j, 'a', 'phone_connected', false,"
+                    " '2026-11-01 10:00', '2026-11-01 10:05', 'h')"), {"j": journey})
+            connection.execute(text(
+                "INSERT INTO pairing_token (token_hash, journey_id, valid_until, refused_at) VALUES"
+                " ('t1', 'scanned', '2026-11-01 10:01', NULL),"
+                " ('t2', 'scanned', '2026-11-01 10:02', '2026-11-01 10:07'),"
+                " ('t3', 'quiet', '2026-11-01 10:02', NULL)"))
+        upgrade(engine)
+        with engine.connect() as connection:
+            found = dict(connection.execute(text("SELECT id, second_device_at FROM journey")).all())
+        assert str(found["scanned"]).startswith("2026-11-01 10:07") and found["quiet"] is None
+    finally:
+        engine.dispose()

@@ -16,7 +16,9 @@ branch_labels = depends_on = None
 def upgrade():
     op.add_column("journey", sa.Column("second_device_at", sa.DateTime(), nullable=True))
     op.execute("UPDATE journey SET second_device_at = (SELECT max(refused_at) FROM pairing_token "
-               "WHERE pairing_token.journey_id = journey.id)")
+               "WHERE pairing_token.journey_id = journey.id) WHERE EXISTS (SELECT 1 FROM "
+               "pairing_token WHERE pairing_token.journey_id = journey.id "
+               "AND pairing_token.refused_at IS NOT NULL)")
 
 
 def downgrade():
