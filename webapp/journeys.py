@@ -511,8 +511,10 @@ def fetch_source(journey_id, role, source):
     source, and Dramatiq tries again; a lost key ends the journey."""
     fetch = session.scalar(select(SourceFetch).filter_by(journey_id=journey_id, role=Role(role),
                                                          source=source))
-    if fetch is None or fetch.status is not FetchStatus.FETCHING:
-        return  # purged, cancelled or already done: nothing to do
+    if fetch is None:
+        return
+    if fetch.status is not FetchStatus.FETCHING:  # done already, or the journey ended
+        return _announce_again(journey_id)
     journey = session.get(Journey, journey_id)
     try:
         key = data_key(journey)
@@ -532,6 +534,15 @@ def fetch_source(journey_id, role, source):
         fetch.status = FetchStatus.FETCHED
     fetch.updated_at = utcnow()
     session.commit()
+    publish(journey_id)
+
+
+def _announce_again(journey_id):
+    """A job that finds its work done may be the same job again: RabbitMQ delivers it once
+    more when the worker that ran it died, perhaps between its commit and its publish. Tell
+    the pages again, or they would wait for news that never comes (a source shown as being
+    fetched, a dossier as being sent). Harmless otherwise: a view the pages already show."""
+    session.rollback()
     publish(journey_id)
 
 
@@ -594,8 +605,10 @@ def deliver(journey_id):
     """Worker: deliver the dossier to the municipality, then ask for the purge; one run at
     a time (`_hold_delivery`)."""
     journey = session.get(Journey, journey_id)
-    if journey is None or journey.state is not JourneyState.SENDING:
+    if journey is None:
         return
+    if journey.state is not JourneyState.SENDING:  # delivered already, or ended otherwise
+        return _announce_again(journey_id)
     mine, until = _hold_delivery(journey_id)
     if not mine:
         raise DeliveryUnderWay(journey_id, (until - utcnow()).total_seconds())
@@ -731,8 +744,10 @@ def _delivery_failed(journey, exc):
 def purge(journey_id):
     """Worker: remove every piece of personal data of a delivered journey."""
     journey = session.get(Journey, journey_id)
-    if journey is None or journey.state is not JourneyState.DELIVERED:
+    if journey is None:
         return
+    if journey.state is not JourneyState.DELIVERED:  # purged already, or ended otherwise
+        return _announce_again(journey_id)
     _purge_journey_data(journey)
     purge_application(journey.application, Outcome.DELIVERED)
     try:

@@ -1,0 +1,74 @@
+"""A worker killed between a job's commit and its publish: RabbitMQ delivers the job again, it
+finds its work done, and tells the pages then, or they would wait for news that never comes
+(seen under traffic: a desktop waiting for "2 van de 5" whose fetch was long done)."""
+
+import pytest
+from sqlalchemy import select
+
+from messaging import events
+from webapp import journeys
+from webapp.db import session
+from webapp.domain.journey import JourneyState
+from webapp.domain.progress import ProgressView
+from webapp.domain.sources import FetchStatus
+from webapp.models import Journey, SourceFetch
+from webapp.simulators.population import SANNE
+
+
+class Killed(BaseException):
+    """The worker process died here."""
+
+
+@pytest.fixture
+def published(app, monkeypatch):
+    """The views published from now on."""
+    views = []
+    monkeypatch.setattr(events.bus(app), "publish",
+                        lambda channel, message: views.append(ProgressView.from_json(message["view"])))
+    return views
+
+
+def _killed_before_its_publish(monkeypatch, job, *args):
+    real = journeys.publish
+
+    def die(_journey):
+        raise Killed()
+    monkeypatch.setattr(journeys, "publish", die)
+    with pytest.raises(Killed):
+        job(*args)
+    monkeypatch.setattr(journeys, "publish", real)
+    session.remove()
+
+
+def test_a_fetch_run_again_after_its_worker_died_tells_the_pages_it_is_done(
+        app, walk, phone, worker, published, monkeypatch):
+    walk.start(walk.apply(SANNE))
+    phone.get(walk.to_qr())
+    walk.login(SANNE)
+    worker.stop()  # the fetch waits on the queue
+    published.clear()
+    phone.post("/app/bronnen/uwv")
+    journey_id = walk.journey_url.rsplit("/", 1)[1]
+    _killed_before_its_publish(monkeypatch, journeys.fetch_source, journey_id, "applicant", "uwv")
+    fetch = session.scalar(select(SourceFetch).filter_by(journey_id=journey_id, source="uwv"))
+    assert fetch.status is FetchStatus.FETCHED  # committed
+    assert [v.fetched for v in published] == [0]  # the pages heard "fetching" only
+
+    journeys.fetch_source(journey_id, "applicant", "uwv")  # the same job, delivered again
+    assert [v.fetched for v in published] == [0, 1]
+    assert published[-1].version > published[0].version
+
+
+def test_a_purge_run_again_after_its_worker_died_tells_the_pages_it_is_done(
+        app, walk, phone, worker, published, monkeypatch):
+    walk.to_review(SANNE)
+    worker.stop()
+    phone.post("/app/versturen", data={"toestemming": "ja"})
+    journey_id = walk.journey_url.rsplit("/", 1)[1]
+    journeys.deliver(journey_id)
+    _killed_before_its_publish(monkeypatch, journeys.purge, journey_id)
+    assert session.get(Journey, journey_id).state is JourneyState.DONE
+    assert published[-1].state is JourneyState.DELIVERED
+
+    journeys.purge(journey_id)
+    assert published[-1].state is JourneyState.DONE
