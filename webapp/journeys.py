@@ -673,13 +673,18 @@ def _hold_delivery(journey_id):
     until = now + timedelta(seconds=DELIVERY_LEASE_S)
     mine = session.execute(
         update(Journey).where(Journey.id == journey_id, Journey.state == JourneyState.SENDING,
-                              Journey.delivering_until.is_(None) | (Journey.delivering_until <= now))
+                              delivery_not_held(now))
         .values(delivering_until=until)).rowcount == 1
     if not mine:
         until = session.scalar(select(Journey.delivering_until)
                                .where(Journey.id == journey_id)) or now
     session.commit()
     return mine, until
+
+
+def delivery_not_held(now):
+    """Where no run holds a journey's delivery at `now` (`_hold_delivery`)."""
+    return Journey.delivering_until.is_(None) | (Journey.delivering_until <= now)
 
 
 def _let_go_of_delivery(journey_id, until):

@@ -16,7 +16,7 @@ from sqlalchemy import delete, exists, select
 from .clock import utcnow
 from .db import session
 from .domain.journey import IllegalTransition, JourneyState, Outcome
-from .journeys import expire, purge_application
+from .journeys import delivery_not_held, expire, purge_application
 from .models import Application, Journey, PairingToken, Person, Receipt, SourceFetch
 
 FINAL = [state for state in JourneyState if state.is_final]
@@ -27,8 +27,7 @@ def overdue_journey_ids(now):
     # A delivery under way finishes first (its hold ends within DELIVERY_LEASE_S): the
     # municipality may be receiving the dossier right now.
     return session.scalars(select(Journey.id).where(
-        Journey.state.not_in(FINAL), Journey.created_at <= cutoff,
-        Journey.delivering_until.is_(None) | (Journey.delivering_until <= now))).all()
+        Journey.state.not_in(FINAL), Journey.created_at <= cutoff, delivery_not_held(now))).all()
 
 
 def purge_overdue(now=None):

@@ -94,7 +94,7 @@ ACTORS = {
     Job.QUEUE_MAIL: (queue_mail, {"max_retries": 10, "min_backoff": 1_000, "max_backoff": 60_000}),
     Job.FETCH_SOURCE: (fetch_source, {"retry_when": _until_the_keys_are_back(3), "min_backoff": 500,
                                       "max_backoff": 10_000}),
-    # A run stopped at half the delivery's lease never outlives it (journeys.deliver).
+    # A run is stopped at half the delivery's lease, well before its hold ends (journeys.deliver).
     Job.DELIVER_DOSSIER: (deliver_dossier, {"retry_when":
                                             _until_delivered_or_given_up(DELIVERY_RETRIES),
                                             "min_backoff": 1_000, "max_backoff": 300_000,
@@ -109,8 +109,9 @@ ACTORS = {
 
 
 def declare(broker, delivery_retries=DELIVERY_RETRIES):
-    """Declare every actor on `broker` (a delivery retried `delivery_retries` times: the
-    setting DELIVERY_RETRIES, which the use case counts against too); returns them by job."""
+    """Declare every actor on `broker` (a delivery that fails at the municipality is tried
+    until the use case gives up after `delivery_retries`, the setting DELIVERY_RETRIES; other
+    errors that many times too); returns them by job."""
     options = {job: dict(opts) for job, (_, opts) in ACTORS.items()}
     options[Job.DELIVER_DOSSIER]["retry_when"] = _until_delivered_or_given_up(delivery_retries)
     return {job: dramatiq.actor(fn, actor_name=job.value, queue_name=QUEUE, broker=broker,
