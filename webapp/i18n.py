@@ -9,7 +9,7 @@ mails go out in it, and a device that opens its link or pairs with its journey f
 """
 
 from flask import g, has_request_context, request, session as cookie
-from flask_babel import Babel, get_locale, gettext, refresh
+from flask_babel import Babel, get_locale, get_translations, gettext, refresh
 
 from .domain import sources
 from .domain.sources import date_in_words, euro
@@ -35,6 +35,22 @@ def _select():
     if chosen in LANGUAGES:
         return chosen
     return request.accept_languages.best_match(LANGUAGES, DEFAULT)
+
+
+def translations():
+    """The active language's catalogue, for the templates' strings. Flask-Babel finds it
+    anew for every string (some five lookups through `g`); this keeps it with the locale it
+    was found for, on Flask-Babel's own state of this context, so a change of language
+    (`refresh`, `force_locale`: a new locale object) finds it again."""
+    state = g.get("_flask_babel")
+    found = getattr(state, "ocktoreis_catalogue", None)
+    if found is not None and found[0] is getattr(state, "babel_locale", None):
+        return found[1]
+    catalogue = get_translations()
+    state = g.get("_flask_babel")
+    if (locale := getattr(state, "babel_locale", None)) is not None:
+        state.ocktoreis_catalogue = (locale, catalogue)
+    return catalogue
 
 
 def current():
@@ -82,6 +98,11 @@ def describe(key, data):
 def init_app(app):
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     Babel(app, locale_selector=_select)
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n), newstyle=True)
 
     @app.before_request
     def _ask_again():
