@@ -11,6 +11,7 @@ import signal
 from datetime import datetime, timezone
 
 import gevent
+from gunicorn.glogging import Logger
 from prometheus_client import multiprocess
 
 # Event streams are long-lived: each holds a greenlet and a connection of a gevent worker.
@@ -25,6 +26,18 @@ keepalive = 5
 # gunicorn itself trusts no proxy's X-Forwarded-* headers (by default it trusts 127.0.0.1's
 # scheme headers): TRUSTED_PROXIES alone decides, in the app (ProxyFix), whatever serves it.
 forwarded_allow_ips = ""
+
+
+class AppWritesAccessLines(Logger):
+    """The app writes each request's access line (webapp.logs, with its request id and in the
+    same JSON). gunicorn's own, which any logging configuration turns on, was made for every
+    request and dropped: the `gunicorn.access` logger has no handler."""
+
+    def access(self, resp, req, environ, request_time):
+        pass
+
+
+logger_class = AppWritesAccessLines
 
 
 class JsonLines(logging.Formatter):

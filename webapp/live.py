@@ -121,9 +121,7 @@ class DesktopStream:
         view = context["view"]
         self.order, self._state = view.order, view.state
         frame = (view.state, view.second_device, view.steps)
-        # The status line alone, without render_template's context processors and signals:
-        # it is rendered for every event of every open desktop.
-        status = current_app.jinja_env.get_template("desktop/_status.html").render(context)
+        status = _fragment("desktop/_status.html", context)
         # Kept for every open desktop, so its hash rather than the line itself.
         if not whole and status and frame == self._frame:
             if hash(status) == self._status:
@@ -164,12 +162,17 @@ class PhoneStream:
             return [("state", TAKEN_OVER)]  # another phone paired since this page opened
         messages = [("state", view.screen)]
         if view.state in FETCHING:
-            messages.append(("sources", render_template("phone/_sources.html",
-                                                        **sources_context(view))))
+            messages.append(("sources", _fragment("phone/_sources.html", sources_context(view))))
         return messages
 
     def refresh_after(self):
         return None
+
+
+def _fragment(name, context):
+    """A fragment that needs only its context and the templates' globals, rendered without
+    render_template's context processors and signals: for every event of every open page."""
+    return current_app.jinja_env.get_template(name).render(context)
 
 
 class StreamLimits:
