@@ -49,7 +49,7 @@ from saml2.saml import AuthnContextClassRef
 from saml2.samlp import STATUS_SUCCESS, RequestedAuthnContext
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
-from . import once, xmldsig
+from . import once, saml_schema, xmldsig
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +270,9 @@ def _new_client(source):
 
 
 def in_process(entity):
-    """`entity` (a pysaml2 client or server) signing and checking in this process."""
+    """`entity` (a pysaml2 client or server) signing and checking in this process, and
+    checking the messages it reads against the SAML schemas with libxml2 (webapp.saml_schema)."""
+    saml_schema.install()
     entity.sec.crypto = xmldsig.InProcess()
     return entity
 

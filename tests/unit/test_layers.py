@@ -19,7 +19,7 @@ PACKAGES = ("webapp", "workers", "messaging")
 LAYERS = (
     ("domain", ("webapp.domain", "webapp.domain.*", "webapp.simulators.population")),
     ("messaging", ("messaging", "messaging.*")),
-    ("infrastructure", ("webapp.config", "webapp.clock", "webapp.xmldsig", "webapp.db", "webapp.models",
+    ("infrastructure", ("webapp.config", "webapp.clock", "webapp.xmldsig", "webapp.saml_schema", "webapp.db", "webapp.models",
                         "webapp.funnel", "webapp.keys", "webapp.logs", "webapp.metrics", "webapp.migrate",
                         "webapp.migrations.*", "webapp.once", "webapp.outbox", "webapp.outside", "webapp.saml", "webapp.serving",
                         "webapp.signing", "webapp.dossier_pdf", "webapp.i18n", "webapp.zgw")),
