@@ -8,7 +8,9 @@ processes at once) and adds to the day's aggregates with an upsert (INSERT ... O
 DO UPDATE, atomic on PostgreSQL and SQLite). The rules are in webapp.domain.funnel.
 """
 
-from sqlalchemy import func, select, update
+import functools
+
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -23,6 +25,16 @@ _UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 _KEY = ("day", "gemeente_code", "step", "reminders_sent", "bucket")
 _ATTEMPTS = 3  # compare-and-set rounds: another process counting this application meanwhile
 
+# Made once (see webapp.journeys: building a statement costs more than running it), Core on
+# the table: record() sets what changes in the Application it was given itself.
+_APPLICATION = Application.__table__
+_MOVE = {first: (update(_APPLICATION)
+                 .where(_APPLICATION.c.id == bindparam("application_id"),
+                        _APPLICATION.c.funnel_step.is_(None) if first
+                        else _APPLICATION.c.funnel_step == bindparam("last"))
+                 .values(funnel_step=bindparam("counted"), funnel_step_at=bindparam("now")))
+         for first in (True, False)}
+
 
 def record(application, step):
     """Count `step` for the application (and the steps it passed on the way), in the
@@ -34,12 +46,8 @@ def record(application, step):
         if not found:
             return
         counted = found[-1].step
-        same_last = (Application.funnel_step.is_(None) if last is None
-                     else Application.funnel_step == last)
-        moved = session.execute(update(Application)
-                                .where(Application.id == application.id, same_last)
-                                .values(funnel_step=counted, funnel_step_at=now)
-                                .execution_options(synchronize_session=False))
+        moved = session.execute(_MOVE[last is None], {"application_id": application.id, "last": last,
+                                                      "counted": counted, "now": now})
         if moved.rowcount == 1:
             set_committed_value(application, "funnel_step", counted)
             set_committed_value(application, "funnel_step_at", now)
@@ -67,13 +75,20 @@ def record_ending(application, outcome):
 
 
 def _add(day, gemeente_code, step, reminders_sent, bucket):
+    session.execute(_upsert(session.get_bind().dialect.name),
+                    {"day": day, "gemeente_code": gemeente_code, "step": step,
+                     "reminders_sent": reminders_sent, "bucket": bucket})
+
+
+@functools.cache
+def _upsert(dialect):
+    """Add one to a day's aggregate, made once per dialect."""
     table = FunnelDay.__table__
-    insert = _UPSERTS[session.get_bind().dialect.name]
-    session.execute(insert(table)
-                    .values(day=day, gemeente_code=gemeente_code, step=step,
-                            reminders_sent=reminders_sent, bucket=bucket, count=1)
-                    .on_conflict_do_update(index_elements=_KEY,
-                                           set_={"count": table.c.count + 1}))
+    return (_UPSERTS[dialect](table)
+            .values(day=bindparam("day"), gemeente_code=bindparam("gemeente_code"),
+                    step=bindparam("step"), reminders_sent=bindparam("reminders_sent"),
+                    bucket=bindparam("bucket"), count=1)
+            .on_conflict_do_update(index_elements=_KEY, set_={"count": table.c.count + 1}))
 
 
 def rows(period, gemeente_code=None):
