@@ -31,10 +31,14 @@ forwarded_allow_ips = ""
 class AppWritesAccessLines(Logger):
     """The app writes each request's access line (webapp.logs, with its request id and in the
     same JSON). gunicorn's own, which any logging configuration turns on, was made for every
-    request and dropped: the `gunicorn.access` logger has no handler."""
+    request and dropped: the `gunicorn.access` logger has no handler. Asked for by name
+    (`--access-logfile`, in GUNICORN_CMD_ARGS say), gunicorn still writes it. (A logger class
+    of our own also means gunicorn's statsd logger is not chosen for `statsd_host`: metrics
+    are Prometheus's, /metrics.)"""
 
     def access(self, resp, req, environ, request_time):
-        pass
+        if self.cfg.accesslog:
+            super().access(resp, req, environ, request_time)
 
 
 logger_class = AppWritesAccessLines

@@ -7,6 +7,7 @@ parsed without entities, DTDs or the network, and a schema's import is answered 
 copies or not at all.
 """
 
+import threading
 from importlib.resources import files
 
 import saml2.data.schemas
@@ -29,28 +30,52 @@ class _OwnCopies(etree.Resolver):
         return None
 
 
-def _protocol_schema():
+# What pysaml2's own validator loads (saml2.xml.schema): the protocol, and for what the
+# messages may carry in an xs:any or an xsi:type, these namespaces, each from its copy.
+_NAMESPACES = {
+    "http://www.w3.org/XML/1998/namespace": "xml.xsd",
+    "http://schemas.xmlsoap.org/soap/envelope/": "envelope.xsd",
+    "http://www.w3.org/2001/04/xmlenc#": "xenc-schema.xsd",
+    "http://www.w3.org/2009/xmlenc11#": "xenc-schema-11.xsd",
+    "http://www.w3.org/2000/09/xmldsig#": "xmldsig-core-schema.xsd",
+    "urn:oasis:names:tc:SAML:2.0:assertion": "saml-schema-assertion-2.0.xsd",
+    "urn:oasis:names:tc:SAML:2.0:metadata": "saml-schema-metadata-2.0.xsd",
+    "urn:oasis:names:tc:SAML:2.0:protocol": "saml-schema-protocol-2.0.xsd",
+    "http://eidas.europa.eu/metadata/servicelist": "eidas-schema-metadata-servicelist.xsd",
+    "http://eidas.europa.eu/saml-extensions": "eidas-schema-saml-extensions.xsd",
+    "http://eidas.europa.eu/attributes/naturalperson": "eidas-schema-attribute-naturalperson.xsd",
+    "http://eidas.europa.eu/attributes/legalperson": "eidas-schema-attribute-legalperson.xsd",
+}
+
+
+def _schema():
+    """One schema that imports every namespace pysaml2's validator knows."""
     parser = etree.XMLParser(no_network=True, resolve_entities=True, load_dtd=False)
     parser.resolvers.add(_OwnCopies())
-    document = etree.parse(str(_COPIES / "saml-schema-protocol-2.0.xsd"), parser)
-    return etree.XMLSchema(document)
+    imports = "".join(f'<xs:import namespace="{namespace}" schemaLocation="{name}"/>'
+                      for namespace, name in _NAMESPACES.items())
+    wrapper = f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{imports}</xs:schema>'
+    return etree.XMLSchema(etree.fromstring(wrapper, parser, base_url=str(_COPIES / "all.xsd")))
 
 
-# Made once per process (libxml2's compiled schema is only read when validating), as
-# pysaml2 makes its own at import.
-SCHEMA = _protocol_schema()
+# Compiled once per thread: libxml2 only reads a compiled schema while validating, but lxml
+# keeps the last validation's errors on the schema object, and the message must be this
+# validation's.
+_local = threading.local()
 
 
 def validate(document):
     """What pysaml2's saml2.xml.schema.validate does: `document` (a str) is valid, or
     XMLSchemaError says why."""
+    if (schema := getattr(_local, "schema", None)) is None:
+        schema = _local.schema = _schema()
     try:
         tree = etree.fromstring(document.encode() if isinstance(document, str) else document, _PARSER)
-        valid = SCHEMA.validate(tree)
-    except etree.Error as exc:  # not XML, or what libxml2 cannot check (an entity left unexpanded)
+        valid = schema.validate(tree)
+    except Exception as exc:  # not XML, or what libxml2 cannot check (an entity left unexpanded)
         raise XMLSchemaError({"doc": document, "error": str(exc)}) from exc
     if not valid:
-        raise XMLSchemaError({"doc": document, "error": str(SCHEMA.error_log.last_error)})
+        raise XMLSchemaError({"doc": document, "error": str(schema.error_log.last_error)})
 
 
 def install():

@@ -23,7 +23,32 @@ ARTIFACT_RESPONSE = (
     + RESPONSE.replace('xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ', "")
     .replace('xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ', "") + "</samlp:ArtifactResponse>")
 
-VALID = {"response": RESPONSE, "artifact response": ARTIFACT_RESPONSE}
+# What an xs:any or an xsi:type may bring from the other namespaces pysaml2's validator knows.
+ENCRYPTED = RESPONSE.replace(
+    "<saml:Assertion ", '<saml:EncryptedAssertion><xenc:EncryptedData '
+    'xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"><xenc:EncryptionMethod '
+    'Algorithm="http://www.w3.org/2009/xmlenc11#rsa-oaep"><xenc11:MGF '
+    'xmlns:xenc11="http://www.w3.org/2009/xmlenc11#" '
+    'Algorithm="http://www.w3.org/2009/xmlenc11#mgf1sha256"/></xenc:EncryptionMethod>'
+    "<xenc:CipherData><xenc:CipherValue>AAAA</xenc:CipherValue></xenc:CipherData>"
+    "</xenc:EncryptedData></saml:EncryptedAssertion><saml:Assertion ", 1)
+EIDAS_NAME = RESPONSE.replace(
+    "</saml:Subject>", '</saml:Subject><saml:AttributeStatement><saml:Attribute Name="'
+    'http://eidas.europa.eu/attributes/naturalperson/CurrentFamilyName"><saml:AttributeValue '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'xmlns:eidas-np="http://eidas.europa.eu/attributes/naturalperson" '
+    'xsi:type="eidas-np:CurrentFamilyNameType">de Vries</saml:AttributeValue></saml:Attribute>'
+    "</saml:AttributeStatement>", 1)
+
+
+def _carrying(element):
+    """An artifact response whose xs:any (processed lax) holds `element` instead of a Response."""
+    return ARTIFACT_RESPONSE[:ARTIFACT_RESPONSE.index("<samlp:Response")] + element + "</samlp:ArtifactResponse>"
+
+
+VALID = {"response": RESPONSE, "artifact response": ARTIFACT_RESPONSE,
+         "an encrypted assertion with xmlenc 1.1's MGF": ENCRYPTED,
+         "an eIDAS attribute type": EIDAS_NAME}
 INVALID = {
     "no version": RESPONSE.replace('ID="_r1" Version="2.0"', 'ID="_r1"'),
     "an element SAML does not have": RESPONSE.replace("<samlp:Status>", "<saml:Bogus/><samlp:Status>"),
@@ -35,6 +60,14 @@ INVALID = {
         '</samlp:Status><saml:Assertion', "<saml:Assertion"),
     "an instant that is no date": RESPONSE.replace('IssueInstant="2026-11-30T12:00:00Z"', 'IssueInstant="gisteren"', 1),
     "not XML": "<samlp:Response",
+    "a SOAP fault without its code": _carrying(
+        '<soap:Fault xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><faultstring>x'
+        "</faultstring></soap:Fault>"),
+    "metadata without its entity id": _carrying(
+        '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">'
+        '<md:Organization/></md:EntityDescriptor>'),
+    "an eIDAS attribute of the wrong type": EIDAS_NAME.replace(
+        "eidas-np:CurrentFamilyNameType", "eidas-np:DateOfBirthType"),
 }
 
 
