@@ -3,8 +3,8 @@
 pysaml2 checks every signed message it reads against the schemas with xmlschema, in pure
 Python: about half of the CPU of reading DigiD's answer (issue 17's profile). libxml2 checks
 them against the same files, pysaml2's own copies, in C. The message is untrusted: it is
-parsed without entities, DTDs or the network, and a schema's import is answered from the
-copies or not at all.
+parsed as webapp.xmldsig parses it (no entities, DTDs or network), and a schema's import
+is answered from the copies or not at all.
 """
 
 import threading
@@ -15,9 +15,9 @@ from lxml import etree
 from saml2 import sigver
 from saml2.xml.schema import XMLSchemaError
 
+from .xmldsig import PARSER
+
 _COPIES = files(saml2.data.schemas)
-# No entities, no DTDs, no network, no huge trees: the message is not trusted yet.
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
 class _OwnCopies(etree.Resolver):
@@ -70,7 +70,7 @@ def validate(document):
     if (schema := getattr(_local, "schema", None)) is None:
         schema = _local.schema = _schema()
     try:
-        tree = etree.fromstring(document.encode() if isinstance(document, str) else document, _PARSER)
+        tree = etree.fromstring(document.encode() if isinstance(document, str) else document, PARSER)
         valid = schema.validate(tree)
     except Exception as exc:  # not XML, or what libxml2 cannot check (an entity left unexpanded)
         raise XMLSchemaError({"doc": document, "error": str(exc)}) from exc
