@@ -8,14 +8,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH
 
-# The dossier PDF (WeasyPrint) draws its text with Pango, in a font from fontconfig; pysaml2
-# wants xmlsec1 present (DigiD's messages are signed and checked in process: the python-xmlsec
-# wheel carries its own libxmlsec1, webapp/xmldsig.py). Debian pins these within the image's
-# release (bookworm); the lock pins the Python side.
+# pysaml2 wants xmlsec1 present (DigiD's messages are signed and checked in process: the
+# python-xmlsec wheel carries its own libxmlsec1, webapp/xmldsig.py). Debian pins it within the
+# image's release (bookworm); the lock pins the Python side. The dossier PDF's fonts are the
+# project's own (webapp/data/fonts).
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
-       xmlsec1 \
+    && apt-get install -y --no-install-recommends xmlsec1 \
     && rm -rf /var/lib/apt/lists/*
 
 # The running set from the lock file, every file checked against its hash; then the project

@@ -2,22 +2,17 @@
 and partner, each source's data as the customer reviewed it (the same rows), with the source
 and the moment it was fetched, the consent, Ockto's delivery id and the indicative check.
 
-Made with WeasyPrint from an HTML template: a tagged PDF (headings, lists and tables in its
-structure tree) with a text layer, so staff can search, copy and read it aloud.
+Set by webapp.tagged_pdf: a tagged PDF (headings, paragraphs and tables in its structure tree)
+with a text layer, so staff can search, copy and read it aloud.
 """
 
 import dataclasses
-import functools
-import threading
 from datetime import datetime
-from pathlib import Path
 
-from flask import render_template
-from weasyprint import CSS, HTML
-from weasyprint.text.fonts import FontConfiguration
-
+from . import tagged_pdf
 from .domain.indication import LABEL, Indication
 from .domain.sources import BY_KEY, describe
+from .tagged_pdf import MM, TEXT_WIDTH, Cell, Paragraph, Run, Style, Table, text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,31 +52,87 @@ def money(amount):
     return "€ " + f"{amount:,.2f}".translate(str.maketrans(",.", ".,"))
 
 
-STYLESHEET = Path(__file__).parent / "templates" / "dossier" / "dossier.css"
-
-# One font configuration per thread (Dramatiq runs actors in threads): it holds a Pango font map
-# and caches WeasyPrint fills while laying text out, and Pango's own way to be used from several
-# threads is a font map per thread (its default font map is per thread since 1.32.6). Made afresh
-# for every render it cost a fontconfig load and the fonts' reopening and shaping caches.
-_thread = threading.local()
-
-
-@functools.cache
-def _stylesheet():
-    """The dossier's CSS, parsed once per process and shared by every thread: WeasyPrint only
-    reads a parsed stylesheet while rendering (it shares its own user-agent sheet the same way),
-    and this one has no @font-face, so it is bound to no thread's font configuration."""
-    return CSS(filename=STYLESHEET)
+H1 = Style(size=16, bold=True)
+H2 = Style(size=13, bold=True)
+H3 = Style(size=11, bold=True)
+META = Style(size=9, grey=0.267)
+BODY = Style()
+STRONG = Style(bold=True)
+NOTICE_FRAME = (0.710, 0.506, 0.0)  # #b58100
 
 
-def _font_config():
-    if (config := getattr(_thread, "font_config", None)) is None:
-        config = _thread.font_config = FontConfiguration()
-    return config
+def _when(moment):
+    return moment.strftime("%d-%m-%Y om %H:%M")
+
+
+def _rows(rows):
+    """A two-column table of (term, value): the terms as row headers."""
+    return Table(tuple((Cell(term, header="Row"), Cell(value)) for term, value in rows),
+                 widths=(0.45, 0.55))
+
+
+def blocks(d):
+    """The dossier in reading order: headings, paragraphs and tables."""
+    found = [
+        text("Gegevens voor de gemeentepolis", H1, tag="H1", space_after=4 * MM),
+        text(f"Gemeente {d.gemeente_naam}. Aangeleverd met de Ockto app.", META, space_after=1 * MM),
+        text(f"Kenmerk van Ockto: {d.delivery_id}", META, space_after=1 * MM),
+        text(f"Toestemming gegeven op {_when(d.consent_at)} (UTC), voor de gegevens hieronder.",
+             META, space_after=1 * MM),
+    ]
+    for person in d.people:
+        role = "Aanvrager" if person.role == "applicant" else "Partner"
+        found += [text(f"{role}: {person.name}", H2, tag="H2", space_before=8 * MM,
+                       space_after=2 * MM, rule_below=0.6),
+                  text(f"BSN {person.bsn}", META, space_after=1 * MM)]
+        for source in person.sources:
+            found += [text(source.name, H3, tag="H3", space_before=5 * MM, space_after=1 * MM),
+                      text(f"Opgehaald bij {source.name} op {_when(source.fetched_at)} (UTC)", META,
+                           space_after=1 * MM),
+                      _rows(source.rows)]
+    if (i := d.indication) is not None:
+        estimate = " (schatting, geen officieel bedrag)" if i.norm.estimate else ""
+        found += [
+            text(f"Indicatieve toets ({LABEL})", H2, tag="H2", space_before=8 * MM,
+                 space_after=2 * MM, rule_below=0.6),
+            text(f"Dit is een {LABEL}: een hulpmiddel voor de medewerker, gemaakt uit de gegevens "
+                 "hierboven. De gemeente beslist zelf. De burger heeft deze toets niet gezien.",
+                 BODY, space_before=2 * MM, space_after=2 * MM, frame=NOTICE_FRAME),
+            _rows((("Huishouden", i.household),
+                   ("Bijstandsnorm (netto per maand)",
+                    f"{money(i.norm_amount)}, vanaf {i.norm.start.strftime('%d-%m-%Y')}{estimate}"),
+                   ("Bron van de norm", i.norm.source),
+                   (f"Inkomensgrens ({i.rules.percent}% van de norm)",
+                    f"{money(i.income_limit)} (regel: {i.rules.source})"))),
+            text("Inkomen", H3, tag="H3", space_before=5 * MM, space_after=1 * MM),
+            _amounts((Cell("Post", header="Column"), Cell("Herkomst", header="Column"),
+                      Cell("Bedrag per maand", header="Column", align="right")),
+                     i.income, "Totaal", i.income_total),
+        ]
+        if i.assets_below is not None:
+            found += [text("Vermogen", H3, tag="H3", space_before=5 * MM, space_after=1 * MM),
+                      _amounts(None, i.assets, f"Totaal, grens {money(i.assets_limit)}",
+                               i.assets_total)]
+        else:
+            found.append(text("De gemeente telt vermogen niet mee.", space_after=3 * MM))
+        found.append(Paragraph((Run(f"Uitkomst ({LABEL}): ", STRONG), Run(i.outcome, BODY)),
+                               space_before=2 * MM))
+    return found
+
+
+def _amounts(head, facts, total_label, total):
+    """A table of amounts: each fact's label, origin and amount, then the total."""
+    amount_width = 9 * BODY.size / TEXT_WIDTH  # 9 em
+    rows = [] if head is None else [head]
+    rows += [(Cell(f.label), Cell(f.origin), Cell(money(f.amount), align="right")) for f in facts]
+    rows.append((Cell(total_label, header="Row"), Cell(""), Cell(money(total), align="right")))
+    return Table(tuple(rows), widths=((1 - amount_width) / 2, (1 - amount_width) / 2, amount_width),
+                 head=head is not None)
 
 
 def render(document):
     """The PDF's bytes."""
-    html = render_template("dossier/dossier.html", d=document, label=LABEL, money=money)
-    return HTML(string=html).write_pdf(pdf_tags=True, stylesheets=[_stylesheet()],
-                                       font_config=_font_config())
+    return tagged_pdf.render(
+        blocks(document), title=f"Dossier gemeentepolis {document.delivery_id}", author="Ockto",
+        subject="Gegevens voor de gemeentepolis, aangeleverd met de Ockto app", language="nl",
+        footer=lambda page, pages: f"pagina {page} van {pages}")
