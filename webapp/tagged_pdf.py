@@ -162,8 +162,11 @@ def _parts(data):
 
 
 def _checksum(data):
-    data += bytes(-len(data) % 4)
-    return sum(struct.unpack(f">{len(data) // 4}I", data)) & 0xFFFFFFFF
+    """A TrueType table's checksum: the sum of its big-endian 32-bit words."""
+    words = array("I", data + bytes(-len(data) % 4))
+    if LITTLE_ENDIAN:
+        words.byteswap()
+    return sum(words) & 0xFFFFFFFF
 
 
 def _sfnt(tables):

@@ -9,7 +9,7 @@ import sys
 import dramatiq
 
 from messaging.broker import AppContext, make_broker
-from webapp import create_worker_app, logs
+from webapp import create_worker_app, logs, tagged_pdf
 from webapp.config import Config, StartRefused, refusals
 from webapp.metrics import JobMetrics
 
@@ -29,9 +29,10 @@ def setup():
     broker.add_middleware(logs.JobLogs())
     actors.declare(broker, config.DELIVERY_RETRIES)
     dramatiq.set_broker(broker)
+    tagged_pdf.fonts()  # read once here, not in the first delivery, and frozen with the rest
     # What is imported by now (some 200,000 objects) lives as long as the process, yet every
-    # full collection walked it again: a job that makes many short-lived cycles (the dossier
-    # PDF's layout boxes) spent a fifth of its CPU there. Frozen, the collector skips them;
+    # full collection walked it again: a job that makes many short-lived cycles spent a fifth
+    # of its CPU there (WeasyPrint's layout boxes, then). Frozen, the collector skips them;
     # reference counting still frees any that is let go.
     gc.collect()
     gc.freeze()
