@@ -124,10 +124,15 @@ def _amounts(head, facts, total_label, total):
     """A table of amounts: each fact's label, origin and amount, then the total."""
     amount_width = 9 * BODY.size / TEXT_WIDTH  # 9 em
     rows = [] if head is None else [head]
-    rows += [(Cell(f.label), Cell(f.origin), Cell(money(f.amount), align="right")) for f in facts]
-    rows.append((Cell(total_label, header="Row"), Cell(""), Cell(money(total), align="right")))
+    rows += [(Cell(f.label), Cell(f.origin), _amount(f.amount)) for f in facts]
+    rows.append((Cell(total_label, header="Row"), Cell(""), _amount(total)))
     return Table(tuple(rows), widths=((1 - amount_width) / 2, (1 - amount_width) / 2, amount_width),
                  head=head is not None)
+
+
+def _amount(amount):
+    """An amount on one line, right-aligned."""
+    return Cell(money(amount).replace(" ", "\xa0"), align="right")
 
 
 def render(document):

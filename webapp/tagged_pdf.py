@@ -6,11 +6,12 @@ it and have it read aloud. Rules and page numbers are marked as artifacts.
 It does what the dossier needs and no more, at a few milliseconds a document: no kerning or
 shaping (the names and values are Latin script), greedy line breaking at spaces, a word wider
 than its column broken between characters. A character the font lacks is drawn as the font's
-empty box but keeps its text (its own CID, with its Unicode value in the ToUnicode map).
+replacement character (U+FFFD) but keeps its text (its own CID, with its Unicode value in the
+ToUnicode map); line breaks and tabs in a value are spaces, other control characters dropped.
 
 The fonts are embedded as subsets that keep the glyph ids (glyphs not used are emptied), so a
 subset is byte slicing and no shaping engine is needed. Every object but the streams is packed
-in one compressed object stream (a dossier: 19 KB). The same blocks give the same bytes:
+in one compressed object stream. The same blocks give the same bytes:
 no dates, the file identifier is a digest of the content (a retried delivery is byte for byte
 the same).
 """
@@ -18,7 +19,9 @@ the same).
 import dataclasses
 import functools
 import hashlib
+import re
 import struct
+import sys
 import zlib
 from array import array
 from pathlib import Path
@@ -29,7 +32,7 @@ FONTS = Path(__file__).parent / "data" / "fonts"
 MM = 72 / 25.4
 A4 = (595.276, 841.89)
 LINE_HEIGHT = 1.4  # of the font size
-LITTLE_ENDIAN = struct.pack("=H", 1) != struct.pack(">H", 1)  # TrueType's tables are big-endian
+LITTLE_ENDIAN = sys.byteorder == "little"  # TrueType's tables are big-endian
 
 
 # --- The fonts -----------------------------------------------------------------------------
@@ -47,6 +50,7 @@ class Font:
             order = tt.getGlyphOrder()
             gid = {glyph: n for n, glyph in enumerate(order)}
             self.gid = {char: gid[glyph] for char, glyph in tt.getBestCmap().items()}
+            self.missing = self.gid.get(0xFFFD, 0)  # what a character the font lacks shows
             scale = 1000 / tt["head"].unitsPerEm
             metrics = tt["hmtx"].metrics
             self.widths = [round(metrics[glyph][0] * scale) for glyph in order]
@@ -68,8 +72,11 @@ class Font:
     def char_width(self, char):
         """The advance of `char` in thousandths of the font size."""
         if (width := self._char_width.get(char)) is None:
-            width = self._char_width[char] = self.widths[self.gid.get(ord(char), 0)]
+            width = self._char_width[char] = self.widths[self.glyph_of(char)]
         return width
+
+    def glyph_of(self, char):
+        return self.gid.get(ord(char), self.missing)
 
     def width(self, text, size):
         """The advance of `text` at `size`, in points."""
@@ -116,8 +123,10 @@ class Font:
             unset = gid + 1
             glyf += self.unhinted(gid)
             glyf += bytes(-len(glyf) % 4)
-            at = 2 * gid if gid < self.metric_count else self.metric_count + gid
-            hmtx[at:at + 2 - (gid >= self.metric_count)] = self.hmtx[at:at + 2 - (gid >= self.metric_count)]
+            if gid < self.metric_count:  # advance and left side bearing
+                hmtx[2 * gid:2 * gid + 2] = self.hmtx[2 * gid:2 * gid + 2]
+            else:  # the left side bearing alone
+                hmtx[self.metric_count + gid] = self.hmtx[self.metric_count + gid]
         loca[unset:] = array("I", (len(glyf),)) * (count + 1 - unset)
         last = 2 * (self.metric_count - 1)  # the advance of every glyph after the long metrics
         hmtx[last] = self.hmtx[last]
@@ -258,52 +267,106 @@ def _font(style):
     return fonts()[style.bold]
 
 
-def _break_lines(runs, width):
-    """The runs broken into lines no wider than `width`: [[(run, text, x)]], at spaces (a
-    no-break space holds), a word wider than a line between its characters."""
-    words = []  # (run, word with its trailing spaces)
+_WORD = re.compile(r"[^ ]+ *| +")  # a word with the spaces after it (a no-break space holds)
+_CONTROL = {**{code: " " for code in b"\t\n\v\f\r"},
+            **{code: None for code in (*range(0x20), 0x7F) if code not in b"\t\n\v\f\r"}}
+
+
+def _width(pieces):
+    return sum(_font(run.style).width(text, run.style.size) for run, text in pieces)
+
+
+def _trimmed(pieces):
+    """The pieces without the spaces that end them (and without what is left empty)."""
+    pieces = list(pieces)
+    while pieces and not pieces[-1][1].rstrip(" "):
+        pieces.pop()
+    if pieces:
+        run, text = pieces[-1]
+        pieces[-1] = (run, text.rstrip(" "))
+    return pieces
+
+
+def _words(runs):
+    """The runs' text as words, each [(run, text)] with the spaces after it: a run may end
+    inside a word, which then has a piece of each run."""
+    words, word = [], []
     for run in runs:
-        piece = ""
-        for char in run.text:
-            if char == " " or (piece and piece[-1] != " ") or not piece:
-                piece += char
-            else:
-                words.append((run, piece))
-                piece = char
-        if piece:
-            words.append((run, piece))
-    lines, line, x = [], [], 0.0
-    for run, word in words:
-        font, size = _font(run.style), run.style.size
-        bare = word.rstrip(" ")
-        if line and x + font.width(bare, size) > width:
+        for piece in _WORD.findall(run.text.translate(_CONTROL)):
+            if word and word[-1][1].endswith(" ") and not piece.startswith(" "):
+                words.append(word)
+                word = []
+            word.append((run, piece))
+    return words + [word] if word else words
+
+
+def _cut(word, width):
+    """(the first characters of `word` that fit in `width`, at least one; the rest)."""
+    chars = [(run, char) for run, text in word for char in text]
+    x, n = 0.0, 0
+    for run, char in chars:
+        x += _font(run.style).char_width(char) * run.style.size / 1000
+        if n and x > width:
+            break
+        n += 1
+    return _joined(chars[:n]), _joined(chars[n:])
+
+
+def _joined(pieces):
+    """Neighbouring pieces of one run as one piece."""
+    found = []
+    for run, text in pieces:
+        if found and found[-1][0] is run:
+            found[-1] = (run, found[-1][1] + text)
+        elif text:
+            found.append((run, text))
+    return found
+
+
+def _break_lines(runs, width):
+    """The runs broken into lines no wider than `width`, each [(run, text, x)]: at spaces,
+    and a word wider than a line between its characters."""
+    lines, line, x = [], [], 0.0  # x: the line's width with the spaces that end it
+    for word in _words(runs):
+        if line and x + _width(_trimmed(word)) > width:
             lines.append(line)
             line, x = [], 0.0
-        while font.width(bare, size) > width and len(bare) > 1:  # a word wider than the line
-            cut = 1
-            while cut < len(bare) and font.width(bare[:cut + 1], size) <= width:
-                cut += 1
-            lines.append([(run, bare[:cut], 0.0)])
-            bare = bare[cut:]
-            word = bare + word[len(word.rstrip(" ")):]
-        line.append((run, word, x))
-        x += font.width(word, size)
+        while _width(_trimmed(word)) > width and sum(len(text) for _, text in _trimmed(word)) > 1:
+            head, word = _cut(word, width)
+            lines.append(head)
+        line += word
+        x += _width(word)
     if line:
         lines.append(line)
-    return [[(run, piece.rstrip(" ") if n == len(line) - 1 else piece, x)
-             for n, (run, piece, x) in enumerate(line)] for line in lines] or [[]]
+    placed = []
+    for line in lines:
+        x, pieces = 0.0, []
+        for run, text in _joined(_trimmed(line)):
+            pieces.append((run, text, x))
+            x += _font(run.style).width(text, run.style.size)
+        placed.append(pieces)
+    return placed or [[]]
 
 
 def _leading(runs):
     return LINE_HEIGHT * max(run.style.size for run in runs)
 
 
+def _baseline(top, style, leading):
+    """The baseline of a line whose box starts at `top`: half the leading's extra, then the
+    font's ascent (CSS's line box)."""
+    return top - (leading - style.size) / 2 - style.size * _font(style).ascent / 1000
+
+
+def _cell_style(block, cell):
+    return block.header_style if cell.header else block.style
+
+
 class _Writer:
     """Lays blocks out on pages and records each page's drawing and marked content."""
 
     def __init__(self):
-        self.width, self.height = A4
-        self.top = self.height - PAGE_MARGIN[0]
+        self.top = A4[1] - PAGE_MARGIN[0]
         self.bottom = PAGE_MARGIN[0]
         self.left = PAGE_MARGIN[1]
         self.measure = TEXT_WIDTH
@@ -317,10 +380,11 @@ class _Writer:
         self.pages.append([])
         self.marks.append([])
         self.y = self.top
+        self.fresh = True  # nothing on this page yet: a block's space before it is left out
 
     def room(self, height):
-        """Start a new page unless `height` still fits on this one (a full page always takes)."""
-        if self.y - height < self.bottom and self.y < self.top:
+        """Start a new page unless `height` still fits on this one (an empty page always takes)."""
+        if self.y - height < self.bottom and not self.fresh:
             self.new_page()
 
     def element(self, tag, parent, **attributes):
@@ -342,6 +406,7 @@ class _Writer:
     def draw_line(self, element, line, x, baseline):
         """One line of text, as marked content of `element` (None: an artifact)."""
         ops = self.pages[-1]
+        self.fresh = False
         ops.append("/Artifact BMC BT" if element is None else
                    f"/{element['S']} <</MCID {self.mark(element)}>> BDC BT")
         for run, piece, dx in line:
@@ -351,6 +416,7 @@ class _Writer:
         ops.append("ET EMC")
 
     def artifact(self, operations):
+        self.fresh = False
         self.pages[-1].append(f"/Artifact BMC {operations} EMC")
 
     def rule(self, x0, x1, y, grey):
@@ -358,33 +424,45 @@ class _Writer:
 
     # blocks
 
+    def opening(self, block):
+        """The height the start of `block` takes: a paragraph's first line, a table's first
+        row (and the one after its header row)."""
+        if isinstance(block, Paragraph):
+            return block.space_before + (2 * MM if block.frame else 0) + _leading(block.runs)
+        widths = [share * self.measure for share in block.widths]
+        return 1 * MM + sum(self._row(row, widths, block)[2] for row in block.rows[:1 + block.head])
+
     def paragraph(self, block, keep_with=0.0):
-        """A paragraph or heading; `keep_with` is the height that must follow it on its page."""
+        """A paragraph, or a heading kept on one page with `keep_with` of what follows it."""
+        heading = block.tag != "P"
         inner = self.measure - (2 * 3 * MM + 2 * RULE_WIDTH if block.frame else 0)
         lines = _break_lines(block.runs, inner)
         leading = _leading(block.runs)
         pad = 2 * MM if block.frame else 0
-        first = block.space_before + pad + leading * (len(lines) if block.tag != "P" else 1)
-        self.room(first + (keep_with if block.tag != "P" else 0))
-        if self.y < self.top:
+        rule = RULE_WIDTH if block.rule_below is not None else 0
+        if heading:
+            self.room(block.space_before + leading * len(lines) + rule + block.space_after + keep_with)
+        else:
+            self.room(block.space_before + pad + leading)
+        if not self.fresh:
             self.y -= block.space_before
         element = self.element(block.tag, self.root)
         top = self.y
         self.y -= pad
         for line in lines:
-            if block.tag == "P" and self.y - leading < self.bottom:
+            if not heading and self.y - leading < self.bottom:
                 self._frame(block, top)
                 self.new_page()
                 top = self.y
-            size = max(run.style.size for run in block.runs)
-            baseline = self.y - (leading - size) / 2 - size * _font(block.runs[0].style).ascent / 1000
-            self.draw_line(element, line, self.left + (3 * MM if block.frame else 0), baseline)
+            tallest = max((run.style for run in block.runs), key=lambda style: style.size)
+            self.draw_line(element, line, self.left + (3 * MM if block.frame else 0),
+                           _baseline(self.y, tallest, leading))
             self.y -= leading
         self.y -= pad
         self._frame(block, top)
-        if block.rule_below is not None:
-            self.y -= RULE_WIDTH
-            self.rule(self.left, self.left + self.measure, self.y + RULE_WIDTH / 2, block.rule_below)
+        if rule:
+            self.y -= rule
+            self.rule(self.left, self.left + self.measure, self.y + rule / 2, block.rule_below)
         self.y -= block.space_after
 
     def _frame(self, block, top):
@@ -394,20 +472,22 @@ class _Writer:
                           f"{self.measure:.2f} {top - self.y:.2f} re S")
 
     def table(self, block):
+        """A table; a row does not split, and the header row comes again on a new page."""
         widths = [share * self.measure for share in block.widths]
         laid = [self._row(row, widths, block) for row in block.rows]
         table = self.element("Table", self.root)
-        head = laid[0] if block.head else None
-        self.y -= 1 * MM
+        head = laid[0] if block.head and laid else None
+        if not self.fresh:
+            self.y -= 1 * MM
         for n, (row, cells, height) in enumerate(laid):
-            if self.y - height < self.bottom and self.y < self.top:
+            if self.y - height < self.bottom and not self.fresh:
                 self.new_page()
                 if head and n > 0:  # the header row again, as an artifact on this page
-                    self._draw_row(None, *head, widths)
+                    self._draw_row(None, *head, widths, block)
             parent = table
             if block.head:
                 parent = self._group(table, "THead" if n == 0 else "TBody")
-            self._draw_row(self.element("TR", parent), row, cells, height, widths)
+            self._draw_row(self.element("TR", parent), row, cells, height, widths, block)
         self.y -= 2 * MM
 
     @staticmethod
@@ -417,34 +497,31 @@ class _Writer:
         return table["K"][-1]
 
     def _row(self, row, widths, block):
-        cells = []
-        for cell, width in zip(row, widths):
-            style = block.header_style if cell.header else block.style
-            run = Run(cell.text, style)
-            cells.append(_break_lines((run,), width - 2 * CELL_PADDING[1]))
-        leading = LINE_HEIGHT * block.style.size
-        height = max(len(lines) for lines in cells) * leading + 2 * CELL_PADDING[0] + RULE_WIDTH
-        return row, cells, height
+        """(the row, each cell's lines, the row's height)."""
+        cells = [_break_lines((Run(cell.text, _cell_style(block, cell)),), width - 2 * CELL_PADDING[1])
+                 for cell, width in zip(row, widths)]
+        height = max(len(lines) * LINE_HEIGHT * _cell_style(block, cell).size
+                     for cell, lines in zip(row, cells))
+        return row, cells, height + 2 * CELL_PADDING[0] + RULE_WIDTH
 
-    def _draw_row(self, tr, row, cells, height, widths):
+    def _draw_row(self, tr, row, cells, height, widths, block):
+        """A row as structure under `tr` (None: an artifact, a header row drawn again)."""
         x, top = self.left, self.y
         for cell, lines, width in zip(row, cells, widths):
-            if tr is None:
-                element = None
-            else:
+            element = None
+            if tr is not None:
                 attributes = {"A": {"O": "Table", "Scope": cell.header}} if cell.header else {}
                 element = self.element("TH" if cell.header else "TD", tr, **attributes)
-            y = top - CELL_PADDING[0]
+            style = _cell_style(block, cell)
+            leading = LINE_HEIGHT * style.size
+            baseline = _baseline(top - CELL_PADDING[0], style, leading)
             for line in lines:
                 if line:
-                    style = line[0][0].style
-                    leading = LINE_HEIGHT * style.size
-                    baseline = y - (leading - style.size) / 2 - style.size * _font(style).ascent / 1000
                     run, piece, end = line[-1]
                     end += _font(run.style).width(piece, run.style.size)
                     dx = width - CELL_PADDING[1] - end if cell.align == "right" else CELL_PADDING[1]
                     self.draw_line(element, line, x + dx, baseline)
-                    y -= leading
+                baseline -= leading
             x += width
         self.y = top - height
         self.rule(self.left, self.left + self.measure, self.y + RULE_WIDTH / 2, 0.867)
@@ -462,19 +539,13 @@ class _Writer:
 def render(blocks, *, title, author, subject, language, footer):
     """The PDF's bytes for `blocks` (Paragraphs and Tables, in reading order)."""
     writer = _Writer()
-    for n, block in enumerate(blocks):
+    for block, following in zip(blocks, [*blocks[1:], None]):
         if isinstance(block, Table):
             writer.table(block)
         else:
-            following = blocks[n + 1] if n + 1 < len(blocks) else None
-            keep = 0.0
-            if following is not None:  # a heading stays with the first line of what follows
-                keep = (following.space_before + _leading(following.runs)
-                        if isinstance(following, Paragraph) else
-                        3 * LINE_HEIGHT * following.style.size)
-            writer.paragraph(block, keep)
+            writer.paragraph(block, writer.opening(following) if following is not None else 0.0)
     writer.footers(footer)
-    return _File(writer, title=title, author=author, subject=subject, language=language).bytes()
+    return _File(writer, title=title, author=author, subject=subject, language=language).pdf()
 
 
 # --- The file ------------------------------------------------------------------------------
@@ -484,8 +555,9 @@ class _Ref(int):
 
 
 def _string(value):
-    """A PDF text string: literal when ASCII, UTF-16BE with its byte order mark otherwise."""
-    if value.isascii():
+    """A PDF text string: literal when printable ASCII, UTF-16BE with its byte order mark
+    otherwise."""
+    if value.isascii() and value.isprintable():
         return "(" + value.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
     return "<FEFF" + value.encode("utf-16-be").hex().upper() + ">"
 
@@ -496,7 +568,7 @@ def _pdf(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        return f"{value:g}" if isinstance(value, float) else str(value)
+        return f"{value:.4f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
     if isinstance(value, str):
         return value  # a name (/Name), a string made by _string, or an operand as it is
     if isinstance(value, dict):
@@ -525,16 +597,17 @@ class _File:
                                  .encode("latin-1") + b"\nstream\n" + packed + b"\nendstream")
         return ref
 
-    def bytes(self):
+    def pdf(self):
+        """The file's bytes."""
         writer, info = self.writer, self.info
         catalog, pages_ref, tree = self.reserve(), self.reserve(), self.reserve()
-        fonts_ = {f"F{n}": self.font(fonts()[n], writer.cids[n]) for n in (0, 1) if writer.cids[n]}
+        font_refs = {f"F{n}": self.font(fonts()[n], writer.cids[n]) for n in (0, 1) if writer.cids[n]}
         page_refs = [self.reserve() for _ in writer.pages]
         elements = self.structure(writer.root, tree, page_refs)
         for n, (ops, ref) in enumerate(zip(writer.pages, page_refs)):
             content = self.stream("\n".join(ops).encode("latin-1"))
             self.put({"Type": "/Page", "Parent": pages_ref, "MediaBox": [0, 0, *A4],
-                      "Resources": {"Font": fonts_}, "Contents": content, "StructParents": n,
+                      "Resources": {"Font": font_refs}, "Contents": content, "StructParents": n,
                       "Tabs": "/S"}, ref)
         self.put({"Type": "/Pages", "Kids": page_refs, "Count": len(page_refs)}, pages_ref)
         parents = []
@@ -581,7 +654,7 @@ class _File:
         """Write the structure elements; {id(element): its reference}."""
         refs = {}
 
-        def write(element, parent):
+        def put_element(element, parent):
             ref = refs[id(element)] = self.reserve()
             kids = []
             for kid in element["K"]:
@@ -589,21 +662,21 @@ class _File:
                     page, mcid = kid
                     kids.append({"Type": "/MCR", "Pg": page_refs[page], "MCID": mcid})
                 else:
-                    kids.append(write(kid, ref))
+                    kids.append(put_element(kid, ref))
             entry = {"Type": "/StructElem", "S": f"/{element['S']}", "P": parent, "K": kids}
             if "A" in element:
                 entry["A"] = {key: f"/{value}" for key, value in element["A"].items()}
             self.put(entry, ref)
             return ref
 
-        write(root, tree)
+        put_element(root, tree)
         return refs
 
     def font(self, font, cids):
         """A Type 0 font of the characters in `cids` ({char: CID}): its subset embedded, each
         CID's glyph, width and Unicode value."""
         by_cid = sorted((cid, char) for char, cid in cids.items())
-        gids = [font.gid.get(ord(char), 0) for _, char in by_cid]
+        gids = [font.glyph_of(char) for _, char in by_cid]
         program = font.subset(gids)
         tag = "".join(chr(65 + b % 26) for b in hashlib.sha256(program).digest()[:6])
         name = f"/{tag}+{font.name}"

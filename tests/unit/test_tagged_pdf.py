@@ -37,7 +37,8 @@ def test_a_subset_draws_the_fonts_own_glyphs_without_hinting(bold):
             assert list(mine.endPtsOfContours) == list(theirs.endPtsOfContours)
             assert not mine.program.getBytecode()
         assert subset["hmtx"][ours[gid]] == original["hmtx"][names[gid]]
-    unused = next(g for g in range(1, len(names)) if g not in gids and original["glyf"][names[g]].numberOfContours)
+    unused = next(g for g in range(1, len(names))
+                  if g not in gids and original["glyf"][names[g]].numberOfContours)
     assert subset["glyf"][ours[unused]].numberOfContours == 0  # not used: empty
 
 
@@ -50,6 +51,15 @@ def test_lines_fit_their_width_and_break_only_where_they_may():
     assert all(font.width(t, 10) <= 120 for t in texts)
     assert "".join(texts).replace(" ", "") == words.replace(" ", "")
     assert not any(t.endswith("7424") or t.startswith("DM") for t in texts)  # the no-break space
+
+
+def test_a_word_across_runs_stays_whole_and_control_characters_do_not_show():
+    bold = Style(bold=True)
+    room = tagged_pdf.fonts()[1].width("Uitkomst: Vet", 10) + 1  # not for "Uitkomst: Vetje"
+    lines = tagged_pdf._break_lines((Run("Uitkomst: Vet", bold), Run("je\tnaam\nhier\x00.")), room)
+    texts = ["".join(piece for _, piece, _ in line) for line in lines]
+    assert texts[:2] == ["Uitkomst:", "Vetje naam"] and "".join(texts[2:]) == "hier."
+    assert [run.style.bold for run, _, _ in lines[1]] == [True, False]
 
 
 def _document(rows=80):
@@ -113,11 +123,56 @@ def test_the_text_layer_holds_every_piece_in_reading_order_within_the_margins():
     bottom, top = tagged_pdf.PAGE_MARGIN[0], tagged_pdf.A4[1] - tagged_pdf.PAGE_MARGIN[0]
     for page in reader.pages:
         placed = []
-        page.extract_text(visitor_text=lambda t, cm, tm, font, size: t.strip() and placed.append((t, tm[5])))
+
+        def note(text_, cm, tm, font, size, placed=placed):
+            if text_.strip():
+                placed.append((text_, tm[5]))
+        page.extract_text(visitor_text=note)
         footer = [y for t, y in placed if t.startswith("pagina")]
         body = [y for t, y in placed if not t.startswith("pagina")]
         assert len(footer) == 1 and footer[0] < bottom
         assert body and min(body) >= bottom and max(body) < top
+
+
+def _tagged_pages(pdf):
+    """{struct tag: the pages its marked content is on} of a rendered PDF."""
+    reader = PdfReader(io.BytesIO(pdf))
+    parents = reader.trailer["/Root"]["/StructTreeRoot"]["/ParentTree"]["/Nums"]
+    found = {}
+    for n in range(len(reader.pages)):
+        for element in parents[2 * n + 1]:
+            found.setdefault(_resolve(element)["/S"], set()).add(n)
+    return reader, found
+
+
+@pytest.mark.parametrize("lines", range(44, 52))
+def test_a_heading_stays_on_the_page_of_what_follows_it(lines):
+    """Whatever room is left at the page's foot, the H2 and its table's header row and first
+    row share a page."""
+    filler = [text(f"Regel {n}") for n in range(lines)]
+    table = Table(((Cell("Post", header="Column"), Cell("Bedrag", header="Column")),
+                   (Cell("Loon"), Cell("€ 1"))), widths=(0.5, 0.5), head=True)
+    blocks = [*filler, text("Inkomen", Style(size=13, bold=True), tag="H2", space_before=20,
+                            space_after=6, rule_below=0.6), table]
+    _, pages = _tagged_pages(tagged_pdf.render(blocks, title="t", author="a", subject="s",
+                                               language="nl", footer=lambda n, c: f"{n}"))
+    assert pages["/H2"] == pages["/TD"] and len(pages["/TH"]) == 1 and pages["/TH"] == pages["/TD"]
+
+
+def test_every_font_a_page_uses_is_in_its_resources_and_a_lacking_glyph_shows_a_replacement():
+    pdf = tagged_pdf.render([text("   ", Style(bold=True)), text("Zhōu 周")], title="t", author="a",
+                            subject="s", language="nl", footer=lambda n, c: "")
+    reader = PdfReader(io.BytesIO(pdf))
+    page = reader.pages[0]
+    used = set(re.findall(r"(/F\d) ", page.get_contents().get_data().decode("latin-1")))
+    assert used <= set(page["/Resources"]["/Font"])
+    font = page["/Resources"]["/Font"]["/F0"]
+    cid_font = font["/DescendantFonts"][0].get_object()
+    to_gid = cid_font["/CIDToGIDMap"].get_data()
+    cmap = font["/ToUnicode"].get_data().decode("ascii")
+    cid = int(re.search(r"<([0-9A-F]{4})> <5468>", cmap).group(1), 16)  # 周
+    regular = tagged_pdf.fonts()[0]
+    assert int.from_bytes(to_gid[2 * cid:2 * cid + 2], "big") == regular.gid[0xFFFD] != 0
 
 
 def test_the_same_blocks_give_the_same_bytes_and_others_another_file_id():
