@@ -65,6 +65,18 @@ def _when(moment):
     return moment.strftime("%d-%m-%Y om %H:%M")
 
 
+def _h2(title):
+    return text(title, H2, tag="H2", space_before=8 * MM, space_after=2 * MM, rule_below=0.6)
+
+
+def _h3(title):
+    return text(title, H3, tag="H3", space_before=5 * MM, space_after=1 * MM)
+
+
+def _meta(line):
+    return text(line, META, space_after=1 * MM)
+
+
 def _rows(rows):
     """A two-column table of (term, value): the terms as row headers."""
     return Table(tuple((Cell(term, header="Row"), Cell(value)) for term, value in rows),
@@ -75,26 +87,21 @@ def blocks(d):
     """The dossier in reading order: headings, paragraphs and tables."""
     found = [
         text("Gegevens voor de gemeentepolis", H1, tag="H1", space_after=4 * MM),
-        text(f"Gemeente {d.gemeente_naam}. Aangeleverd met de Ockto app.", META, space_after=1 * MM),
-        text(f"Kenmerk van Ockto: {d.delivery_id}", META, space_after=1 * MM),
-        text(f"Toestemming gegeven op {_when(d.consent_at)} (UTC), voor de gegevens hieronder.",
-             META, space_after=1 * MM),
+        _meta(f"Gemeente {d.gemeente_naam}. Aangeleverd met de Ockto app."),
+        _meta(f"Kenmerk van Ockto: {d.delivery_id}"),
+        _meta(f"Toestemming gegeven op {_when(d.consent_at)} (UTC), voor de gegevens hieronder."),
     ]
     for person in d.people:
         role = "Aanvrager" if person.role == "applicant" else "Partner"
-        found += [text(f"{role}: {person.name}", H2, tag="H2", space_before=8 * MM,
-                       space_after=2 * MM, rule_below=0.6),
-                  text(f"BSN {person.bsn}", META, space_after=1 * MM)]
+        found += [_h2(f"{role}: {person.name}"), _meta(f"BSN {person.bsn}")]
         for source in person.sources:
-            found += [text(source.name, H3, tag="H3", space_before=5 * MM, space_after=1 * MM),
-                      text(f"Opgehaald bij {source.name} op {_when(source.fetched_at)} (UTC)", META,
-                           space_after=1 * MM),
+            found += [_h3(source.name),
+                      _meta(f"Opgehaald bij {source.name} op {_when(source.fetched_at)} (UTC)"),
                       _rows(source.rows)]
     if (i := d.indication) is not None:
         estimate = " (schatting, geen officieel bedrag)" if i.norm.estimate else ""
         found += [
-            text(f"Indicatieve toets ({LABEL})", H2, tag="H2", space_before=8 * MM,
-                 space_after=2 * MM, rule_below=0.6),
+            _h2(f"Indicatieve toets ({LABEL})"),
             text(f"Dit is een {LABEL}: een hulpmiddel voor de medewerker, gemaakt uit de gegevens "
                  "hierboven. De gemeente beslist zelf. De burger heeft deze toets niet gezien.",
                  BODY, space_before=2 * MM, space_after=2 * MM, frame=NOTICE_FRAME),
@@ -104,13 +111,13 @@ def blocks(d):
                    ("Bron van de norm", i.norm.source),
                    (f"Inkomensgrens ({i.rules.percent}% van de norm)",
                     f"{money(i.income_limit)} (regel: {i.rules.source})"))),
-            text("Inkomen", H3, tag="H3", space_before=5 * MM, space_after=1 * MM),
+            _h3("Inkomen"),
             _amounts((Cell("Post", header="Column"), Cell("Herkomst", header="Column"),
                       Cell("Bedrag per maand", header="Column", align="right")),
                      i.income, "Totaal", i.income_total),
         ]
         if i.assets_below is not None:
-            found += [text("Vermogen", H3, tag="H3", space_before=5 * MM, space_after=1 * MM),
+            found += [_h3("Vermogen"),
                       _amounts(None, i.assets, f"Totaal, grens {money(i.assets_limit)}",
                                i.assets_total)]
         else:

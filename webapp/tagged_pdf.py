@@ -186,14 +186,14 @@ def _sfnt(tables):
     header = struct.pack(">IHHHH", 0x00010000, len(tags), 16 * power, power.bit_length() - 1,
                          16 * (len(tags) - power))
     offset = len(header) + 16 * len(tags)
-    directory, body = bytearray(), bytearray()
+    directory, body, where = bytearray(), bytearray(), {}
     for tag in tags:
         data = tables[tag]
-        directory += struct.pack(">4sIII", tag.encode("latin-1"), _checksum(data),
-                                 offset + len(body), len(data))
+        where[tag] = offset + len(body)
+        directory += struct.pack(">4sIII", tag.encode("latin-1"), _checksum(data), where[tag], len(data))
         body += data + bytes(-len(data) % 4)
     font = bytearray(header + directory + body)
-    at = offset + sum(len(tables[t]) + (-len(tables[t]) % 4) for t in tags[:tags.index("head")])
+    at = where["head"]
     font[at + 8:at + 12] = struct.pack(">I", (0xB1B0AFBA - _checksum(bytes(font))) & 0xFFFFFFFF)
     return bytes(font)
 
@@ -268,8 +268,7 @@ def _font(style):
 
 
 _WORD = re.compile(r"[^ ]+ *| +")  # a word with the spaces after it (a no-break space holds)
-_CONTROL = {**{code: " " for code in b"\t\n\v\f\r"},
-            **{code: None for code in (*range(0x20), 0x7F) if code not in b"\t\n\v\f\r"}}
+_CONTROL = {code: None for code in (*range(0x20), 0x7F)} | {code: " " for code in b"\t\n\v\f\r"}
 
 
 def _width(pieces):
@@ -328,12 +327,14 @@ def _break_lines(runs, width):
     and a word wider than a line between its characters."""
     lines, line, x = [], [], 0.0  # x: the line's width with the spaces that end it
     for word in _words(runs):
-        if line and x + _width(_trimmed(word)) > width:
+        bare = _trimmed(word)
+        if line and x + _width(bare) > width:
             lines.append(line)
             line, x = [], 0.0
-        while _width(_trimmed(word)) > width and sum(len(text) for _, text in _trimmed(word)) > 1:
+        while _width(bare) > width and sum(len(text) for _, text in bare) > 1:
             head, word = _cut(word, width)
             lines.append(head)
+            bare = _trimmed(word)
         line += word
         x += _width(word)
     if line:
