@@ -18,13 +18,12 @@ import threading
 import time
 from collections import defaultdict
 
-import qrcode
 from flask import current_app, g, render_template, request, url_for
 from flask.globals import app_ctx, request_ctx
 
 from messaging import events
 
-from . import journeys, metrics
+from . import journeys, metrics, qr
 from .db import session
 from .domain import sources as catalogue
 from .domain.journey import FETCHING, JourneyState
@@ -64,35 +63,10 @@ def sources_context(view, error=None):
 
 @functools.lru_cache(maxsize=512)
 def _qr_data_uri(url):
-    """The QR code of `url` (6 ms to make): kept for a while, as the step is drawn for the POST
+    """The QR code of `url` (3 ms to make): kept for a while, as the step is drawn for the POST
     that showed it and again for every stream of the journey in this process. A pairing URL
     lives PAIRING_TTL_S; 512 of them are the QR codes of 512 journeys at this step at once."""
-    return "data:image/svg+xml;base64," + base64.b64encode(qr_svg(url).encode()).decode()
-
-
-def qr_svg(data, border=2):
-    """`data` as a QR code in SVG, one module per unit: dark runs of each row as one path on
-    white (a third of the bytes of qrcode's own SVG, which draws every module apart).
-    qrcode chooses the mask with the lowest penalty, as ISO/IEC 18004 asks."""
-    code = qrcode.QRCode(border=border)
-    code.add_data(data)
-    code.make(fit=True)
-    rows = code.get_matrix()
-    size = len(rows)
-    runs = []
-    for y, row in enumerate(rows):
-        x = 0
-        while x < size:
-            if not row[x]:
-                x += 1
-                continue
-            start = x
-            while x < size and row[x]:
-                x += 1
-            runs.append(f"M{start} {y}h{x - start}v1h-{x - start}z")
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
-            f'shape-rendering="crispEdges"><path fill="#fff" d="M0 0h{size}v{size}H0z"/>'
-            f'<path d="{"".join(runs)}"/></svg>')
+    return "data:image/svg+xml;base64," + base64.b64encode(qr.svg(url).encode()).decode()
 
 
 def _current_view(journey_id):

@@ -6,7 +6,7 @@ import threading
 
 from datetime import timedelta
 
-from webapp import journeys, live
+from webapp import journeys, live, qr
 from webapp.db import session
 from webapp.models import Journey, PairingToken
 from webapp.simulators.population import SANNE
@@ -123,8 +123,8 @@ def test_a_qr_code_is_drawn_once_however_often_its_step_is_shown(walk, monkeypat
     """Drawing one takes milliseconds; the step is drawn for the page, each stream and each
     reload while the token stays the same."""
     drawn = []
-    real = live.qr_svg
-    monkeypatch.setattr(live, "qr_svg", lambda data: drawn.append(data) or real(data))
+    real = qr.svg
+    monkeypatch.setattr(qr, "svg", lambda data: drawn.append(data) or real(data))
     walk.start(walk.apply(SANNE))
     first = walk.to_qr()
     for _ in range(3):

@@ -22,7 +22,7 @@ LAYERS = (
     ("infrastructure", ("webapp.config", "webapp.clock", "webapp.xmldsig", "webapp.saml_schema", "webapp.db", "webapp.models",
                         "webapp.funnel", "webapp.keys", "webapp.logs", "webapp.metrics", "webapp.migrate",
                         "webapp.migrations.*", "webapp.once", "webapp.outbox", "webapp.outside", "webapp.saml", "webapp.serving",
-                        "webapp.signing", "webapp.tagged_pdf", "webapp.dossier_pdf", "webapp.i18n", "webapp.zgw")),
+                        "webapp.signing", "webapp.qr", "webapp.tagged_pdf", "webapp.dossier_pdf", "webapp.i18n", "webapp.zgw")),
     ("use cases", ("webapp.journeys", "webapp.invitations", "webapp.privacy", "webapp.operations")),
     ("views", ("webapp.application", "webapp.desktop", "webapp.operators", "webapp.phone",
                "webapp.saml_views",
