@@ -41,6 +41,20 @@ def make_engine(url):
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
+def make_bookkeeping_engine(url):
+    """For PostgreSQL, an engine for bookkeeping whose loss costs only a repeat (the outbox's
+    cross-off of a sent job: a job sent again is harmless). Each statement commits alone
+    (autocommit: no BEGIN and COMMIT around it), without waiting for the disk
+    (synchronous_commit off) and without a ping first: one round trip where the main
+    engine makes five. A connection that died (a database restart) fails one statement,
+    which is then left to the clock, and the pool connects afresh. None for other databases:
+    the main engine serves."""
+    if not url.startswith("postgresql"):
+        return None
+    return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=8,
+                         hide_parameters=True, connect_args={"options": "-c synchronous_commit=off"})
+
+
 _SCRUB = "ocktoreis.scrub_after_commit"
 
 
@@ -73,6 +87,8 @@ def _scrub(engine):
 
 def init_app(app):
     app.extensions["db_engine"] = make_engine(app.config["DATABASE_URL"])
+    app.extensions["db_bookkeeping_engine"] = (make_bookkeeping_engine(app.config["DATABASE_URL"])
+                                               or app.extensions["db_engine"])
 
     @app.teardown_appcontext
     def _remove_session(_exc):

@@ -129,13 +129,11 @@ def _enqueue(messages):
 
 
 def _forget(message_ids):
-    """Delete the rows of sent requests, outside the session that has just committed."""
+    """Delete the rows of sent requests, outside the session that has just committed, in one
+    statement on the bookkeeping engine (webapp.db): losing it in a crash only means one
+    more send."""
     try:
-        with current_app.extensions["db_engine"].begin() as connection:
-            if connection.dialect.name == "postgresql":
-                # Losing this delete in a crash only means one more send: no need to wait
-                # for the disk.
-                connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        with current_app.extensions["db_bookkeeping_engine"].begin() as connection:
             connection.execute(_CROSS_OFF, {"sent": message_ids})
     except Exception as exc:  # noqa: BLE001  (sent twice later; every actor is idempotent)
         log.warning("sent jobs not crossed off (%s): the clock sends them again", type(exc).__name__)

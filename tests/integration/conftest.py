@@ -225,7 +225,7 @@ def app(tmp_path, clock, app_config):
         yield app
         session.remove()
     server.shutdown()
-    for engine in ("db_engine", "gemeente_inbox"):
+    for engine in ("db_engine", "db_bookkeeping_engine", "gemeente_inbox"):
         if engine in app.extensions:
             app.extensions[engine].dispose()
 

@@ -6,7 +6,7 @@ import threading
 
 from datetime import timedelta
 
-from webapp import journeys, live, qr
+from webapp import journeys, qr
 from webapp.db import session
 from webapp.models import Journey, PairingToken
 from webapp.simulators.population import SANNE
