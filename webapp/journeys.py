@@ -165,7 +165,7 @@ def _transition(journey, event):
     funnel.record_event(journey.application, event)
 
 
-def publish(journey):
+def publish(journey, version=None):
     """Tell the open pages of `journey` (a Journey or its id) that something changed, with its
     progress view.
 
@@ -173,20 +173,33 @@ def publish(journey):
     is taken from its identity, not read again. The view takes the journey's next version and
     is read after that update, in its transaction: a concurrent publish of the journey (another
     process, a worker) waits for this commit, so it reads later and numbers higher. However
-    the events then overtake each other, a higher version never shows less (webapp.live)."""
+    the events then overtake each other, a higher version never shows less (webapp.live).
+
+    Or, with the `version` a change took first (`next_version`), in the change's own
+    transaction: one commit for the change and its news."""
     journey_id = _id_of(journey)
-    version = session.execute(_NEXT_VERSION, {"journey_id": journey_id}).scalar()
+    if version is None:
+        version = session.execute(_NEXT_VERSION, {"journey_id": journey_id}).scalar()
     message = {"journey": journey_id}
     if version is not None:
         # Read it all now: what this session loaded before the update may be older than the
         # version. With its relations, afresh (an expired Journey in the session would
         # otherwise be refreshed alone, its relations then read one by one).
+        session.flush()  # the change made after its version was taken, before it is expired
         session.expire_all()
         journey = session.execute(_FOR_VIEW, {"journey_id": journey_id},
                                   execution_options={"populate_existing": True}).unique().scalar_one()
         message["view"] = progress_view(journey, version, published=True).to_json()
     _commit_keeping_what_was_read()
     events.bus(current_app).publish(events.channel_for(journey_id), message)
+
+
+def next_version(journey):
+    """The journey's next version, taken before a change that `publish(journey, version)`
+    then tells in the same transaction. Its update holds the journey's row lock to the
+    commit, taken first as a change of state takes it (`_transition`): two changes of one
+    journey never wait for each other's rows in opposite orders."""
+    return session.execute(_NEXT_VERSION, {"journey_id": _id_of(journey)}).scalar()
 
 
 def journey_for_view(journey):
@@ -518,14 +531,14 @@ def request_fetch(journey, source):
     fetch = next((f for f in journey.fetches_of(role) if f.source == source), None)
     if fetch is None:
         raise JourneyError(_("Deze bron kennen wij niet."))
+    version = next_version(journey)
     result = session.execute(_START_FETCH, {"fetch_id": fetch.id, "now": utcnow()})
     if result.rowcount != 1:  # a double tap asks for one fetch
-        session.commit()
+        session.rollback()
         return
     outbox.request(Job.FETCH_SOURCE, journey.id, role.value, source)
     with outbox.held():  # the pages hear "fetching" before a worker can say "fetched"
-        session.commit()
-        publish(journey)
+        publish(journey, version)
 
 
 def fetch_source(journey_id, role, source):
@@ -550,14 +563,17 @@ def fetch_source(journey_id, role, source):
     except outside.OutsideSystemError as exc:
         current_app.logger.warning("source %s failed for journey %s: %s", source, journey_id, exc)
         metrics.SOURCE_FAILURES.labels(source).inc()
-        fetch.status = FetchStatus.FAILED
+        data = None
     else:
         metrics.SOURCE_FETCH.labels(source).observe(took.seconds)
+    version = next_version(journey_id)
+    if data is None:
+        fetch.status = FetchStatus.FAILED
+    else:
         fetch.payload = keys.seal(key, journey.id, json.dumps(data).encode())
         fetch.status = FetchStatus.FETCHED
     fetch.updated_at = utcnow()
-    session.commit()
-    publish(journey_id)
+    publish(journey_id, version)
 
 
 def _announce_again(journey_id):

@@ -121,3 +121,49 @@ def test_a_publish_reads_anew_what_its_caller_loaded_before_another_change(app, 
         journeys.publish(journey.id)
     views = sorted((ProgressView.from_json(m["view"]) for m in published), key=lambda v: v.version)
     assert views[-1].fetched == 2
+
+
+def test_taps_and_fetches_at_once_each_tell_their_change_in_its_own_transaction(app, fetching, worker):
+    """A phone taps sources while workers store others (journeys.request_fetch and
+    fetch_source: each takes its version before its change and publishes in the same
+    transaction), all at once: none waits for another in a deadlock, each has a version of
+    its own, and the highest shows every change."""
+    journey_id, published = fetching
+    worker.stop()  # the taps' jobs wait on the queue: the workers here are the threads below
+    tapped, stored = [s.key for s in SOURCES[::2]], [s.key for s in SOURCES[1::2]]
+    session.execute(update(SourceFetch).where(SourceFetch.journey_id == journey_id,
+                                              SourceFetch.source.in_(stored))
+                    .values(status=FetchStatus.FETCHING))
+    session.commit()
+    session.remove()
+    go = threading.Barrier(len(SOURCES))
+    failures = []
+
+    def at_once(work, source):
+        with app.app_context():
+            try:
+                go.wait()
+                work(source)
+            except Exception as exc:  # noqa: BLE001  (reported below)
+                failures.append(exc)
+            finally:
+                session.remove()
+
+    def tap(source):
+        journeys.request_fetch(journeys.journey_for_view(journey_id), source)
+
+    def store(source):
+        journeys.fetch_source(journey_id, "applicant", source)
+
+    threads = [threading.Thread(target=at_once, args=(tap, source)) for source in tapped]
+    threads += [threading.Thread(target=at_once, args=(store, source)) for source in stored]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    views = sorted((ProgressView.from_json(m["view"]) for m in published), key=lambda v: v.version)
+    assert len({view.version for view in views}) == len(views) == len(SOURCES)
+    statuses = {f.source: f.status for f in views[-1].fetches}
+    assert all(statuses[source] is FetchStatus.FETCHING for source in tapped)
+    assert all(statuses[source] is FetchStatus.FETCHED for source in stored)
