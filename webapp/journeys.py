@@ -169,8 +169,9 @@ def publish(journey, version=None):
     """Tell the open pages of `journey` (a Journey or its id) that something changed, with its
     progress view.
 
-    Called after the change's commit, which expired what the session held: the journey's id
-    is taken from its identity, not read again. The view takes the journey's next version and
+    Called after the change's commit, which expired what the session held (the journey's id
+    is taken from its identity, not read again), or in the change's transaction once the
+    change holds the journey's row lock (a transition took it first). The view takes the journey's next version and
     is read after that update, in its transaction: a concurrent publish of the journey (another
     process, a worker) waits for this commit, so it reads later and numbers higher. However
     the events then overtake each other, a higher version never shows less (webapp.live).
@@ -255,9 +256,9 @@ def phone_tag(phone_secret_hash):
 
 
 def move(journey, event):
-    """Apply an event that needs nothing but the transition, then tell the pages."""
+    """Apply an event that needs nothing but the transition, and tell the pages in its
+    transaction (the transition took the journey's row lock first)."""
     _transition(journey, event)
-    session.commit()
     publish(journey)
 
 
@@ -464,8 +465,7 @@ def _bind_phone(journey):
     journey.pairing_code_hash = None
     journey.phone_secret_hash = digest(secret)
     journey.paired_at = utcnow()
-    session.commit()
-    publish(journey)
+    publish(journey)  # in the transition's transaction
     return secret
 
 
@@ -636,8 +636,7 @@ def give_consent(journey):
     receipt.consent_sources = ",".join(
         f"{f.role}:{f.source}" for f in journey.fetches if f.status is FetchStatus.FETCHED)
     outbox.request(Job.DELIVER_DOSSIER, journey.id)
-    session.commit()
-    publish(journey)
+    publish(journey)  # in the transition's transaction
 
 
 def deliver(journey_id):
