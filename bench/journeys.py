@@ -59,7 +59,7 @@ import gevent.event  # noqa: E402
 import requests  # noqa: E402
 
 from bench.live_updates import fresh_database, percentile  # noqa: E402
-from bench.processes import cpu_ticks, stop_group  # noqa: E402
+from bench.processes import cleanup_on_sigterm, cpu_ticks, stop_group  # noqa: E402
 from tests.services import PrivateRedis, free_port  # noqa: E402
 from webapp import zgw  # noqa: E402
 from webapp.domain.journey import JourneyState  # noqa: E402
@@ -529,6 +529,7 @@ def main():
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--worker-processes", type=int, default=2)
     args = parser.parse_args()
+    cleanup_on_sigterm()
 
     if args.base_url:
         loopback_only(args.base_url)

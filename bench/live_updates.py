@@ -40,7 +40,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.processes import cpu_ticks, stop_group
+from bench.processes import cleanup_on_sigterm, cpu_ticks, stop_group
 from tests.services import free_port
 from webapp import create_app
 from webapp.clock import utcnow
@@ -381,6 +381,7 @@ def main():
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn gevent workers")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args()
+    cleanup_on_sigterm()
     if args.interval:
         args.rate = 1 / args.interval
     # Each stream is a socket in a web process (which inherits the limit) and one in a client

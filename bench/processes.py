@@ -7,6 +7,17 @@ import subprocess
 from pathlib import Path
 
 
+def cleanup_on_sigterm():
+    """A benchmark ended with SIGTERM (kill, a CI job's timeout) ends as one ended with Ctrl-C
+    does: by an exception, so its `finally` stops every process it started (Python's own
+    handling of SIGTERM ends at once and leaves them running)."""
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+
+
+def _exit_on_signal(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
 def stop_group(process, timeout_s=30):
     """End `process` (started with start_new_session=True) and every process it started:
     SIGTERM to its group, SIGKILL after `timeout_s`. A group that is gone already (it

@@ -30,7 +30,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.live_updates import fresh_database, make_journeys, percentile
-from bench.processes import stop_group
+from bench.processes import cleanup_on_sigterm, stop_group
 from tests.nginx import Nginx, make_certificates
 from tests.services import PrivateRedis, free_port
 from webapp import create_app
@@ -158,6 +158,7 @@ def main():
     parser = argparse.ArgumentParser(prog="python -m bench.rolling_restart")
     parser.add_argument("--streams", type=int, default=300)
     args = parser.parse_args()
+    cleanup_on_sigterm()
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_URL
     if url == DEFAULT_URL:

@@ -3,6 +3,7 @@
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -37,3 +38,27 @@ def test_what_a_dead_process_started_is_ended_too():
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not _alive(child)
+
+
+BENCH_THAT_IS_KILLED = """
+import subprocess, sys
+from bench.processes import cleanup_on_sigterm, stop_group
+cleanup_on_sigterm()
+started = subprocess.Popen(["sleep", "60"], start_new_session=True)
+try:
+    print(started.pid, flush=True)
+    started.wait()
+finally:
+    stop_group(started, timeout_s=5)
+"""
+
+
+def test_a_benchmark_ended_with_sigterm_ends_what_it_started():
+    bench = subprocess.Popen([sys.executable, "-c", BENCH_THAT_IS_KILLED], stdout=subprocess.PIPE,
+                             text=True, cwd=Path(__file__).resolve().parents[2])
+    with bench.stdout:
+        started = int(bench.stdout.readline())
+    assert _alive(started)
+    bench.send_signal(signal.SIGTERM)
+    assert bench.wait(timeout=10) == 128 + signal.SIGTERM
+    assert not _alive(started)
