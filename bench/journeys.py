@@ -24,7 +24,8 @@ state than one the same stream showed before (by their content: a step or a coun
 back, and by their version, where they carry one). CPU (user + system, from /proc; for the
 set's own processes with that of the programs they ran and waited for) is counted over the
 run for the set's processes: web, workers, clock, PostgreSQL, RabbitMQ and Redis
-(PostgreSQL's and RabbitMQ's servers are shared on this machine: all their processes count).
+(PostgreSQL's and RabbitMQ's servers are shared on this machine: all their processes count,
+and PostgreSQL's connections that ended during the run).
 The last line is
 `journeys rate=R completed_per_s=X http_p50_ms=A http_p99_ms=B event_p99_ms=C web_cpu_ms_per_journey=D cpu_ms_per_journey=T stale=S stuck=K`.
 """
@@ -490,7 +491,8 @@ def cpu_ms_used(before, after):
 
 
 def sample(kinds):
-    return {kind: cpu_ticks(pids, kind in ("web", "worker", "clock")) for kind, pids in kinds.items()}
+    return {kind: cpu_ticks(pids, kind in ("web", "worker", "clock", "postgresql"))
+            for kind, pids in kinds.items()}
 
 
 def drive(base_url, args, counted):

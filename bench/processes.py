@@ -35,9 +35,11 @@ def stop_group(process, timeout_s=30):
 
 
 def cpu_ticks(pids, with_children):
-    """CPU ticks so far (user and system) per process; `with_children`: and of the programs
-    it ran and waited for (pysaml2 ran xmlsec1). Not for the shared servers, whose exited
-    children are every connection the machine ever had."""
+    """CPU ticks so far (user and system) per process; `with_children`: and of the children
+    it waited for once they ended (a program it ran; for PostgreSQL's postmaster, every
+    connection's backend that ended: a pool's overflow connections come and go under load).
+    A benchmark takes the difference of two samples, so what ended before the first does not
+    count."""
     ticks = {}
     for pid in pids:
         try:
