@@ -133,8 +133,12 @@ _MOVE = (update(_JOURNEY)
          .where(_JOURNEY.c.id == bindparam("journey_id"), _JOURNEY.c.state == bindparam("old"))
          .values(state=bindparam("new"), updated_at=bindparam("now")))
 _NEXT_VERSION = (update(_JOURNEY).where(_JOURNEY.c.id == bindparam("journey_id"))
-                 .values(version=_JOURNEY.c.version + 1).returning(_JOURNEY.c.version))
+                 .values(version=_JOURNEY.c.version + 1)
+                 .returning(_JOURNEY.c.version, _JOURNEY.c.state))
 _FETCH = SourceFetch.__table__
+_BEING_FETCHED = (select(_FETCH.c.source)
+                  .where(_FETCH.c.journey_id == bindparam("journey_id"),
+                         _FETCH.c.role == bindparam("role"), _FETCH.c.status == FetchStatus.FETCHING))
 _START_FETCH = (update(_FETCH)
                 .where(_FETCH.c.id == bindparam("fetch_id"),
                        _FETCH.c.status.in_([status for status in FetchStatus if status.can_start]))
@@ -196,11 +200,12 @@ def publish(journey, version=None):
 
 
 def next_version(journey):
-    """The journey's next version, taken before a change that `publish(journey, version)`
-    then tells in the same transaction. Its update holds the journey's row lock to the
-    commit, taken first as a change of state takes it (`_transition`): two changes of one
-    journey never wait for each other's rows in opposite orders."""
-    return session.execute(_NEXT_VERSION, {"journey_id": _id_of(journey)}).scalar()
+    """(the journey's next version, its state now) before a change that
+    `publish(journey, version)` then tells in the same transaction; None when it is gone.
+    Its update holds the journey's row lock to the commit, taken first as a change of state
+    takes it (`_transition`): two changes of one journey never wait for each other's rows in
+    opposite orders, and the state read with it stays so until the commit."""
+    return session.execute(_NEXT_VERSION, {"journey_id": _id_of(journey)}).one_or_none()
 
 
 def journey_for_view(journey):
@@ -531,14 +536,17 @@ def request_fetch(journey, source):
     fetch = next((f for f in journey.fetches_of(role) if f.source == source), None)
     if fetch is None:
         raise JourneyError(_("Deze bron kennen wij niet."))
-    version = next_version(journey)
+    locked = next_version(journey)
+    if locked is None or locked.state != journey.state:  # moved on since it was read
+        session.rollback()
+        raise JourneyError(_("Gegevens ophalen kan nu niet meer."))
     result = session.execute(_START_FETCH, {"fetch_id": fetch.id, "now": utcnow()})
     if result.rowcount != 1:  # a double tap asks for one fetch
         session.rollback()
         return
     outbox.request(Job.FETCH_SOURCE, journey.id, role.value, source)
     with outbox.held():  # the pages hear "fetching" before a worker can say "fetched"
-        publish(journey, version)
+        publish(journey, locked.version)
 
 
 def fetch_source(journey_id, role, source):
@@ -566,14 +574,17 @@ def fetch_source(journey_id, role, source):
         data = None
     else:
         metrics.SOURCE_FETCH.labels(source).observe(took.seconds)
-    version = next_version(journey_id)
+    locked = next_version(journey_id)
+    if locked is None or locked.state not in FETCHING:  # it ended meanwhile: keep nothing
+        session.rollback()
+        return None
     if data is None:
         fetch.status = FetchStatus.FAILED
     else:
         fetch.payload = keys.seal(key, journey.id, json.dumps(data).encode())
         fetch.status = FetchStatus.FETCHED
     fetch.updated_at = utcnow()
-    publish(journey_id, version)
+    publish(journey_id, locked.version)
 
 
 def _announce_again(journey_id):
@@ -593,7 +604,15 @@ def finish_sources(journey):
     if missing:
         names = ", ".join(catalogue.BY_KEY[key].name for key in missing)
         raise JourneyError(_("Haal eerst deze gegevens op: %(names)s.", names=names))
-    move(journey, sources_done_event(role, journey.application.has_partner))
+    _transition(journey, sources_done_event(role, journey.application.has_partner))
+    # Read under the transition's lock: a tap just before it is seen, and none can follow.
+    # What is still being fetched would reach the review (or, later, the municipality)
+    # without having been shown: the step waits for it.
+    if busy := session.scalars(_BEING_FETCHED, {"journey_id": journey.id, "role": role}).all():
+        session.rollback()
+        names = ", ".join(sorted(catalogue.BY_KEY[key].name for key in busy))
+        raise JourneyError(_("Even geduld: %(names)s wordt nog opgehaald.", names=names))
+    publish(journey)  # in the transition's transaction
 
 
 # Step 10 and 11: review, consent, delivery and purge.
