@@ -484,9 +484,12 @@ def _servers(redis=False):
 
 
 def cpu_ms_used(before, after):
-    """CPU ms between two samples of {kind: {pid: ticks}}; a process new since counts whole."""
+    """CPU ms between two samples of {kind: {pid: ticks}}: what each kind's processes have
+    used by the second less what they had by the first. A process new since counts whole;
+    one that ended since counts in its parent's reaped children (the postmaster's, gunicorn's
+    arbiter's), so what it used before the first sample is taken off, not counted twice."""
     per_tick = 1000 / os.sysconf("SC_CLK_TCK")
-    return {kind: per_tick * sum(t - before.get(kind, {}).get(pid, 0) for pid, t in ticks.items())
+    return {kind: per_tick * (sum(ticks.values()) - sum(before.get(kind, {}).values()))
             for kind, ticks in after.items()}
 
 

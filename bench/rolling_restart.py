@@ -33,7 +33,7 @@ from bench.live_updates import fresh_database, make_journeys, percentile
 from bench.processes import cleanup_on_sigterm, stop_group
 from tests.nginx import Nginx, make_certificates
 from tests.services import PrivateRedis, free_port
-from webapp import create_app
+from webapp import create_app, db
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/ocktoreis_bench_restart"
@@ -183,7 +183,7 @@ def main():
                       "INSTANCE_DIR": str(folder), "SIMULATORS": False, "RABBITMQ_URL": None,
                       "REDIS_URL": None})
     cookies = make_journeys(app, args.streams)
-    app.extensions["db_engine"].dispose()
+    db.dispose(app)
     args.webs, args.folder = [], folder
     try:
         args.webs += [start_web(port, env, folder) for port in ports]

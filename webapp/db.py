@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 
 
@@ -51,8 +51,12 @@ def make_bookkeeping_engine(url):
     the main engine serves."""
     if not url.startswith("postgresql"):
         return None
-    return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=8,
-                         hide_parameters=True, connect_args={"options": "-c synchronous_commit=off"})
+    # Options the URL gives (?options=-c …) are kept: connect_args would replace them.
+    options = " ".join(filter(None, (make_url(url).query.get("options"), "-c synchronous_commit=off")))
+    # At most 5 connections a process, and a cross-off that finds none free within a second
+    # or two is left to the clock rather than hold up its request.
+    return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=3,
+                         pool_timeout=2, hide_parameters=True, connect_args={"options": options})
 
 
 _SCRUB = "ocktoreis.scrub_after_commit"
@@ -83,6 +87,13 @@ def _scrub(engine):
     if engine.dialect.name == "sqlite":
         with engine.connect() as connection:
             connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+
+def dispose(app):
+    """Close every connection the app's engines hold (a test's or a benchmark's app at its end)."""
+    for name in ("db_engine", "db_bookkeeping_engine"):
+        if (engine := app.extensions.get(name)) is not None:
+            engine.dispose()
 
 
 def init_app(app):

@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 from messaging.broker import AppContext
 from tests.services import PrivateRedis, free_port, fresh_postgres_database, fresh_rabbitmq_vhost
 from tests.smtp import LoopbackSMTP
-from webapp import create_app
+from webapp import create_app, db
 from webapp.db import session
 from webapp.domain.clock import FrozenClock
 from webapp.logs import JobLogs
@@ -225,9 +225,9 @@ def app(tmp_path, clock, app_config):
         yield app
         session.remove()
     server.shutdown()
-    for engine in ("db_engine", "db_bookkeeping_engine", "gemeente_inbox"):
-        if engine in app.extensions:
-            app.extensions[engine].dispose()
+    db.dispose(app)
+    if "gemeente_inbox" in app.extensions:
+        app.extensions["gemeente_inbox"].dispose()
 
 
 @pytest.fixture

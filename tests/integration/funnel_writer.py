@@ -11,7 +11,7 @@ personal link of every APPLICATION_ID (which every process opens too).
 import sys
 from datetime import datetime
 
-from webapp import create_worker_app, invitations
+from webapp import create_worker_app, db, invitations
 from webapp.domain.application import ApplicationInput
 from webapp.domain.clock import FrozenClock
 
@@ -34,7 +34,7 @@ def main():
             invitations.open_invitation(token)
         for _ in range(int(new) - len(application_ids)):
             invitations.create_application(FORM)
-    app.extensions["db_engine"].dispose()
+    db.dispose(app)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import func, or_, select
 
 from tests.services import rabbitmq_messages
-from webapp import create_worker_app
+from webapp import create_worker_app, db
 from webapp.db import session
 from webapp.domain.clock import SystemClock
 from webapp.models import Application, OutboxMessage
@@ -118,4 +118,4 @@ def test_two_clock_processes_and_a_worker_send_each_reminder_once_across_restart
         raise
     finally:
         processes.kill_all()
-        app.extensions["db_engine"].dispose()
+        db.dispose(app)

@@ -9,7 +9,7 @@ from unittest import mock
 
 import pika
 
-from webapp import create_worker_app, invitations, operations
+from webapp import create_worker_app, db, invitations, operations
 from webapp.db import session
 from webapp.domain.application import ApplicationInput
 
@@ -95,4 +95,4 @@ def test_dead_letters_on_rabbitmq_are_listed_and_retried_by_id_then_all(services
     finally:
         processes.kill_all()
         app.extensions["broker"].close()
-        app.extensions["db_engine"].dispose()
+        db.dispose(app)

@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 from sqlalchemy import delete, select
 
 from tests.services import free_port
-from webapp import create_app, invitations, operations, privacy
+from webapp import create_app, db, invitations, operations, privacy
 from webapp.db import session
 from webapp.domain.clock import FrozenClock
 from webapp.domain.funnel import FunnelStep as F, FunnelTotal, local_day
@@ -237,7 +237,7 @@ def test_a_configured_password_hash_opens_the_dashboard_and_a_plain_password_sto
     opened = client.post("/beheer/inloggen", data={"password": "geheim-1", "csrf_token": "token"})
     assert opened.status_code == 303
     assert app.test_cli_runner().invoke(args=["beheer", "password"]).exit_code != 0
-    app.extensions["db_engine"].dispose()
+    db.dispose(app)
 
 
 def test_a_failed_delivery_is_shown_without_the_journey_and_tried_again_from_the_dashboard(

@@ -3,7 +3,7 @@ degrade the service, they do not take it out; the database and the broker do."""
 
 import pytest
 
-from webapp import create_app
+from webapp import create_app, db
 from webapp.db import make_engine
 
 from .conftest import embedded_settings
@@ -28,7 +28,7 @@ def test_mail_down_and_redis_down_leave_the_process_ready(app, desktop, redis_se
 
 
 def test_without_its_database_the_process_is_not_ready(app, desktop):
-    app.extensions["db_engine"].dispose()
+    db.dispose(app)
     app.extensions["db_engine"] = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/gone")
     app.config["PURGE_SWEEP_S"] = 0
     assert desktop.get("/health/live").status_code == 200  # alive: do not restart it
@@ -44,4 +44,4 @@ def test_without_its_broker_the_process_is_not_ready(tmp_path):
         assert ready.status_code == 503 and ready.json["checks"]["broker"].startswith("error")
         assert web.test_client().get("/health/live").status_code == 200
     finally:
-        web.extensions["db_engine"].dispose()
+        db.dispose(web)

@@ -64,7 +64,7 @@ def test_after_the_database_dropped_its_connections_no_job_is_lost_and_cross_off
     database = postgres_url.rsplit("/", 1)[1]
     with app.extensions["db_engine"].connect() as connection:
         dropped = connection.execute(text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
             "WHERE datname = :db AND pid <> pg_backend_pid()"), {"db": database}).scalar()
         connection.commit()
     assert dropped >= 1

@@ -11,7 +11,7 @@ import secrets
 
 import pytest
 
-from webapp import create_app
+from webapp import create_app, db
 from webapp.ratelimit import DEFAULT_RULES
 from webapp.simulators.population import HENK
 
@@ -94,4 +94,4 @@ def test_without_trusted_proxies_the_forwarded_headers_are_ignored(tmp_path):
             statuses += _pair_attempts(client, 1)
         assert statuses == [410] * 10 + [429]
     finally:
-        app.extensions["db_engine"].dispose()
+        db.dispose(app)

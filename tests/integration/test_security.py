@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from webapp import create_app, security
+from webapp import create_app, db, security
 from webapp.simulators.population import SANNE
 
 from .conftest import embedded_settings
@@ -100,7 +100,7 @@ def test_session_cookie_is_httponly_samesite_and_secure_over_https(app):
                          "PUBLIC_URL": "https://ockto.example"})
     cookie = plain_client(secure).get("/").headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie
-    secure.extensions["db_engine"].dispose()
+    db.dispose(secure)
 
 
 @pytest.mark.parametrize("template", sorted(p.relative_to(TEMPLATES).as_posix()

@@ -9,7 +9,7 @@ from pathlib import Path
 from dramatiq.brokers.stub import StubBroker
 
 from messaging.events import Hub
-from webapp import create_app
+from webapp import create_app, db
 
 from .conftest import embedded_settings
 
@@ -34,7 +34,7 @@ def test_the_test_app_ignores_the_services_the_shell_exports(tmp_path, monkeypat
         assert app.config["SIMULATORS"] and app.config["SECRET_KEY"] != "from-the-shell"
         assert "digid_sim" in app.blueprints
     finally:
-        app.extensions["db_engine"].dispose()
+        db.dispose(app)
 
 
 def test_the_procfiles_processes_refuse_to_start_in_a_dangerous_production_configuration(tmp_path):

@@ -136,7 +136,7 @@ def test_taps_and_fetches_at_once_each_tell_their_change_in_its_own_transaction(
                     .values(status=FetchStatus.FETCHING))
     session.commit()
     session.remove()
-    go = threading.Barrier(len(SOURCES))
+    go = threading.Barrier(len(SOURCES), timeout=30)
     failures = []
 
     def at_once(work, source):

@@ -56,9 +56,15 @@ finally:
 def test_a_benchmark_ended_with_sigterm_ends_what_it_started():
     bench = subprocess.Popen([sys.executable, "-c", BENCH_THAT_IS_KILLED], stdout=subprocess.PIPE,
                              text=True, cwd=Path(__file__).resolve().parents[2])
-    with bench.stdout:
-        started = int(bench.stdout.readline())
-    assert _alive(started)
-    bench.send_signal(signal.SIGTERM)
-    assert bench.wait(timeout=10) == 128 + signal.SIGTERM
-    assert not _alive(started)
+    try:
+        with bench.stdout:
+            started = int(bench.stdout.readline())
+        assert _alive(started)
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(timeout=10) == 128 + signal.SIGTERM
+        assert not _alive(started)
+    finally:
+        bench.kill()
+        bench.wait()
+        if "started" in locals() and _alive(started):
+            os.kill(started, signal.SIGKILL)
