@@ -171,20 +171,18 @@ def _transition(journey, event):
 
 def publish(journey, version=None):
     """Tell the open pages of `journey` (a Journey or its id) that something changed, with its
-    progress view.
+    progress view, and commit.
 
-    Called after the change's commit, which expired what the session held (the journey's id
-    is taken from its identity, not read again), or in the change's transaction once the
-    change holds the journey's row lock (a transition took it first). The view takes the journey's next version and
-    is read after that update, in its transaction: a concurrent publish of the journey (another
-    process, a worker) waits for this commit, so it reads later and numbers higher. However
-    the events then overtake each other, a higher version never shows less (webapp.live).
-
-    Or, with the `version` a change took first (`next_version`), in the change's own
-    transaction: one commit for the change and its news."""
+    Called after the change's commit (the journey's id is taken from its identity, not read
+    again), or in the change's own transaction once it holds the journey's row lock: a
+    transition took it, or `next_version` gave the `version`. The view takes the journey's
+    next version and is read after that update, in its transaction: a concurrent publish of
+    the journey (another process, a worker) waits for this commit, so it reads later and
+    numbers higher. However the events then overtake each other, a higher version never
+    shows less (webapp.live)."""
     journey_id = _id_of(journey)
-    if version is None:
-        version = session.execute(_NEXT_VERSION, {"journey_id": journey_id}).scalar()
+    if version is None and (locked := next_version(journey_id)) is not None:
+        version = locked.version
     message = {"journey": journey_id}
     if version is not None:
         # Read it all now: what this session loaded before the update may be older than the
