@@ -10,6 +10,8 @@ mails go out in it, and a device that opens its link or pairs with its journey f
 
 from flask import g, has_request_context, request, session as cookie
 from flask_babel import Babel, get_locale, get_translations, gettext, refresh
+from jinja2 import pass_eval_context
+from markupsafe import Markup
 
 from .domain import sources
 from .domain.sources import date_in_words, euro
@@ -51,6 +53,25 @@ def translations():
     if (locale := getattr(state, "babel_locale", None)) is not None:
         state.ocktoreis_catalogue = (locale, catalogue)
     return catalogue
+
+
+def _format(eval_ctx, translated, variables):
+    """What Jinja's newstyle gettext makes of a translation: Markup where the template
+    escapes, always a format string (so %% is a percent sign, with or without variables)."""
+    if eval_ctx.autoescape:
+        translated = Markup(translated)
+    return translated % variables
+
+
+@pass_eval_context
+def _template_gettext(eval_ctx, string, **variables):
+    return _format(eval_ctx, translations().ugettext(string), variables)
+
+
+@pass_eval_context
+def _template_ngettext(eval_ctx, singular, plural, number, **variables):
+    variables.setdefault("num", number)
+    return _format(eval_ctx, translations().ungettext(singular, plural, number), variables)
 
 
 def current():
@@ -98,11 +119,14 @@ def describe(key, data):
 def init_app(app):
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     Babel(app, locale_selector=_select)
-    app.jinja_env.install_gettext_callables(
-        gettext=lambda s: translations().ugettext(s),
-        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
-        pgettext=lambda c, s: translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n), newstyle=True)
+    # The templates' strings, in newstyle gettext (Flask-Babel loaded Jinja's i18n extension):
+    # `{% trans %}` compiles to gettext(string, **variables). Jinja's own newstyle callables
+    # (and its `_`) take the whole template context, and a call inside a loop copies that
+    # context first (every global, for each string of each card of a list); ours take only
+    # the evaluation context, for its autoescape: the same strings, without the copies.
+    app.jinja_env.newstyle_gettext = True
+    app.jinja_env.globals.update(gettext=_template_gettext, _=_template_gettext,
+                                 ngettext=_template_ngettext)
 
     @app.before_request
     def _ask_again():

@@ -4,8 +4,12 @@ its link or pairs with its journey; the staff pages stay Dutch."""
 
 import re
 
+from babel.messages.pofile import read_po
+from flask_babel import force_locale
+from jinja2.ext import _gettext_alias, _make_new_gettext, _make_new_ngettext
 from sqlalchemy import select
 
+from webapp import i18n
 from webapp.db import session
 from webapp.models import Application
 from webapp.simulators.population import SANNE
@@ -129,3 +133,46 @@ def test_a_citizens_page_says_its_language_and_what_chose_it(desktop):
     assert english.headers["Content-Language"] == "en"
     assert {"Accept-Language", "Cookie"} <= set(english.vary)
     assert desktop.get("/", headers={"Accept-Language": "nl"}).headers["Content-Language"] == "nl"
+
+
+
+
+def test_the_templates_strings_are_jinjas_newstyle_gettext_in_both_languages(app):
+    """The templates' gettext (webapp.i18n, without Jinja's copy of the context per call in
+    a loop) answers what Jinja's own newstyle callables answer, or fails as they fail: every
+    catalogue entry, in a loop, escaped and not, with variables, in both languages."""
+    with open("webapp/translations/en/LC_MESSAGES/messages.po", "rb") as po:
+        entries = [message.id for message in read_po(po) if message.id]
+    values = {name: "<b>x</b>" for name in re.findall(r"%\((\w+)\)", str(entries)) if name != "num"}
+    # and what a template may say that no entry says yet: a percent sign, the plural's number
+    entries += ["Voor 100%% zeker", ("%(num)s dag", "%(num)s dagen")]
+    calls = {str: "{{ gettext(s, **values) }}|{{ _(s, **values) }}|{{ _(s) }}",
+             tuple: "{{ ngettext(s[0], s[1], 1, **values) }}|{{ ngettext(s[0], s[1], 2, **values) }}"}
+    assert app.jinja_env.globals["_"] is not _gettext_alias
+    jinjas = app.jinja_env.overlay()
+    jinjas.globals = {**app.jinja_env.globals, "_": _gettext_alias,
+                      "gettext": _make_new_gettext(lambda s: i18n.translations().ugettext(s)),
+                      "ngettext": _make_new_ngettext(
+                          lambda s, p, n: i18n.translations().ungettext(s, p, n))}
+    compared = 0
+    with app.test_request_context("/"):
+        for language in i18n.LANGUAGES:
+            with force_locale(language):
+                for autoescape in (True, False):
+                    for kind, call in calls.items():
+                        source = "{% for once in [1] %}" + call + "{% endfor %}"
+                        ours = app.jinja_env.overlay(autoescape=autoescape).from_string(source)
+                        theirs = jinjas.overlay(autoescape=autoescape).from_string(source)
+                        for msgid in (entry for entry in entries if isinstance(entry, kind)):
+                            answers = [_answer(template, s=msgid, values=values)
+                                       for template in (ours, theirs)]
+                            assert answers[0] == answers[1], msgid
+                            compared += isinstance(answers[0], str)
+    assert compared > 2 * len(entries)  # most render: the comparison is of strings, not failures
+
+
+def _answer(template, **context):
+    try:
+        return template.render(context)
+    except Exception as exc:  # noqa: BLE001  (a string that is no format string fails alike)
+        return type(exc)
