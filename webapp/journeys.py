@@ -517,8 +517,7 @@ def complete_login(journey, artifact, request_id):
     journey.fetches.extend(SourceFetch(role=role, source=source.key, updated_at=now,
                                        status=FetchStatus.WAITING)
                            for source in catalogue.SOURCES)
-    session.commit()
-    publish(journey)
+    publish(journey)  # in the transition's transaction
 
 
 def required_sources(gemeente_code):
@@ -712,8 +711,7 @@ def _deliver_held(journey):
     application.status = status_after(application.status, Outcome.DELIVERED)
     application.next_mail_at = None  # no more reminders
     outbox.request(Job.PURGE_JOURNEY, journey.id)
-    session.commit()
-    publish(journey)
+    publish(journey)  # in the transition's transaction
 
 
 def _hold_delivery(journey_id):
@@ -815,8 +813,7 @@ def purge(journey_id):
     except IllegalTransition:  # the same job ran twice at once: the other one purged it
         session.rollback()
         return
-    session.commit()
-    publish(journey)
+    publish(journey)  # in the transition's transaction
 
 
 def _purge_journey_data(journey):
@@ -903,8 +900,7 @@ def cancel(journey, outcome=Outcome.CANCELLED):
     """The customer stops (or refuses consent): the journey's and the application's data go at once."""
     _cancel(journey, outcome)
     purge_application(journey.application, outcome)
-    session.commit()
-    publish(journey)
+    publish(journey)  # in the transition's transaction
 
 
 def close_app(journey):
@@ -924,8 +920,7 @@ def expire(journey):
     _purge_journey_data(journey)
     purge_application(journey.application, Outcome.EXPIRED)
     session.get(Receipt, journey.id).outcome = Outcome.EXPIRED
-    session.commit()
-    publish(journey)
+    publish(journey)  # in the transition's transaction
 
 
 def _cancel(journey, outcome):
