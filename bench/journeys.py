@@ -304,8 +304,9 @@ class Journey:
                                  (self.partner, "fetching_partner")):
             if person is None:
                 continue
-            self.step("digid", lambda started, p=person, s=fetching: self._digid(p, s, desktop_stream))
-            screen = phone.get("/app/")
+            # DigiD's return ends on the app's screen (/app/), with this person's sources.
+            screen = self.step("digid", lambda started, p=person, s=fetching: self._digid(
+                p, s, desktop_stream))
             sources = re.findall(r'data-source="(\w+)"', screen.text)
             for n, source in enumerate(sources, 1):
                 self.step("source", lambda started, s=source, n=n: (
@@ -330,7 +331,8 @@ class Journey:
             gevent.sleep(0.1)
 
     def _digid(self, person, fetching, desktop_stream):
-        """DigiD as a person does it: the login form, the sms code, back to the app."""
+        """DigiD as a person does it: the login form, the sms code, back to the app's screen
+        (returned)."""
         phone = self.phone
         login = phone.get("/app/digid", allow_redirects=True)
         sms = phone.submit(login, {"username": person.username, "password": PASSWORD},
@@ -340,7 +342,10 @@ class Journey:
         back = phone.submit(sms, {"code": code}, form_with='name="code"')
         if urlsplit(back.url).path.startswith("/app") is False and "<form" in back.text:
             back = phone.submit(back, {})  # a binding that posts back through the browser
+        if urlsplit(back.url).path != "/app/":
+            raise JourneyFailed("DigiD's return did not lead to the app's screen")
         desktop_stream.wait_for((RANK[fetching], 0), started)
+        return back
 
 
 def loopback_only(url):
