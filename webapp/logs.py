@@ -102,24 +102,31 @@ def _scrubbed_referrer():
     return f"{parts.scheme}://{parts.netloc}{scrub(parts.path + ('?' + parts.query if parts.query else ''))}"
 
 
+def request_seconds():
+    """Seconds since this request began (its first before_request), for its access line and
+    its metrics alike; None before then (a request refused by an earlier hook)."""
+    started = g.get("request_started")
+    return None if started is None else time.perf_counter() - started
+
+
 def init_app(app):
-    """Give every request an id, and an access line when it is answered."""
+    """Give every request an id and a start time, and an access line when it is answered."""
     @app.before_request
     def _request_id():
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
         g.request_id_token = request_id.set(g.request_id)
-        g.access_started = time.perf_counter()
+        g.request_started = time.perf_counter()
 
     @app.after_request
     def _access_line(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
         path = scrub(request.full_path.rstrip("?"))
-        started = g.get("access_started")
+        took = request_seconds()
         access.info("%s %s %s", request.method, path, response.status_code, extra={
             "method": request.method, "path": path, "status": response.status_code,
             "route": request.url_rule.rule if request.url_rule else None,
-            "duration_ms": round(1000 * (time.perf_counter() - started), 1) if started else None,
+            "duration_ms": round(1000 * took, 1) if took is not None else None,
             "referrer": _scrubbed_referrer()})
         return response
 

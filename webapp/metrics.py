@@ -18,7 +18,7 @@ from datetime import timezone
 
 import dramatiq
 import pika
-from flask import Blueprint, Response, abort, current_app, g, request
+from flask import Blueprint, Response, abort, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest,
     multiprocess,
@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from messaging import deadletters
 
-from . import funnel
+from . import funnel, logs
 from .clock import utcnow
 from .db import session
 from .domain.journey import JourneyState
@@ -224,17 +224,14 @@ def _state_registry():
 
 
 def init_app(app):
-    """Count every request of the web app, and serve /metrics."""
-    @app.before_request
-    def _start_timer():
-        g.metrics_started = time.perf_counter()
-
+    """Count every request of the web app (timed from its start, webapp.logs), and serve
+    /metrics."""
     @app.after_request
     def _count(response):
         route = request.url_rule.rule if request.url_rule else "unmatched"
         HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-        if (started := g.get("metrics_started")) is not None:
-            HTTP_DURATION.labels(route, request.method).observe(time.perf_counter() - started)
+        if (took := logs.request_seconds()) is not None:
+            HTTP_DURATION.labels(route, request.method).observe(took)
         return response
 
     app.register_blueprint(bp)
