@@ -125,16 +125,17 @@ class _Client:
         answer = self.call("GET", url, params=query)
         return answer["results"] if isinstance(answer, dict) else answer
 
-    def find_or_create(self, url, query, body):
-        """The object `query` finds at `url`, else the one made from `body`."""
-        found = self.find(url, **query)
+    def find_or_create(self, url, query, body, new_zaak=False):
+        """The object `query` finds at `url`, else the one made from `body`. Of a zaak this
+        run made (`new_zaak`) nothing can be found yet: it is made without a look-up."""
+        found = [] if new_zaak else self.find(url, **query)
         return found[0] if found else self.call("POST", url, json=body)
 
-    def find_or_create_unique(self, url, query, body):
+    def find_or_create_unique(self, url, query, body, new_zaak=False):
         """As find_or_create, for an object the API keeps unique by `query`: one a concurrent
         twin made after our look-up (our POST refused as not unique) is looked up again."""
         try:
-            return self.find_or_create(url, query, body)
+            return self.find_or_create(url, query, body, new_zaak)
         except ZgwError as exc:
             found = self.find(url, **query) if NOT_UNIQUE in exc.codes else None
             if not found:
@@ -157,7 +158,7 @@ def deliver(connection, dossier, delivery_id, timeout, today=None):
     c, api = _Client(connection, timeout), connection
     today = (today or datetime.now(timezone.utc).date()).isoformat()
     identificatie = f"OCKTO-{delivery_id}"
-    zaak = _zaak(c, {
+    zaak, new = _zaak(c, {
         "identificatie": identificatie, "bronorganisatie": api.rsin,
         "verantwoordelijkeOrganisatie": api.rsin, "zaaktype": api.zaaktype,
         "startdatum": today, "omschrijving": "Aanvraag gemeentepolis via Ockto",
@@ -172,7 +173,8 @@ def deliver(connection, dossier, delivery_id, timeout, today=None):
     c.find_or_create(f"{api.zaken_api}/rollen", {
         "zaak": zaak["url"], "omschrijvingGeneriek": "initiator"}, {
         "zaak": zaak["url"], "betrokkeneType": "natuurlijk_persoon", "roltype": roltypen[0]["url"],
-        "roltoelichting": "Aanvrager", "betrokkeneIdentificatie": {"inpBsn": applicant["bsn"]}})
+        "roltoelichting": "Aanvrager", "betrokkeneIdentificatie": {"inpBsn": applicant["bsn"]}},
+        new)
     structured = {k: v for k, v in dossier.items() if k != "dossier_pdf"}
     for suffix, title, name, form, content in (
             ("P", "Dossier Ockto (PDF)", f"dossier-{delivery_id}.pdf", "application/pdf",
@@ -186,10 +188,11 @@ def deliver(connection, dossier, delivery_id, timeout, today=None):
             "formaat": form, "bestandsnaam": name, "bestandsomvang": len(content),
             "inhoud": base64.b64encode(content).decode("ascii"),
             "informatieobjecttype": api.informatieobjecttype,
-            "vertrouwelijkheidaanduiding": "vertrouwelijk", "indicatieGebruiksrecht": False})
+            "vertrouwelijkheidaanduiding": "vertrouwelijk", "indicatieGebruiksrecht": False},
+            new)
         c.find_or_create(f"{api.zaken_api}/zaakinformatieobjecten", {
             "zaak": zaak["url"], "informatieobject": document["url"]}, {
-            "zaak": zaak["url"], "informatieobject": document["url"], "titel": title})
+            "zaak": zaak["url"], "informatieobject": document["url"], "titel": title}, new)
     statustypen = sorted(c.find(f"{api.catalogi_api}/statustypen", zaaktype=api.zaaktype),
                          key=lambda s: s["volgnummer"])
     if not statustypen:
@@ -198,18 +201,23 @@ def deliver(connection, dossier, delivery_id, timeout, today=None):
         "zaak": zaak["url"], "statustype": statustypen[0]["url"]}, {
         "zaak": zaak["url"], "statustype": statustypen[0]["url"],
         "datumStatusGezet": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "statustoelichting": "Aanvraag ontvangen via Ockto"})
+        "statustoelichting": "Aanvraag ontvangen via Ockto"}, new)
     return identificatie
 
 
 def _zaak(c, body):
-    """The delivery's zaak, found or made by this run; when a concurrent run of the same
-    delivery made it after our look-up, this run stops (a ZgwError: tried again later) and
-    leaves the rest to that one."""
+    """(the delivery's zaak, whether this run made it). Found, an earlier run made it and may
+    have added to it: what follows looks up each object before making it. Made now, nothing
+    of it exists elsewhere (every other object names the zaak, and the documents are made after
+    it): what follows is made without a look-up. When a concurrent run of the same delivery
+    made it after our look-up, this run stops (a ZgwError: tried again later) and leaves the
+    rest to that one."""
+    url = f"{c.connection.zaken_api}/zaken"
+    found = c.find(url, identificatie=body["identificatie"], bronorganisatie=body["bronorganisatie"])
+    if found:
+        return found[0], False
     try:
-        return c.find_or_create(f"{c.connection.zaken_api}/zaken", {
-            "identificatie": body["identificatie"], "bronorganisatie": body["bronorganisatie"]},
-            body)
+        return c.call("POST", url, json=body), True
     except ZgwError as exc:
         if NOT_UNIQUE not in exc.codes:
             raise

@@ -60,8 +60,8 @@ def test_a_second_run_while_the_first_talks_to_the_municipality_waits_and_adds_n
     def call(self, method, url, **kwargs):
         calls_by.setdefault(threading.current_thread().name, []).append((method, url))
         answer = real(self, method, url, **kwargs)
-        if threading.current_thread().name == "first" and method == "GET" and url.endswith("/rollen"):
-            looked.set()  # the first run found no initiator and is about to make one
+        if threading.current_thread().name == "first" and method == "POST" and url.endswith("/rollen"):
+            looked.set()  # the first run made its zaak and the initiator, the documents to come
             assert go_on.wait(timeout=30)
         return answer
     monkeypatch.setattr(zgw._Client, "call", call)

@@ -69,6 +69,26 @@ def test_a_delivery_makes_one_complete_zaak(app):
     assert "dossier_pdf" not in structured and structured["personen"][0]["bsn"] == SANNE.bsn
 
 
+def test_a_first_delivery_makes_its_zaaks_objects_without_looking_them_up(app, monkeypatch):
+    """A zaak this run made has nothing yet: its rol, documents, links and status are made
+    without a look-up each (10 requests, not 16); a repeated delivery looks each one up."""
+    real, calls = zgw._Client.call, []
+
+    def counted(self, method, url, **kwargs):
+        calls.append((method, url.rsplit("/", 1)[-1]))
+        return real(self, method, url, **kwargs)
+    monkeypatch.setattr(zgw._Client, "call", counted)
+    outside.deliver_to_gemeente("GM0193", DOSSIER, DELIVERY)
+    assert [c for c in calls if c[0] == "GET"] == [
+        ("GET", "zaken"), ("GET", "roltypen"), ("GET", "statustypen")]
+    assert len(calls) == 10
+    calls.clear()
+    outside.deliver_to_gemeente("GM0193", DOSSIER, DELIVERY)
+    assert calls == [("GET", path) for path in (
+        "zaken", "roltypen", "rollen", "enkelvoudiginformatieobjecten", "zaakinformatieobjecten",
+        "enkelvoudiginformatieobjecten", "zaakinformatieobjecten", "statustypen", "statussen")]
+
+
 def _call(app, connection, method="GET", path="/zaken", **kwargs):
     headers = {"Accept-Crs": "EPSG:4326", "Content-Crs": "EPSG:4326", **kwargs.pop("headers", {})}
     return requests.request(method, f"{connection.zaken_api}{path}", headers=headers, timeout=10,
