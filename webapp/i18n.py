@@ -64,12 +64,12 @@ def _format(eval_ctx, translated, variables):
 
 
 @pass_eval_context
-def _template_gettext(eval_ctx, string, **variables):
+def _template_gettext(eval_ctx, string, /, **variables):
     return _format(eval_ctx, translations().ugettext(string), variables)
 
 
 @pass_eval_context
-def _template_ngettext(eval_ctx, singular, plural, number, **variables):
+def _template_ngettext(eval_ctx, singular, plural, number, /, **variables):
     variables.setdefault("num", number)
     return _format(eval_ctx, translations().ungettext(singular, plural, number), variables)
 
@@ -123,7 +123,9 @@ def init_app(app):
     # `{% trans %}` compiles to gettext(string, **variables). Jinja's own newstyle callables
     # (and its `_`) take the whole template context, and a call inside a loop copies that
     # context first (every global, for each string of each card of a list); ours take only
-    # the evaluation context, for its autoescape: the same strings, without the copies.
+    # the evaluation context, for its autoescape: the same strings, without the copies (a
+    # template variable may have any name: the parameters are positional only). pgettext and
+    # npgettext stay Flask-Babel's: no template uses them.
     app.jinja_env.newstyle_gettext = True
     app.jinja_env.globals.update(gettext=_template_gettext, _=_template_gettext,
                                  ngettext=_template_ngettext)

@@ -6,7 +6,9 @@ as a PDF and its structured data as JSON (two enkelvoudige informatieobjecten, e
 the zaak) and the zaaktype's first status. Every object has a name made from our delivery id
 (the zaak's and the documents' `identificatie`), and each step first looks its object up: a
 delivery repeated after a lost answer or a crash halfway completes what is missing and never
-makes a second zaak or document. Two runs of one delivery at once (a job sent twice) both
+makes a second zaak or document. (Of a zaak this run made, the documents and their links are
+made without a look-up: they are ours alone and made after the zaak. Its rol and status are
+looked up all the same: a municipality's own workflow may add them to a new zaak.) Two runs of one delivery at once (a job sent twice) both
 find nothing and both POST the zaak: the Zaken API refuses the second (`identificatie` is
 unique per `bronorganisatie`), and the run refused stops there with a ZgwError, so only one
 of them goes on to the rollen, documents and statussen (which the standard does not keep
@@ -126,8 +128,8 @@ class _Client:
         return answer["results"] if isinstance(answer, dict) else answer
 
     def find_or_create(self, url, query, body, new_zaak=False):
-        """The object `query` finds at `url`, else the one made from `body`. Of a zaak this
-        run made (`new_zaak`) nothing can be found yet: it is made without a look-up."""
+        """The object `query` finds at `url`, else the one made from `body`; without a look-up
+        for one of ours that only we make, of a zaak this run made (`new_zaak`)."""
         found = [] if new_zaak else self.find(url, **query)
         return found[0] if found else self.call("POST", url, json=body)
 
@@ -173,8 +175,7 @@ def deliver(connection, dossier, delivery_id, timeout, today=None):
     c.find_or_create(f"{api.zaken_api}/rollen", {
         "zaak": zaak["url"], "omschrijvingGeneriek": "initiator"}, {
         "zaak": zaak["url"], "betrokkeneType": "natuurlijk_persoon", "roltype": roltypen[0]["url"],
-        "roltoelichting": "Aanvrager", "betrokkeneIdentificatie": {"inpBsn": applicant["bsn"]}},
-        new)
+        "roltoelichting": "Aanvrager", "betrokkeneIdentificatie": {"inpBsn": applicant["bsn"]}})
     structured = {k: v for k, v in dossier.items() if k != "dossier_pdf"}
     for suffix, title, name, form, content in (
             ("P", "Dossier Ockto (PDF)", f"dossier-{delivery_id}.pdf", "application/pdf",
@@ -201,17 +202,17 @@ def deliver(connection, dossier, delivery_id, timeout, today=None):
         "zaak": zaak["url"], "statustype": statustypen[0]["url"]}, {
         "zaak": zaak["url"], "statustype": statustypen[0]["url"],
         "datumStatusGezet": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "statustoelichting": "Aanvraag ontvangen via Ockto"}, new)
+        "statustoelichting": "Aanvraag ontvangen via Ockto"})
     return identificatie
 
 
 def _zaak(c, body):
     """(the delivery's zaak, whether this run made it). Found, an earlier run made it and may
-    have added to it: what follows looks up each object before making it. Made now, nothing
-    of it exists elsewhere (every other object names the zaak, and the documents are made after
-    it): what follows is made without a look-up. When a concurrent run of the same delivery
-    made it after our look-up, this run stops (a ZgwError: tried again later) and leaves the
-    rest to that one."""
+    have added to it: each of our objects is looked up before it is made. Made now, no earlier
+    run got past it: our documents and their links are made without a look-up (a document
+    made by a twin anyway is found when its POST is refused as not unique). When a concurrent
+    run of the same delivery made the zaak after our look-up, this run stops (a ZgwError:
+    tried again later) and leaves the rest to that one."""
     url = f"{c.connection.zaken_api}/zaken"
     found = c.find(url, identificatie=body["identificatie"], bronorganisatie=body["bronorganisatie"])
     if found:

@@ -144,6 +144,7 @@ def test_the_templates_strings_are_jinjas_newstyle_gettext_in_both_languages(app
     with open("webapp/translations/en/LC_MESSAGES/messages.po", "rb") as po:
         entries = [message.id for message in read_po(po) if message.id]
     values = {name: "<b>x</b>" for name in re.findall(r"%\((\w+)\)", str(entries)) if name != "num"}
+    values.update(string="<i>s</i>", number="<i>n</i>")  # named like the callables' parameters
     # and what a template may say that no entry says yet: a percent sign, the plural's number
     entries += ["Voor 100%% zeker", ("%(num)s dag", "%(num)s dagen")]
     calls = {str: "{{ gettext(s, **values) }}|{{ _(s, **values) }}|{{ _(s) }}",

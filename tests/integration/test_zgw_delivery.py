@@ -70,8 +70,9 @@ def test_a_delivery_makes_one_complete_zaak(app):
 
 
 def test_a_first_delivery_makes_its_zaaks_objects_without_looking_them_up(app, monkeypatch):
-    """A zaak this run made has nothing yet: its rol, documents, links and status are made
-    without a look-up each (10 requests, not 16); a repeated delivery looks each one up."""
+    """Of a zaak this run made, our documents and their links are made without a look-up
+    each (12 requests, not 16); its rol and status are looked up (the municipality's own
+    workflow may add them); a repeated delivery looks each one up."""
     real, calls = zgw._Client.call, []
 
     def counted(self, method, url, **kwargs):
@@ -79,14 +80,32 @@ def test_a_first_delivery_makes_its_zaaks_objects_without_looking_them_up(app, m
         return real(self, method, url, **kwargs)
     monkeypatch.setattr(zgw._Client, "call", counted)
     outside.deliver_to_gemeente("GM0193", DOSSIER, DELIVERY)
-    assert [c for c in calls if c[0] == "GET"] == [
-        ("GET", "zaken"), ("GET", "roltypen"), ("GET", "statustypen")]
-    assert len(calls) == 10
+    assert [c for c in calls if c[0] == "GET"] == [("GET", path) for path in (
+        "zaken", "roltypen", "rollen", "statustypen", "statussen")]
+    assert len(calls) == 12
     calls.clear()
     outside.deliver_to_gemeente("GM0193", DOSSIER, DELIVERY)
     assert calls == [("GET", path) for path in (
         "zaken", "roltypen", "rollen", "enkelvoudiginformatieobjecten", "zaakinformatieobjecten",
         "enkelvoudiginformatieobjecten", "zaakinformatieobjecten", "statustypen", "statussen")]
+
+
+def test_a_document_already_there_for_a_new_zaak_is_used_not_made_twice(app):
+    """A zaak made anew while its PDF document exists (its zaak was deleted by the
+    municipality's staff after a half-done delivery): the refused POST finds the document."""
+    connection = _connection(app)
+    url = f"{connection.documenten_api}/enkelvoudiginformatieobjecten"
+    query = {"identificatie": f"OCKTO-{DELIVERY}-P", "bronorganisatie": connection.rsin}
+    there = zgw._Client(connection, 10).call("POST", url, json={
+        **query, "creatiedatum": "2026-11-30", "titel": "Dossier", "auteur": "Ockto",
+        "taal": "nld", "formaat": "application/pdf", "bestandsnaam": "d.pdf",
+        "inhoud": base64.b64encode(PDF).decode(), "bestandsomvang": len(PDF),
+        "informatieobjecttype": connection.informatieobjecttype,
+        "vertrouwelijkheidaanduiding": "vertrouwelijk", "indicatieGebruiksrecht": False})
+    outside.deliver_to_gemeente("GM0193", DOSSIER, DELIVERY)
+    found = _everything(app)
+    assert [len(found[k]) for k in found] == [1, 1, 2, 2, 1]
+    assert there["url"] in {z["informatieobject"] for z in found["zaakinformatieobject"]}
 
 
 def _call(app, connection, method="GET", path="/zaken", **kwargs):
