@@ -8,8 +8,8 @@ the zaak) and the zaaktype's first status. Every object has a name made from our
 delivery repeated after a lost answer or a crash halfway completes what is missing and never
 makes a second zaak or document. (Of a zaak this run made, the documents and their links are
 made without a look-up: they are ours alone and made after the zaak. Its rol and status are
-looked up all the same: a municipality's own workflow may add them to a new zaak.) Two runs of one delivery at once (a job sent twice) both
-find nothing and both POST the zaak: the Zaken API refuses the second (`identificatie` is
+looked up all the same: a municipality's own workflow may add them to a new zaak.) Two runs
+of one delivery at once (a job sent twice) both find nothing and both POST the zaak: the Zaken API refuses the second (`identificatie` is
 unique per `bronorganisatie`), and the run refused stops there with a ZgwError, so only one
 of them goes on to the rollen, documents and statussen (which the standard does not keep
 unique); its retry later completes what may be missing. A document refused as not unique was
@@ -127,17 +127,17 @@ class _Client:
         answer = self.call("GET", url, params=query)
         return answer["results"] if isinstance(answer, dict) else answer
 
-    def find_or_create(self, url, query, body, new_zaak=False):
-        """The object `query` finds at `url`, else the one made from `body`; without a look-up
-        for one of ours that only we make, of a zaak this run made (`new_zaak`)."""
-        found = [] if new_zaak else self.find(url, **query)
+    def find_or_create(self, url, query, body, look_up=True):
+        """The object `query` finds at `url`, else the one made from `body`; made at once
+        without `look_up` (one of ours that cannot be there yet)."""
+        found = self.find(url, **query) if look_up else []
         return found[0] if found else self.call("POST", url, json=body)
 
-    def find_or_create_unique(self, url, query, body, new_zaak=False):
+    def find_or_create_unique(self, url, query, body, look_up=True):
         """As find_or_create, for an object the API keeps unique by `query`: one a concurrent
         twin made after our look-up (our POST refused as not unique) is looked up again."""
         try:
-            return self.find_or_create(url, query, body, new_zaak)
+            return self.find_or_create(url, query, body, look_up)
         except ZgwError as exc:
             found = self.find(url, **query) if NOT_UNIQUE in exc.codes else None
             if not found:
@@ -190,10 +190,10 @@ def deliver(connection, dossier, delivery_id, timeout, today=None):
             "inhoud": base64.b64encode(content).decode("ascii"),
             "informatieobjecttype": api.informatieobjecttype,
             "vertrouwelijkheidaanduiding": "vertrouwelijk", "indicatieGebruiksrecht": False},
-            new)
+            look_up=not new)
         c.find_or_create(f"{api.zaken_api}/zaakinformatieobjecten", {
             "zaak": zaak["url"], "informatieobject": document["url"]}, {
-            "zaak": zaak["url"], "informatieobject": document["url"], "titel": title}, new)
+            "zaak": zaak["url"], "informatieobject": document["url"], "titel": title}, look_up=not new)
     statustypen = sorted(c.find(f"{api.catalogi_api}/statustypen", zaaktype=api.zaaktype),
                          key=lambda s: s["volgnummer"])
     if not statustypen:

@@ -56,6 +56,7 @@ finally:
 def test_a_benchmark_ended_with_sigterm_ends_what_it_started():
     bench = subprocess.Popen([sys.executable, "-c", BENCH_THAT_IS_KILLED], stdout=subprocess.PIPE,
                              text=True, cwd=Path(__file__).resolve().parents[2])
+    started = None
     try:
         with bench.stdout:
             started = int(bench.stdout.readline())
@@ -66,5 +67,5 @@ def test_a_benchmark_ended_with_sigterm_ends_what_it_started():
     finally:
         bench.kill()
         bench.wait()
-        if "started" in locals() and _alive(started):
+        if started is not None and _alive(started):
             os.kill(started, signal.SIGKILL)
