@@ -503,8 +503,32 @@ def sample(kinds):
             for kind, pids in kinds.items()}
 
 
+QUIET_MS_PER_S = 100  # a tenth of a core: booted and idle, only heartbeats and timers left
+
+
+def wait_until_quiet(counted, timeout_s=180):
+    """Wait until no kind of the set's processes uses more than QUIET_MS_PER_S of CPU a second:
+    every process has booted (importing the app takes seconds of CPU each, and a web process
+    answers while its sibling and the workers are still at it). Else the first journeys
+    would be charged for the set's start."""
+    started = time.monotonic()
+    deadline = started + timeout_s
+    last = sample(counted())
+    while time.monotonic() < deadline:
+        gevent.sleep(1)  # a window to measure CPU over
+        now = sample(counted())
+        busiest = max(cpu_ms_used(last, now).items(), key=lambda used: used[1])
+        if busiest[1] < QUIET_MS_PER_S:
+            print(f"the set is quiet after {time.monotonic() - started:.0f} s", flush=True)
+            return
+        last = now
+    print(f"the set did not go quiet in {timeout_s} s ({busiest[0]} {busiest[1]:.0f} ms of CPU "
+          "a second): its CPU per journey includes that", flush=True)
+
+
 def drive(base_url, args, counted):
     stats = Stats()
+    wait_until_quiet(counted)
     before = sample(counted())
     started = time.perf_counter()
     greenlets = []
