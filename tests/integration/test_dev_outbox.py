@@ -1,11 +1,17 @@
 """The development outbox: QA finds one applicant's invitation directly (`?to=`), however
 many mails came after it (issue 17)."""
 
+import email
+import email.policy
 import hashlib
 import re
+from email.message import EmailMessage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from pathlib import Path
 
 from messaging import mail
+from webapp import dev
 from webapp.simulators.population import SANNE
 
 from .helpers import application_form
@@ -47,3 +53,46 @@ def test_the_recipients_folder_names_no_address_and_goes_with_their_last_mail(ap
     assert hashlib.sha256(APPLICANT.encode()).hexdigest()[:8] not in folder.name
     mail.forget("journey-1")
     assert list(index.iterdir()) == []
+
+
+def _by_default_policy(path):
+    """What the outbox page showed before it parsed mails as plain bytes: email's default
+    policy, its get_body and get_content."""
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    return {"id": path.stem, "subject": message["subject"], "to": message["to"], "date": message["date"],
+            "text": text.get_content() if text else "", "html": html.get_content() if html else ""}
+
+
+def test_a_mail_reads_as_emails_default_policy_reads_it(app, tmp_path):
+    """Encoded words in the headers, quoted-printable and base64 bodies in other charsets,
+    an attached text that is not the body: the page shows what email's default policy
+    finds, at a sixth of its cost."""
+    message = EmailMessage()
+    message["Subject"] = "Uw gegevens – één keer aanleveren ✓"
+    message["To"] = "Fatima de Vries-El Amrani <fätima@example.org>"
+    message["Date"] = "Tue, 01 Dec 2026 00:09:16 +0100"
+    message.set_content("Beste Fatima,\n\nÉén regel met é en ë." + " lang" * 40 + "\n", charset="iso-8859-1")
+    message.add_alternative("<p>Één <b>keer</b> – ✓</p>\n", subtype="html", cte="base64")
+    message.add_attachment("niet de tekst van de mail\n", filename="bijlage.txt")
+    ascii_only = EmailMessage()
+    ascii_only["Subject"], ascii_only["To"] = "Alleen tekst", "iemand@example.org"
+    ascii_only.set_content("Gewone tekst.\n", cte="base64")
+    attached_first = MIMEMultipart()
+    attached_first["Subject"], attached_first["To"] = "Bijlage eerst", "iemand@example.org"
+    attachment = MIMEText("niet de tekst van de mail\n")
+    attachment.add_header("Content-Disposition", "attachment", filename="bijlage.txt")
+    attached_first.attach(attachment)
+    attached_first.attach(MIMEText("De tekst.\n"))
+    for n, sent in enumerate((message, attached_first, ascii_only)):
+        path = tmp_path / f"{n}.eml"
+        path.write_bytes(sent.as_bytes())
+        read = dev._read(path)
+        assert read == _by_default_policy(path)
+        assert {key: str(value) for key, value in dev._headers(path).items()} == {
+            key: str(read[key]) for key in ("id", "subject", "to", "date")}
+    assert read["html"] == "" and read["text"].strip() == "Gewone tekst."
+    assert dev._read(tmp_path / "1.eml")["text"] == "De tekst.\n"
+    first = dev._read(tmp_path / "0.eml")
+    assert first["subject"] == "Uw gegevens – één keer aanleveren ✓"
+    assert "niet de tekst" not in first["text"] and "<b>keer</b>" in first["html"]
