@@ -135,6 +135,15 @@ _MOVE = (update(_JOURNEY)
 _NEXT_VERSION = (update(_JOURNEY).where(_JOURNEY.c.id == bindparam("journey_id"))
                  .values(version=_JOURNEY.c.version + 1)
                  .returning(_JOURNEY.c.version, _JOURNEY.c.state))
+# A new QR code (webapp.journeys.pairing_token): only where the old one is still shown.
+_ROTATE_QR = {first: (update(_JOURNEY)
+                      .where(_JOURNEY.c.id == bindparam("journey_id"),
+                             _JOURNEY.c.state == JourneyState.AWAITING_PHONE,
+                             _JOURNEY.c.pairing_nonce.is_(None) if first
+                             else _JOURNEY.c.pairing_nonce == bindparam("old"))
+                      .values({name: bindparam(name) for name in (
+                          "pairing_nonce", "pairing_token_hash", "pairing_code_hash", "pairing_expires_at")}))
+              for first in (True, False)}
 _FETCH = SourceFetch.__table__
 _BEING_FETCHED = (select(_FETCH.c.source)
                   .where(_FETCH.c.journey_id == bindparam("journey_id"),
@@ -291,19 +300,20 @@ def pairing_token(journey):
         token_hash = digest(_pairing_token_from(nonce))
         rotates_at = now + timedelta(seconds=current_app.config["PAIRING_TTL_S"])
         # Two pages may render at once: only one new nonce wins, both show the winner's.
-        result = session.execute(
-            update(Journey)
-            .where(Journey.id == journey.id, Journey.state == JourneyState.AWAITING_PHONE,
-                   Journey.pairing_nonce == old if old else Journey.pairing_nonce.is_(None))
-            .values(pairing_nonce=nonce, pairing_token_hash=token_hash,
-                    pairing_code_hash=_pairing_code_hash(_pairing_code_from(nonce)),
-                    pairing_expires_at=rotates_at))
+        values = {"pairing_nonce": nonce, "pairing_token_hash": token_hash,
+                  "pairing_code_hash": _pairing_code_hash(_pairing_code_from(nonce)),
+                  "pairing_expires_at": rotates_at}
+        result = session.execute(_ROTATE_QR[old is None], {"journey_id": journey.id, "old": old, **values})
         if result.rowcount == 1:
             grace = timedelta(seconds=current_app.config["PAIRING_GRACE_S"])
             session.add(PairingToken(token_hash=token_hash, journey_id=journey.id,
                                      valid_until=rotates_at + grace))
-        session.commit()
-        session.refresh(journey)
+            for attribute, value in values.items():
+                set_committed_value(journey, attribute, value)
+            _commit_keeping_what_was_read()  # the row as this update left it, locked to here
+        else:  # another page renewed it first (or the phone paired): show what it did
+            session.commit()
+            session.refresh(journey)
         if journey.state is not JourneyState.AWAITING_PHONE or journey.pairing_nonce is None:
             return None  # paired (or stopped) meanwhile
     return _pairing_token_from(journey.pairing_nonce)
