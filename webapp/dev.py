@@ -6,6 +6,7 @@ invitation among thousands (messaging.mail keeps a folder per recipient, so it r
 theirs)."""
 
 import email
+import email.header
 import email.parser
 import email.policy
 import hmac
@@ -42,18 +43,28 @@ def _outbox():
 
 
 def _read(path):
-    """A mail's headers and text and HTML bodies. Parsed as plain bytes (email's compat32)
-    and only the headers shown made objects (its default policy's parse of every part's
-    headers costs six times as much: QA reads an invitation per journey it runs)."""
+    """A mail's headers and its text and HTML bodies, as email's default policy shows them.
+    Parsed with the compat32 policy, and only the headers shown made objects: the default
+    policy's parse of every part's every header costs six times as much (QA reads an
+    invitation per journey it runs)."""
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.compat32)
     bodies = {}
-    for part in message.walk():
-        kind = part.get_content_subtype()
-        if (part.get_content_maintype() == "text" and kind in ("plain", "html") and kind not in bodies
-                and part.get_content_disposition() != "attachment"):
-            bodies[kind] = part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+    _find_bodies(message, bodies)
     return {**_shown_headers(path, message), "text": bodies.get("plain", ""),
             "html": bodies.get("html", "")}
+
+
+def _find_bodies(part, bodies):
+    """The first text/plain and text/html part that is not an attachment, in order, not
+    looking inside an attached message (of a multipart/related, the first, not its `start`)."""
+    if part.get_content_maintype() == "multipart":
+        for inner in part.get_payload():
+            _find_bodies(inner, bodies)
+    elif (part.get_content_maintype() == "text" and (kind := part.get_content_subtype()) in ("plain", "html")
+          and kind not in bodies and part.get_content_disposition() != "attachment"):
+        # As the default policy's get_content: ASCII unless said otherwise, never an error.
+        bodies[kind] = part.get_payload(decode=True).decode(part.get_content_charset("us-ascii"),
+                                                              errors="replace")
 
 
 def _headers(path):
@@ -69,6 +80,8 @@ def _shown_headers(path, message):
 def _header(message, name):
     """A header decoded as the default policy does (its encoded words), None when absent."""
     raw = message[name]
+    if isinstance(raw, email.header.Header):  # undeclared 8-bit bytes: shown as U+FFFD
+        raw = str(raw)
     return None if raw is None else email.policy.default.header_fetch_parse(name, raw)
 
 

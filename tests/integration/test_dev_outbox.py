@@ -6,6 +6,7 @@ import email.policy
 import hashlib
 import re
 from email.message import EmailMessage
+from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from pathlib import Path
@@ -92,7 +93,38 @@ def test_a_mail_reads_as_emails_default_policy_reads_it(app, tmp_path):
         assert {key: str(value) for key, value in dev._headers(path).items()} == {
             key: str(read[key]) for key in ("id", "subject", "to", "date")}
     assert read["html"] == "" and read["text"].strip() == "Gewone tekst."
+    forwarded = MIMEMultipart()
+    forwarded["Subject"], forwarded["To"] = "Doorgestuurd", "iemand@example.org"
+    forwarded.attach(MIMEText("Zie de bijlage.\n"))
+    inner = MIMEMultipart("alternative")
+    inner.attach(MIMEText("<p>Het doorgestuurde bericht</p>", "html"))
+    attached = MIMEMessage(inner)
+    attached.add_header("Content-Disposition", "attachment")
+    forwarded.attach(attached)
+    badly_labelled = (b"Subject: Slecht gelabeld\r\nTo: iemand@example.org\r\nMIME-Version: 1.0\r\n"
+                      b"Content-Type: multipart/alternative; boundary=X\r\n\r\n--X\r\n"
+                      b"Content-Type: text/plain\r\n\r\nZonder charset: caf\xe9\r\n--X\r\n"
+                      b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>Latin-1 als UTF-8: caf\xe9</p>\r\n"
+                      b"--X--\r\n")
+    for n, sent in ((3, forwarded.as_bytes()), (4, badly_labelled)):
+        path = tmp_path / f"{n}.eml"
+        path.write_bytes(sent)
+        assert dev._read(path) == _by_default_policy(path)
+    assert dev._read(tmp_path / "3.eml")["html"] == ""  # not the attached message's
     assert dev._read(tmp_path / "1.eml")["text"] == "De tekst.\n"
     first = dev._read(tmp_path / "0.eml")
     assert first["subject"] == "Uw gegevens – één keer aanleveren ✓"
     assert "niet de tekst" not in first["text"] and "<b>keer</b>" in first["html"]
+
+
+def test_a_header_with_undeclared_8bit_bytes_is_shown_not_an_error(app, desktop):
+    """A mail written by something other than this app: its list and its page still open."""
+    outbox = Path(app.config["OUTBOX_DIR"])
+    outbox.mkdir(parents=True, exist_ok=True)
+    name = "1796083756459096195-74f9aa23"
+    (outbox / f"{name}.eml").write_bytes(b"Subject: Caf\xc3\xa9 zonder codering\r\nTo: iemand@example.org\r\n"
+                                         b"Content-Type: text/plain; charset=utf-8\r\n\r\nTekst\r\n")
+    listed = desktop.get("/dev/outbox")
+    assert listed.status_code == 200 and "zonder codering" in listed.text
+    page = desktop.get(f"/dev/outbox/{name}")
+    assert page.status_code == 200 and "Tekst" in page.text
