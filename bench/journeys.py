@@ -504,21 +504,24 @@ def sample(kinds):
 
 
 QUIET_MS_PER_S = 100  # a tenth of a core: booted and idle, only heartbeats and timers left
+BOOTING = ("web", "worker", "clock")  # the set's own processes; the shared servers do not boot
 
 
 def wait_until_quiet(counted, timeout_s=180):
-    """Wait until no kind of the set's processes uses more than QUIET_MS_PER_S of CPU a second:
-    every process has booted (importing the app takes seconds of CPU each, and a web process
-    answers while its sibling and the workers are still at it). Else the first journeys
-    would be charged for the set's start."""
+    """Wait until none of the set's own kinds of process (BOOTING) used more than
+    QUIET_MS_PER_S of CPU a second, two seconds in a row: every process has booted
+    (importing the app takes seconds of CPU each, and a web process answers while its
+    sibling and the workers are still at it). Else the first journeys would be charged for
+    the set's start. Gives up after `timeout_s`, and says so."""
     started = time.monotonic()
-    deadline = started + timeout_s
-    last = sample(counted())
-    while time.monotonic() < deadline:
+    last, quiet, busiest = sample(counted()), 0, ("none", 0)
+    while time.monotonic() < started + timeout_s:
         gevent.sleep(1)  # a window to measure CPU over
         now = sample(counted())
-        busiest = max(cpu_ms_used(last, now).items(), key=lambda used: used[1])
-        if busiest[1] < QUIET_MS_PER_S:
+        used = {kind: ms for kind, ms in cpu_ms_used(last, now).items() if kind in BOOTING}
+        busiest = max(used.items(), key=lambda kind_ms: kind_ms[1], default=("none", 0))
+        quiet = quiet + 1 if busiest[1] < QUIET_MS_PER_S else 0
+        if quiet == 2:
             print(f"the set is quiet after {time.monotonic() - started:.0f} s", flush=True)
             return
         last = now

@@ -310,7 +310,7 @@ def pairing_token(journey):
                                      valid_until=rotates_at + grace))
             for attribute, value in values.items():
                 set_committed_value(journey, attribute, value)
-            _commit_keeping_what_was_read()  # the row as this update left it, locked to here
+            _commit_keeping_what_was_read()  # its pairing columns as set; nothing else read again
         else:  # another page renewed it first (or the phone paired): show what it did
             session.commit()
             session.refresh(journey)

@@ -69,3 +69,35 @@ def test_a_benchmark_ended_with_sigterm_ends_what_it_started():
         bench.wait()
         if started is not None and _alive(started):
             os.kill(started, signal.SIGKILL)
+
+
+
+BUSY_THEN_IDLE = """
+import subprocess, sys
+from bench.journeys import wait_until_quiet
+from bench.processes import cpu_ticks
+busy = subprocess.Popen([sys.executable, "-c", "import time\\nt = time.process_time()\\n"
+                         "while time.process_time() - t < {burn_s}: pass\\ntime.sleep(60)"])
+try:
+    wait_until_quiet(lambda: {{"{kind}": [busy.pid]}})
+    print(sum(cpu_ticks([busy.pid], False).values()))
+finally:
+    busy.kill()
+"""
+
+
+def _cpu_ms_when_quiet(kind, burn_s):
+    """The CPU ms a process of `kind` that burns `burn_s` of CPU, then idles, had used when
+    bench.journeys found the set quiet."""
+    waited = subprocess.run([sys.executable, "-c", BUSY_THEN_IDLE.format(kind=kind, burn_s=burn_s)],
+                            capture_output=True, text=True, timeout=120, check=True,
+                            cwd=Path(__file__).parents[2])
+    assert "the set is quiet after" in waited.stdout
+    return int(waited.stdout.split()[-1]) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def test_the_journeys_benchmark_starts_once_the_set_has_booted():
+    """A web process still booting is waited for; a shared server busy with others is not
+    (it does not boot with the set: PostgreSQL serves every database on the machine)."""
+    assert _cpu_ms_when_quiet("web", 1.5) >= 1400
+    assert _cpu_ms_when_quiet("postgresql", 6) < 5000
