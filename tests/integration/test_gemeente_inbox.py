@@ -2,12 +2,16 @@
 municipality and for one body only. Its staff: test_simulator_access.py."""
 
 import json
+import sqlite3
 import time
 
 import pytest
 import requests
+import sqlalchemy
+from sqlalchemy.schema import CreateTable
 
 from webapp import signing
+from webapp.simulators import gemeente
 from webapp.simulators.population import SANNE
 
 from .helpers import dossier_count, dossiers
@@ -86,3 +90,25 @@ def test_a_replayed_delivery_is_refused(app):
     assert _post(app, "GM0193", raw, headers).status_code == 201
     assert _post(app, "GM0193", raw, headers).status_code == 409
     assert dossier_count(app) == 1
+
+
+def test_the_inbox_tables_are_made_while_another_process_makes_them_too(tmp_path):
+    """Two web processes boot at once (a set's workers): each table the other makes between
+    this one's look and its CREATE is refused ("already exists"), and found on the next look.
+    Here the other process makes the first two tables just in time; a boot that retried once
+    failed (the supervised set's web process did, on a slow machine)."""
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path}/inbox.db")
+    first_two = list(gemeente.InboxBase.metadata.sorted_tables)[:2]
+
+    def made_meanwhile(table, connection, **_):
+        with sqlite3.connect(tmp_path / "inbox.db") as other:  # the other process, just in time
+            other.execute(str(CreateTable(table).compile(engine)))
+
+    for table in first_two:
+        sqlalchemy.event.listen(table, "before_create", made_meanwhile)
+    try:
+        gemeente.create_tables(engine, gemeente.InboxBase.metadata)
+    finally:
+        for table in first_two:
+            sqlalchemy.event.remove(table, "before_create", made_meanwhile)
+    assert set(sqlalchemy.inspect(engine).get_table_names()) == set(gemeente.InboxBase.metadata.tables)

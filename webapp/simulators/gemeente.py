@@ -93,16 +93,25 @@ def init_app(app):
                              f"{code} (`flask --app webapp gemeente new-password {code}` makes one)")
     engine = make_engine(app.config["INBOX_DATABASE_URL"])
     for metadata in (InboxBase.metadata, zgw.ZgwBase.metadata):
-        try:
-            metadata.create_all(engine)
-        except OperationalError:  # another process created it at the same moment
-            metadata.create_all(engine)
+        create_tables(engine, metadata)
     app.extensions["gemeente_inbox"] = engine
     zgw.init_app(app)
     url = app.config.get("REDIS_URL")
     app.extensions["gemeente_sim_outages"] = (RedisOutages(url, "gemeente-sim:storing") if url
                                               else MemoryOutages())
     app.register_blueprint(bp)
+
+
+def create_tables(engine, metadata):
+    """The simulator's tables, also while another process (a set's other web process, booting
+    at the same moment) creates them: each refusal means it made a table this one then finds,
+    so there are at most as many refusals as tables."""
+    for refusals in range(len(metadata.tables) + 1):
+        try:
+            return metadata.create_all(engine)
+        except OperationalError:  # "already exists": made between our look and our CREATE
+            if refusals == len(metadata.tables):
+                raise
 
 
 def _inbox():
