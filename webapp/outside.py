@@ -4,14 +4,11 @@ SAML: webapp/saml.py).
 Each is an HTTP boundary; by default the simulators in this app answer (see README).
 """
 
-import http.cookiejar
 import json
-import threading
 
-import requests
 from flask import current_app
 
-from webapp import signing, zgw
+from webapp import outbound, signing, zgw
 from webapp.config import ZGW_KEYS
 
 
@@ -24,29 +21,19 @@ def _post(base_url_key, path, payload, headers=None, data=None):
                     payload, headers, data)
 
 
-_thread = threading.local()
-
-
-def _http():
-    """This thread's HTTP session: its connections to the sources and the municipality kept
-    open between jobs (a worker thread fetches one source after another; each new connection
-    cost a handshake, over TLS a costly one). A session per thread, as requests' sessions are
-    not made to be shared; no cookies kept, so no answer carries over to the next request."""
-    if (session := getattr(_thread, "session", None)) is None:
-        session = _thread.session = requests.Session()
-        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    return session
-
-
 def _post_to(url, payload, headers=None, data=None):
+    """POST to an outside system over the process's kept connections (webapp.outbound)."""
     try:
-        response = _http().post(url, json=payload, data=data, headers=headers,
-                                timeout=current_app.config["OUTSIDE_TIMEOUT_S"])
-    except requests.RequestException as exc:
-        raise OutsideSystemError(f"{url}: {type(exc).__name__}") from None
-    if response.status_code >= 400:
-        raise OutsideSystemError(f"{url}: HTTP {response.status_code}")
-    return response.json()
+        answer = outbound.request("POST", url, json=payload, body=data, headers=headers,
+                                  timeout=current_app.config["OUTSIDE_TIMEOUT_S"])
+    except outbound.Unanswered as exc:
+        raise OutsideSystemError(f"{url}: {exc}") from None
+    if answer.status >= 400:
+        raise OutsideSystemError(f"{url}: HTTP {answer.status}")
+    try:
+        return answer.json()
+    except ValueError:
+        raise OutsideSystemError(f"{url}: not JSON (HTTP {answer.status})") from None
 
 
 def fetch_from_source(source, bsn):

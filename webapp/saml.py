@@ -27,7 +27,6 @@ import time
 import warnings
 from pathlib import Path
 
-import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -49,7 +48,7 @@ from saml2.saml import AuthnContextClassRef
 from saml2.samlp import STATUS_SUCCESS, RequestedAuthnContext
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
-from . import once, saml_schema, xmldsig
+from . import once, outbound, saml_schema, xmldsig
 
 log = logging.getLogger(__name__)
 
@@ -175,11 +174,12 @@ def read_metadata(source):
     """SAML metadata from a URL or a file, as text; Unreachable when it cannot be read."""
     if re.match(r"https?://", source):
         try:
-            response = requests.get(source, timeout=current_app.config["OUTSIDE_TIMEOUT_S"])
-            response.raise_for_status()
-        except requests.RequestException as exc:
-            raise Unreachable(f"{source}: {type(exc).__name__}") from None
-        return response.text
+            answer = outbound.request("GET", source, timeout=current_app.config["OUTSIDE_TIMEOUT_S"])
+        except outbound.Unanswered as exc:
+            raise Unreachable(f"{source}: {exc}") from None
+        if answer.status >= 400:
+            raise Unreachable(f"{source}: HTTP {answer.status}")
+        return answer.text
     try:
         return Path(source).read_text(encoding="utf-8")
     except (OSError, UnicodeError) as exc:
@@ -329,22 +329,22 @@ def _soap(url, envelope):
     config = current_app.config
     tls = {}
     if url.startswith("https://"):
-        tls = {"cert": _sp_keys(config)[::-1], "verify": config["SAML_IDP_CA_BUNDLE"] or True}
+        tls = {"client_cert": _sp_keys(config)[::-1], "ca_bundle": config["SAML_IDP_CA_BUNDLE"]}
     try:
-        response = requests.post(url, data=envelope.encode(), timeout=config["OUTSIDE_TIMEOUT_S"],
-                                 headers={"Content-Type": "text/xml; charset=utf-8",
-                                          "SOAPAction": "http://www.oasis-open.org/committees/security"},
-                                 **tls)
-    except requests.RequestException as exc:
-        raise Unreachable(f"{url}: {type(exc).__name__}") from None
-    fault = _fault_code(response.content)
+        response = outbound.request("POST", url, body=envelope.encode(), timeout=config["OUTSIDE_TIMEOUT_S"],
+                                    headers={"Content-Type": "text/xml; charset=utf-8",
+                                             "SOAPAction": "http://www.oasis-open.org/committees/security"},
+                                    **tls)
+    except outbound.Unanswered as exc:
+        raise Unreachable(f"{url}: {exc}") from None
+    fault = _fault_code(response.data)
     if fault is not None:  # SOAP 1.1 sends a fault as HTTP 500: DigiD answered, and refused
-        raise Refused(FAILED, f"the artifact was refused: SOAP fault {fault} (HTTP {response.status_code})")
-    if response.status_code >= 500:
-        raise Unreachable(f"{url}: HTTP {response.status_code}")
-    if response.status_code != 200:
-        raise Refused(FAILED, f"the artifact was refused: HTTP {response.status_code}")
-    return response.content
+        raise Refused(FAILED, f"the artifact was refused: SOAP fault {fault} (HTTP {response.status})")
+    if response.status >= 500:
+        raise Unreachable(f"{url}: HTTP {response.status}")
+    if response.status != 200:
+        raise Refused(FAILED, f"the artifact was refused: HTTP {response.status}")
+    return response.data
 
 
 def _fault_code(xml):

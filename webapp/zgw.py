@@ -29,8 +29,8 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 import jwt
-import requests
 
+from . import outbound
 from .domain.bsn import is_valid_bsn
 
 API_VERSIONS = {"zaken": "1.5.1", "documenten": "1.5.0", "catalogi": "1.3.1"}
@@ -106,21 +106,24 @@ def token(connection, now=None):
 class _Client:
     def __init__(self, connection, timeout):
         self.connection, self.timeout = connection, timeout
-        self.http = requests.Session()
-        self.http.headers.update({"Authorization": f"Bearer {token(connection)}",
-                                  "Accept": "application/json", **CRS})
+        self.headers = {"Authorization": f"Bearer {token(connection)}",
+                        "Accept": "application/json", **CRS}
 
     def call(self, method, url, **kwargs):
         try:
-            response = self.http.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.RequestException as exc:
-            raise ZgwError(f"{method} {urlsplit(url).path}: {type(exc).__name__}") from None
-        if response.status_code >= 400:
-            invalid = _invalid_params(response)
+            answer = outbound.request(method, url, timeout=self.timeout, headers=self.headers,
+                                      **kwargs)
+        except outbound.Unanswered as exc:
+            raise ZgwError(f"{method} {urlsplit(url).path}: {exc}") from None
+        if answer.status >= 400:
+            invalid = _invalid_params(answer)
             fields = "".join(f" {name}: {code}" for name, code in invalid)
-            raise ZgwError(f"{method} {urlsplit(url).path}: HTTP {response.status_code}{fields}",
+            raise ZgwError(f"{method} {urlsplit(url).path}: HTTP {answer.status}{fields}",
                            frozenset(code for _, code in invalid))
-        return response.json()
+        try:
+            return answer.json()
+        except ValueError:
+            raise ZgwError(f"{method} {urlsplit(url).path}: not JSON (HTTP {answer.status})") from None
 
     def find(self, url, **query):
         """The results of a list endpoint (paginated or a plain array) for `query`."""

@@ -1,28 +1,62 @@
-"""The HTTP boundary to the sources and the municipality (webapp.outside): a worker thread
-keeps its connections open between requests, and keeps no cookies."""
+"""The HTTP boundary to DigiD, the sources and the municipality (webapp.outbound, used by
+webapp.outside, webapp.zgw and webapp.saml): a process keeps its connections open for all
+its threads, sends no cookie back, sends a request once, follows redirects, takes the
+environment's proxy, and speaks two-way TLS to DigiD over a kept connection."""
 
+import datetime
 import http.server
+import ipaddress
 import json
+import ssl
 import threading
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from webapp import outside
+from webapp import outbound, outside, saml
 
 
 class Counting(http.server.BaseHTTPRequestHandler):
+    """Answers {"ok": true} and a cookie; counts connections, request lines and cookies.
+    /hang answers nothing and closes, /traag waits for `release`, /weg redirects to /bron,
+    /nergens is not found, /tekst is not JSON."""
+
     protocol_version = "HTTP/1.1"  # keep-alive, as every real server here speaks
-    connections, cookies = [], []
+    connections, lines, cookies, client_certs = [], [], [], []
+    release = threading.Event()
 
     def setup(self):
         super().setup()
         Counting.connections.append(self.client_address)
+        if isinstance(self.connection, ssl.SSLSocket):
+            Counting.client_certs.append(self.connection.getpeercert())
+
+    def do_GET(self):
+        self._answer()
 
     def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self._answer()
+
+    def _answer(self):
+        Counting.lines.append(self.requestline)
         Counting.cookies.append(self.headers.get("Cookie"))
-        body = json.dumps({"ok": True}).encode()
-        self.send_response(200)
+        if self.path.endswith("/hang"):
+            self.close_connection = True
+            return
+        if self.path.endswith("/traag"):
+            Counting.release.wait(timeout=10)
+        if self.path.endswith("/weg"):
+            self.send_response(303)
+            self.send_header("Location", "/bron")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = b"geen JSON" if self.path.endswith("/tekst") else json.dumps({"ok": True}).encode()
+        self.send_response(404 if self.path.endswith("/nergens") else 200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Set-Cookie", "tracking=1; Path=/")
@@ -33,34 +67,151 @@ class Counting(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def _serve(wrap=None):
+    Counting.connections, Counting.lines, Counting.cookies, Counting.client_certs = [], [], [], []
+    Counting.release = threading.Event()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Counting)
+    if wrap is not None:
+        server.socket = wrap(server.socket)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture(autouse=True)
+def fresh_pools(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy",
+                 "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    outbound.forget_pools()
+    yield
+    outbound.forget_pools()
+
+
 @pytest.fixture
 def server():
-    Counting.connections, Counting.cookies = [], []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Counting)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = _serve()
     yield f"http://127.0.0.1:{server.server_port}"
+    Counting.release.set()
     server.shutdown()
     server.server_close()
 
 
-def test_one_thread_reuses_its_connection_and_sends_no_cookie_back(app, server):
-    for _ in range(3):
-        assert outside._post_to(f"{server}/bron", {"bsn": "999990019"}) == {"ok": True}
+def test_calls_one_after_another_share_one_connection_and_send_no_cookie_back(app, server):
+    def call():
+        with app.app_context():
+            assert outside._post_to(f"{server}/bron", {"bsn": "999990019"}) == {"ok": True}
+
+    call()
+    for _ in range(2):  # from other threads too: the process's pool, not a thread's
+        thread = threading.Thread(target=call)
+        thread.start()
+        thread.join()
     assert len(Counting.connections) == 1
     assert Counting.cookies == [None, None, None]
 
 
-def test_threads_do_not_share_a_session(app, server):
-    sessions = []
-
-    def in_thread():
+def test_calls_at_once_each_have_a_connection_and_the_next_ones_reuse_them(app, server):
+    def call(path):
         with app.app_context():
-            outside._post_to(f"{server}/bron", {})
-            sessions.append(outside._http())
+            outside._post_to(f"{server}/{path}", {})
 
-    threads = [threading.Thread(target=in_thread) for _ in range(2)]
-    for thread in threads:
+    slow = [threading.Thread(target=call, args=("traag",)) for _ in range(3)]
+    for thread in slow:
         thread.start()
-    for thread in threads:
+    while len(Counting.lines) < 3:  # all three are being answered
+        threading.Event().wait(0.01)
+    Counting.release.set()
+    for thread in slow:
         thread.join()
-    assert sessions[0] is not sessions[1] and len(Counting.connections) == 2
+    for _ in range(3):
+        call("bron")
+    assert len(Counting.connections) == 3 and len(Counting.lines) == 6
+
+
+def test_a_request_that_gets_no_answer_is_not_sent_again(app, server):
+    with app.app_context(), pytest.raises(outside.OutsideSystemError) as raised:
+        outside._post_to(f"{server}/hang", {"bsn": "999990019"})
+    with pytest.raises(outbound.Unanswered):  # a GET neither (a ZGW look-up, DigiD's metadata)
+        outbound.request("GET", f"{server}/hang", timeout=5)
+    assert Counting.lines == ["POST /hang HTTP/1.1", "GET /hang HTTP/1.1"]
+    assert "999990019" not in str(raised.value)
+
+
+def test_no_server_an_error_and_no_json_are_outside_system_errors(app, server):
+    closed = _serve()
+    address = f"http://127.0.0.1:{closed.server_port}/bron"
+    closed.shutdown()
+    closed.server_close()
+    with app.app_context():
+        with pytest.raises(outside.OutsideSystemError, match="NewConnectionError"):
+            outside._post_to(address, {})
+        with pytest.raises(outside.OutsideSystemError, match="HTTP 404"):
+            outside._post_to(f"{server}/nergens", {})
+        with pytest.raises(outside.OutsideSystemError, match="not JSON"):
+            outside._post_to(f"{server}/tekst", {})
+
+
+def test_a_redirect_is_followed(server):
+    answer = outbound.request("GET", f"{server}/weg", timeout=5)
+    assert answer.status == 200 and answer.json() == {"ok": True}
+    assert Counting.lines == ["GET /weg HTTP/1.1", "GET /bron HTTP/1.1"]
+
+
+def test_the_environments_proxy_is_taken_and_no_proxy_respected(server, monkeypatch):
+    monkeypatch.setenv("http_proxy", server)
+    monkeypatch.setenv("no_proxy", "nietvia.example")
+    outbound.forget_pools()
+    assert outbound.request("POST", "http://bron.example/api/duo", json={}, timeout=5).status == 200
+    assert Counting.lines == ["POST http://bron.example/api/duo HTTP/1.1"]  # the proxy's form
+    with pytest.raises(outbound.Unanswered):  # straight to a host that does not exist
+        outbound.request("GET", "http://nietvia.example/x", timeout=5)
+    assert len(Counting.lines) == 1
+
+
+def _certificate(folder, name, issuer_key=None, issuer=None, ca=False):
+    """(certificate path, key path) for `name` (127.0.0.1 too), signed by `issuer`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer or subject)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(days=1))
+               .not_valid_after(now + datetime.timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if not ca:
+        builder = builder.add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+    certificate = builder.sign(issuer_key or key, hashes.SHA256())
+    cert_path, key_path = folder / f"{name}.crt", folder / f"{name}.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path), key, subject
+
+
+def test_digids_back_channel_shows_our_certificate_and_keeps_its_connection(app, tmp_path):
+    ca_cert, _ca_key_path, ca_key, ca_name = _certificate(tmp_path, "DigiD CA", ca=True)
+    server_cert, server_key, *_ = _certificate(tmp_path, "digid", ca_key, ca_name)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(server_cert, server_key)
+    context.verify_mode = ssl.CERT_REQUIRED  # two-way TLS, as DigiD's back channel
+    sp_key, sp_cert = saml._sp_keys(app.config)
+    context.load_verify_locations(sp_cert)
+    server = _serve(lambda sock: context.wrap_socket(sock, server_side=True))
+    app.config["SAML_IDP_CA_BUNDLE"] = ca_cert
+    url = f"https://127.0.0.1:{server.server_port}/artifact"
+    try:
+        with app.app_context():
+            for _ in range(2):
+                assert saml._soap(url, "<x/>") == b'{"ok": true}'
+            app.config["SAML_IDP_CA_BUNDLE"] = None  # the system's CAs do not know this one
+            with pytest.raises(saml.Unreachable, match="SSLError"):
+                saml._soap(url, "<x/>")
+    finally:
+        server.shutdown()
+        server.server_close()
+    # Two calls over one connection; the third refused DigiD's certificate in its handshake.
+    assert len(Counting.lines) == 2 and len(Counting.connections) == 1
+    subject = dict(field for rdn in Counting.client_certs[0]["subject"] for field in rdn)
+    assert subject["commonName"] == "Ocktoreis SP (development)"

@@ -21,7 +21,7 @@ LAYERS = (
     ("messaging", ("messaging", "messaging.*")),
     ("infrastructure", ("webapp.config", "webapp.clock", "webapp.xmldsig", "webapp.saml_schema", "webapp.db", "webapp.models",
                         "webapp.funnel", "webapp.keys", "webapp.logs", "webapp.metrics", "webapp.migrate",
-                        "webapp.migrations.*", "webapp.once", "webapp.outbox", "webapp.outside", "webapp.saml", "webapp.serving",
+                        "webapp.migrations.*", "webapp.once", "webapp.outbound", "webapp.outbox", "webapp.outside", "webapp.saml", "webapp.serving",
                         "webapp.signing", "webapp.qr", "webapp.tagged_pdf", "webapp.dossier_pdf", "webapp.i18n", "webapp.zgw")),
     ("use cases", ("webapp.journeys", "webapp.invitations", "webapp.privacy", "webapp.operations")),
     ("views", ("webapp.application", "webapp.desktop", "webapp.operators", "webapp.phone",
