@@ -65,6 +65,7 @@ def configure(log_format, level=logging.INFO):
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("pika").setLevel(logging.WARNING)  # a line per connection attempt
+    logging.getLogger("urllib3").setLevel(logging.WARNING)  # its INFO lines name whole URLs
 
 
 jobs = logging.getLogger("ocktoreis.jobs")

@@ -28,7 +28,7 @@ def _post_to(url, payload, headers=None, data=None):
                                   timeout=current_app.config["OUTSIDE_TIMEOUT_S"])
     except outbound.Unanswered as exc:
         raise OutsideSystemError(f"{url}: {exc}") from None
-    if answer.status >= 400:
+    if not 200 <= answer.status < 300:  # a redirect too: a POST is not sent elsewhere
         raise OutsideSystemError(f"{url}: HTTP {answer.status}")
     try:
         return answer.json()

@@ -177,9 +177,12 @@ def read_metadata(source):
             answer = outbound.request("GET", source, timeout=current_app.config["OUTSIDE_TIMEOUT_S"])
         except outbound.Unanswered as exc:
             raise Unreachable(f"{source}: {exc}") from None
-        if answer.status >= 400:
+        if answer.status != 200:
             raise Unreachable(f"{source}: HTTP {answer.status}")
-        return answer.text
+        try:
+            return answer.data.decode("utf-8")
+        except UnicodeError as exc:
+            raise Unreachable(f"{source}: {type(exc).__name__}") from None
     try:
         return Path(source).read_text(encoding="utf-8")
     except (OSError, UnicodeError) as exc:

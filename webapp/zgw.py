@@ -115,7 +115,7 @@ class _Client:
                                       **kwargs)
         except outbound.Unanswered as exc:
             raise ZgwError(f"{method} {urlsplit(url).path}: {exc}") from None
-        if answer.status >= 400:
+        if answer.status >= 300:  # a redirect too: a POST is not sent elsewhere
             invalid = _invalid_params(answer)
             fields = "".join(f" {name}: {code}" for name, code in invalid)
             raise ZgwError(f"{method} {urlsplit(url).path}: HTTP {answer.status}{fields}",

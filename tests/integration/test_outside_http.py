@@ -9,6 +9,7 @@ import ipaddress
 import json
 import ssl
 import threading
+import time
 
 import pytest
 from cryptography import x509
@@ -21,12 +22,14 @@ from webapp import outbound, outside, saml
 
 class Counting(http.server.BaseHTTPRequestHandler):
     """Answers {"ok": true} and a cookie; counts connections, request lines and cookies.
-    /hang answers nothing and closes, /traag waits for `release`, /weg redirects to /bron,
+    /hang answers nothing and closes, /traag waits for `release`, /weg redirects (303) to
+    `redirect_to`,
     /nergens is not found, /tekst is not JSON."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, as every real server here speaks
-    connections, lines, cookies, client_certs = [], [], [], []
+    connections, lines, cookies, client_certs, authorizations = [], [], [], [], []
     release = threading.Event()
+    redirect_to = "/bron"
 
     def setup(self):
         super().setup()
@@ -44,6 +47,8 @@ class Counting(http.server.BaseHTTPRequestHandler):
     def _answer(self):
         Counting.lines.append(self.requestline)
         Counting.cookies.append(self.headers.get("Cookie"))
+        Counting.authorizations.append((self.headers.get("Authorization"),
+                                        self.headers.get("Proxy-Authorization")))
         if self.path.endswith("/hang"):
             self.close_connection = True
             return
@@ -51,7 +56,7 @@ class Counting(http.server.BaseHTTPRequestHandler):
             Counting.release.wait(timeout=10)
         if self.path.endswith("/weg"):
             self.send_response(303)
-            self.send_header("Location", "/bron")
+            self.send_header("Location", Counting.redirect_to)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -68,8 +73,10 @@ class Counting(http.server.BaseHTTPRequestHandler):
 
 
 def _serve(wrap=None):
-    Counting.connections, Counting.lines, Counting.cookies, Counting.client_certs = [], [], [], []
-    Counting.release = threading.Event()
+    """A Counting server (its counts started afresh)."""
+    Counting.connections, Counting.lines, Counting.cookies = [], [], []
+    Counting.client_certs, Counting.authorizations = [], []
+    Counting.release, Counting.redirect_to = threading.Event(), "/bron"
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Counting)
     if wrap is not None:
         server.socket = wrap(server.socket)
@@ -118,7 +125,9 @@ def test_calls_at_once_each_have_a_connection_and_the_next_ones_reuse_them(app, 
     slow = [threading.Thread(target=call, args=("traag",)) for _ in range(3)]
     for thread in slow:
         thread.start()
+    deadline = time.monotonic() + 10
     while len(Counting.lines) < 3:  # all three are being answered
+        assert time.monotonic() < deadline, Counting.lines
         threading.Event().wait(0.01)
     Counting.release.set()
     for thread in slow:
@@ -151,21 +160,66 @@ def test_no_server_an_error_and_no_json_are_outside_system_errors(app, server):
             outside._post_to(f"{server}/tekst", {})
 
 
-def test_a_redirect_is_followed(server):
-    answer = outbound.request("GET", f"{server}/weg", timeout=5)
-    assert answer.status == 200 and answer.json() == {"ok": True}
-    assert Counting.lines == ["GET /weg HTTP/1.1", "GET /bron HTTP/1.1"]
+def test_a_kept_connection_idle_too_long_is_not_used(app, server, monkeypatch):
+    monkeypatch.setattr(outbound, "IDLE_S", 0)
+    for _ in range(2):
+        assert outbound.request("POST", f"{server}/bron", json={}, timeout=5).status == 200
+    assert len(Counting.connections) == 2 and len(Counting.lines) == 2
 
 
-def test_the_environments_proxy_is_taken_and_no_proxy_respected(server, monkeypatch):
-    monkeypatch.setenv("http_proxy", server)
-    monkeypatch.setenv("no_proxy", "nietvia.example")
+def test_a_get_follows_redirects_without_authorization_to_another_host(server):
+    other = _serve_another()
+    try:
+        bearer = {"Authorization": "Bearer geheim"}
+        answer = outbound.request("GET", f"{server}/weg", headers=bearer, timeout=5)
+        assert answer.status == 200 and answer.json() == {"ok": True}
+        Counting.redirect_to = f"http://localhost:{other.server_port}/bron"
+        assert outbound.request("GET", f"{server}/weg", headers=bearer, timeout=5).status == 200
+    finally:
+        other.shutdown()
+        other.server_close()
+    assert Counting.lines == ["GET /weg HTTP/1.1", "GET /bron HTTP/1.1"] * 2
+    assert [auth for auth, _proxy in Counting.authorizations] == [
+        "Bearer geheim", "Bearer geheim", "Bearer geheim", None]
+
+
+def test_a_post_is_not_sent_where_a_redirect_points(app, server):
+    Counting.redirect_to = "http://localhost:1/elders"
+    with app.app_context(), pytest.raises(outside.OutsideSystemError, match="HTTP 303"):
+        outside._post_to(f"{server}/weg", {"bsn": "999990019"})
+    assert Counting.lines == ["POST /weg HTTP/1.1"]
+
+
+def _serve_another():
+    """A second Counting server, counting into the same lists as the first."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Counting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_the_environments_proxy_is_taken_with_its_credentials_and_no_proxy_respected(
+        server, monkeypatch):
+    direct = _serve_another()
+    try:
+        monkeypatch.setenv("http_proxy", "user:geheim@" + server.removeprefix("http://"))
+        monkeypatch.setenv("no_proxy", "nietvia.example,127.0.0.0/8")
+        outbound.forget_pools()
+        assert outbound.request("POST", "http://bron.example/api/duo", json={}, timeout=5).status == 200
+        assert outbound.request("GET", f"http://127.0.0.1:{direct.server_port}/bron",
+                                timeout=5).status == 200
+    finally:
+        direct.shutdown()
+        direct.server_close()
+    # The proxy gets the absolute form, with the proxy's credentials; the range goes direct.
+    assert Counting.lines == ["POST http://bron.example/api/duo HTTP/1.1", "GET /bron HTTP/1.1"]
+    assert Counting.authorizations == [(None, "Basic dXNlcjpnZWhlaW0="), (None, None)]
+
+
+def test_a_proxy_that_cannot_be_used_is_no_answer_not_an_error_of_ours(app, monkeypatch):
+    monkeypatch.setenv("https_proxy", "socks5://127.0.0.1:1080")
     outbound.forget_pools()
-    assert outbound.request("POST", "http://bron.example/api/duo", json={}, timeout=5).status == 200
-    assert Counting.lines == ["POST http://bron.example/api/duo HTTP/1.1"]  # the proxy's form
-    with pytest.raises(outbound.Unanswered):  # straight to a host that does not exist
-        outbound.request("GET", "http://nietvia.example/x", timeout=5)
-    assert len(Counting.lines) == 1
+    with app.app_context(), pytest.raises(outside.OutsideSystemError, match="ProxySchemeUnknown"):
+        outside._post_to("https://bron.example/api/duo", {})
 
 
 def _certificate(folder, name, issuer_key=None, issuer=None, ca=False):
