@@ -18,8 +18,9 @@ sent to another host): a POST carries a BSN, a dossier or a signed artifact, whi
 go to whatever address a 301 or 302 names, so a 3xx answer to it is returned as it is.
 Proxies come from the environment (`https_proxy`, `http_proxy`, `all_proxy`, `no_proxy`
 with host names, domains and address ranges; credentials in the proxy's URL; read once per
-process). Certificates are checked against the system's CA certificates unless a bundle (a
-file or a folder) is given. Nothing is kept between requests but the connections: no cookies.
+process). Certificates are checked against the system's CA certificates unless a bundle is
+given (a file, or a folder prepared with `openssl rehash`). Nothing is kept between requests
+but the connections: no cookies.
 """
 
 import ipaddress
@@ -42,12 +43,12 @@ KEPT_PER_HOST, HOSTS_KEPT = 32, 50
 IDLE_S = 20  # a kept connection idle longer is closed, not used
 _FOLLOWED = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=10,
                           raise_on_redirect=True)
-_AS_ANSWERED = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=0,
-                             raise_on_redirect=False)
+_AS_ANSWERED = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=False)
 _KEEPALIVE = [*HTTPConnection.default_socket_options, (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
-              *([(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 15),
-                 (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 5),
-                 (socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)] if hasattr(socket, "TCP_KEEPIDLE") else [])]
+              # a dead peer found within 11 s, before IDLE_S; a NAT's state kept alive
+              *([(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 5),
+                 (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 3),
+                 (socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)] if hasattr(socket, "TCP_KEEPIDLE") else [])]
 
 
 class Unanswered(Exception):
@@ -94,9 +95,9 @@ def request(method, url, *, timeout, params=None, json=None, body=None, headers=
     """Send one request and read the whole answer. `json` is sent as JSON, `body` as it is;
     `params` are added to the query (those that are None left out). Over https,
     `client_cert` (certificate path, key path) is shown to the server (two-way TLS), and the
-    server's certificate is checked against `ca_bundle` (a file or folder) or the system's CA
-    certificates. A GET follows redirects; any other method gets a 3xx answer as it is.
-    Raises Unanswered."""
+    server's certificate is checked against `ca_bundle` (a file, or a folder prepared with
+    `openssl rehash`) or the system's CA certificates. A GET follows redirects; any other
+    method gets a 3xx answer as it is. Raises Unanswered."""
     headers = dict(headers or {})
     if json is not None:
         body = jsonlib.dumps(json).encode()
@@ -107,13 +108,16 @@ def request(method, url, *, timeout, params=None, json=None, body=None, headers=
     parts = urlsplit(url)
     try:
         pool = _pool(_proxy_for(parts.scheme, parts.hostname or ""), client_cert, ca_bundle)
+    except ValueError as exc:  # a proxy address it cannot read, or a scheme it cannot speak
+        raise Unanswered(type(exc).__name__) from None
+    try:
         answer = pool.request(method, url, body=body, headers=headers, redirect=follow,
                               retries=_FOLLOWED if follow else _AS_ANSWERED,
                               timeout=urllib3.Timeout(connect=timeout, read=timeout))
     except urllib3.exceptions.MaxRetryError as exc:
         raise Unanswered("TooManyRedirects" if isinstance(exc.reason, urllib3.exceptions.ResponseError)
                          else type(exc.reason).__name__) from None
-    except (urllib3.exceptions.HTTPError, ValueError) as exc:  # a proxy it cannot use: ValueError
+    except urllib3.exceptions.HTTPError as exc:
         raise Unanswered(type(exc).__name__) from None
     return Answer(answer.status, answer.data)
 
@@ -193,8 +197,8 @@ def forget_pools():
 
 
 def _after_fork():
-    """A forked child starts without its parent's connections (neither used nor closed:
-    they are the parent's) and with a lock of its own."""
+    """A forked child starts without its parent's connections (its copies of their sockets
+    are let go, never used) and with a lock of its own."""
     global _pools_lock
     _pools.clear()
     _pools_lock = threading.Lock()

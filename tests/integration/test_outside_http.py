@@ -1,7 +1,7 @@
 """The HTTP boundary to DigiD, the sources and the municipality (webapp.outbound, used by
 webapp.outside, webapp.zgw and webapp.saml): a process keeps its connections open for all
-its threads, sends no cookie back, sends a request once, follows redirects, takes the
-environment's proxy, and speaks two-way TLS to DigiD over a kept connection."""
+its threads, sends no cookie back, sends a request once, follows a GET's redirects only,
+takes the environment's proxy, and speaks two-way TLS to DigiD over a kept connection."""
 
 import datetime
 import http.server
@@ -22,14 +22,13 @@ from webapp import outbound, outside, saml
 
 class Counting(http.server.BaseHTTPRequestHandler):
     """Answers {"ok": true} and a cookie; counts connections, request lines and cookies.
-    /hang answers nothing and closes, /traag waits for `release`, /weg redirects (303) to
-    `redirect_to`,
-    /nergens is not found, /tekst is not JSON."""
+    /hang answers nothing and closes, /traag waits for `release`, /weg redirects
+    (`redirect_status`) to `redirect_to`, /nergens is not found, /tekst is not JSON."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, as every real server here speaks
     connections, lines, cookies, client_certs, authorizations = [], [], [], [], []
     release = threading.Event()
-    redirect_to = "/bron"
+    redirect_to, redirect_status = "/bron", 303
 
     def setup(self):
         super().setup()
@@ -55,7 +54,7 @@ class Counting(http.server.BaseHTTPRequestHandler):
         if self.path.endswith("/traag"):
             Counting.release.wait(timeout=10)
         if self.path.endswith("/weg"):
-            self.send_response(303)
+            self.send_response(Counting.redirect_status)
             self.send_header("Location", Counting.redirect_to)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -76,7 +75,7 @@ def _serve(wrap=None):
     """A Counting server (its counts started afresh)."""
     Counting.connections, Counting.lines, Counting.cookies = [], [], []
     Counting.client_certs, Counting.authorizations = [], []
-    Counting.release, Counting.redirect_to = threading.Event(), "/bron"
+    Counting.release, Counting.redirect_to, Counting.redirect_status = threading.Event(), "/bron", 303
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Counting)
     if wrap is not None:
         server.socket = wrap(server.socket)
@@ -173,7 +172,7 @@ def test_a_get_follows_redirects_without_authorization_to_another_host(server):
         bearer = {"Authorization": "Bearer geheim"}
         answer = outbound.request("GET", f"{server}/weg", headers=bearer, timeout=5)
         assert answer.status == 200 and answer.json() == {"ok": True}
-        Counting.redirect_to = f"http://localhost:{other.server_port}/bron"
+        Counting.redirect_to = f"http://127.0.0.1:{other.server_port}/bron"  # another port
         assert outbound.request("GET", f"{server}/weg", headers=bearer, timeout=5).status == 200
     finally:
         other.shutdown()
@@ -183,11 +182,19 @@ def test_a_get_follows_redirects_without_authorization_to_another_host(server):
         "Bearer geheim", "Bearer geheim", "Bearer geheim", None]
 
 
-def test_a_post_is_not_sent_where_a_redirect_points(app, server):
-    Counting.redirect_to = "http://localhost:1/elders"
-    with app.app_context(), pytest.raises(outside.OutsideSystemError, match="HTTP 303"):
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_post_is_not_sent_where_a_redirect_points(app, server, status):
+    Counting.redirect_status = status  # to /bron, which answers: a POST followed would show
+    with app.app_context(), pytest.raises(outside.OutsideSystemError, match=f"HTTP {status}"):
         outside._post_to(f"{server}/weg", {"bsn": "999990019"})
     assert Counting.lines == ["POST /weg HTTP/1.1"]
+
+
+def test_a_header_we_cannot_send_is_our_error_not_the_outside_systems(server):
+    with pytest.raises(ValueError):
+        outbound.request("POST", f"{server}/bron", headers={"Authorization": "Bearer a\nb"},
+                         timeout=5)
+    assert Counting.lines == []
 
 
 def _serve_another():
