@@ -53,7 +53,7 @@ def site(tmp_path):
     (tmp_path / "nginx").mkdir()
     nginx = Nginx(tmp_path / "nginx", [f"127.0.0.1:{port}" for port in ports], cert_file, key_file)
     system = Deployment(tmp_path, database_url, rabbitmq_url, redis.url, PUBLIC_URL=nginx.url,
-                        TRUSTED_PROXIES=1, REQUESTS_CA_BUNDLE=ca_file, SOURCE_SIM_LATENCY_MS=200)
+                        TRUSTED_PROXIES=1, SSL_CERT_FILE=ca_file, SOURCE_SIM_LATENCY_MS=200)
     try:
         webs = [system.start_procfile_web(port)[1] for port in ports]
         system.start_worker()
