@@ -191,17 +191,19 @@ def forget_pools():
     with _pools_lock:
         for pool in _pools.values():
             pool.clear()
-        _pools.clear()
-    _environment_proxies.cache_clear()
-    _proxy_for.cache_clear()
+        _start_afresh()
 
 
 def _after_fork():
     """A forked child starts without its parent's connections (its copies of their sockets
     are let go, never used) and with a lock of its own."""
     global _pools_lock
-    _pools.clear()
     _pools_lock = threading.Lock()
+    _start_afresh()
+
+
+def _start_afresh():
+    _pools.clear()
     _environment_proxies.cache_clear()
     _proxy_for.cache_clear()
 
