@@ -1,9 +1,11 @@
 """The database: one engine per app, one scoped session per thread."""
 
+import logging
+import select
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import create_engine, event, make_url, text
+from sqlalchemy import create_engine, event, exc, make_url, text
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 
 
@@ -15,6 +17,7 @@ class _AppSession(Session):
 
 
 session = scoped_session(sessionmaker(class_=_AppSession))
+log = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
@@ -38,15 +41,32 @@ def make_engine(url):
             connection.execute("PRAGMA secure_delete=ON")
         return engine
     # hide_parameters: an error message or log line never shows the values (BSNs, names).
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    engine = create_engine(url, hide_parameters=True)
+    event.listen(engine, "checkout", _closed_by_the_server_is_not_used)
+    return engine
+
+
+def _closed_by_the_server_is_not_used(dbapi_connection, _record, _proxy):
+    """A pooled connection PostgreSQL has closed (a restart, pg_terminate_backend, an idle
+    timeout) is not handed out: the pool connects afresh. An idle connection's socket has
+    nothing to read unless the server spoke first, and a server that ends a session says so
+    (FATAL 57P01) and closes it: one look at the socket, where a ping (pool_pre_ping) would
+    cost a round trip to the database before every transaction. A notice the server sends
+    unasked (a reload's new setting) costs a fresh connection, no more; a peer that vanished
+    without a word is found by the statement, as it would be by a ping."""
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise exc.DisconnectionError("the connection is closed")
+    readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    if readable:
+        raise exc.DisconnectionError("the database closed the connection")
 
 
 def make_bookkeeping_engine(url):
     """For PostgreSQL, an engine for bookkeeping whose loss costs only a repeat (the outbox's
     cross-off of a sent job: a job sent again is harmless). Each statement commits alone
     (autocommit: no BEGIN and COMMIT around it), without waiting for the disk
-    (synchronous_commit off) and without a ping first: one round trip where the main
-    engine makes five. A connection that died (a database restart) fails one statement,
+    (synchronous_commit off) and without a look at its socket first: one round trip where
+    the main engine makes four. A connection that died (a database restart) fails one statement,
     which is then left to the clock, and the pool connects afresh. None for other databases:
     the main engine serves."""
     if not url.startswith("postgresql"):
@@ -89,6 +109,21 @@ def _scrub(engine):
             connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
 
 
+def end_session():
+    """End this thread's session: what it did not commit is rolled back and its connection
+    goes back to the pool. A connection the database ended meanwhile (a restart) cannot be
+    rolled back, and need not be: nothing uncommitted outlives it. The pool drops it, and
+    what the request did and answered stands (not a 500 after a page already drawn)."""
+    try:
+        session.remove()
+    except exc.DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        session.registry.clear()
+        log.warning("the database ended a connection at the end of its use: %s",
+                    type(error.orig).__name__)
+
+
 def dispose(app):
     """Close every connection the app's engines hold (a test's or a benchmark's app at its end)."""
     for name in ("db_engine", "db_bookkeeping_engine"):
@@ -103,4 +138,4 @@ def init_app(app):
 
     @app.teardown_appcontext
     def _remove_session(_exc):
-        session.remove()
+        end_session()

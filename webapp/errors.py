@@ -5,7 +5,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from .db import session
+from .db import end_session
 from .domain.journey import IllegalTransition
 from .pages import problem
 
@@ -35,7 +35,7 @@ def init_app(app):
     @app.errorhandler(OperationalError)
     def _database_unreachable(exc):
         app.logger.error("database unreachable: %s", type(exc.orig).__name__)
-        session.remove()  # drop the broken connection; the pool opens a new one next time
+        end_session()  # drop the broken connection; the pool opens a new one next time
         return problem(_("Even niet bereikbaar"),
                        _("Wij kunnen uw gegevens nu even niet ophalen. Er is niets verloren gegaan. "
                        "Probeer het over een minuut opnieuw."), 503, request.url, _("Opnieuw proberen"))

@@ -24,7 +24,7 @@ from flask.globals import app_ctx, request_ctx
 from messaging import events
 
 from . import journeys, metrics, qr
-from .db import session
+from .db import end_session, session
 from .domain import sources as catalogue
 from .domain.journey import FETCHING, JourneyState
 from .domain.progress import ProgressView
@@ -253,7 +253,7 @@ def stream(journey_id, page):
                 yield b"retry: 2000\n\n"
                 view = None
                 while True:
-                    session.remove()  # read fresh state; hold no connection while waiting
+                    end_session()  # read fresh state; hold no connection while waiting
                     if view is None or not _before(view.order, page.order):
                         for name, data in page.render(view):
                             yield _event(name, data, page.order).encode()
@@ -262,7 +262,7 @@ def stream(journey_id, page):
                     name = data = message = more = None
                     due = page.refresh_after()
                     deadline = None if due is None else time.monotonic() + due
-                    session.remove()
+                    end_session()
                     message = subscription.get(timeout=_wait_s(deadline, heartbeat_s))
                     while message is None:
                         if deadline is not None and time.monotonic() >= deadline:

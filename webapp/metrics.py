@@ -31,7 +31,7 @@ from messaging import deadletters
 
 from . import funnel, logs
 from .clock import utcnow
-from .db import session
+from .db import end_session, session
 from .domain.journey import JourneyState
 from .models import ClockTick, Journey, OutboxMessage
 from .outbox import QUEUE
@@ -144,7 +144,7 @@ class StateCollector:
                 Journey.state == JourneyState.SENDING, Journey.delivery_delayed_at.is_not(None)))
             steps = funnel.totals()
             now = self.app.extensions["clock"].now()
-            session.remove()
+            end_session()
             dead = _dead_letters(self.app.extensions["broker"])
         journeys = GaugeMetricFamily("ockto_journeys", "Journeys by state.", labels=["state"])
         for state, count in states.items():

@@ -9,6 +9,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
 
 import redis
 from playwright.sync_api import expect, sync_playwright
@@ -239,17 +241,28 @@ def test_a_redis_restart_after_consent_ends_the_journey_with_a_mail_and_nothing_
     assert _dossiers_in_inbox(web) == 0
 
 
-def test_a_dropped_database_connection_gives_a_clear_page_and_the_app_recovers(deployment, postgres_url):
+def _at_the_checklist(deployment):
+    """A web and a worker process, and Sanne's journey at its checklist: (web, desktop, walk)."""
     system = deployment()
     web = system.start_web()
     desktop = HttpClient(web)
     walk = Walk(system.app, desktop, desktop, system.run_jobs)
     system.start_worker()
     walk.start(walk.apply(SANNE))
+    return web, desktop, walk
+
+
+def _database_admin(postgres_url):
+    """(the app's database name, an engine on another database to act on its sessions)."""
+    return (postgres_url.rsplit("/", 1)[1],
+            create_engine(postgres_url.rsplit("/", 1)[0] + "/test", isolation_level="AUTOCOMMIT"))
+
+
+def test_a_dropped_database_connection_gives_a_clear_page_and_the_app_recovers(deployment, postgres_url):
+    _web, desktop, walk = _at_the_checklist(deployment)
     assert desktop.get(walk.journey_url).status_code == 200
 
-    database = postgres_url.rsplit("/", 1)[1]
-    admin = create_engine(postgres_url.rsplit("/", 1)[0] + "/test", isolation_level="AUTOCOMMIT")
+    database, admin = _database_admin(postgres_url)
     allow = f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS '
     try:
         with admin.connect() as connection:
@@ -265,6 +278,45 @@ def test_a_dropped_database_connection_gives_a_clear_page_and_the_app_recovers(d
         admin.dispose()
     recovered = desktop.get(walk.journey_url)
     assert recovered.status_code == 200 and 'data-step="checklist"' in recovered.text
+
+
+def test_sessions_the_database_ends_under_traffic_cost_no_500_and_the_pages_after_are_answered(
+        deployment, postgres_url):
+    """PostgreSQL ends every session of the app three times (as a restart or an operator
+    would) while four browsers keep reading their journey page: a request under way at that
+    moment may get the clear 503 page, none a 500 (not even one whose page was drawn before
+    its connection's end: webapp.db.end_session), and every request after it is answered."""
+    web, desktop, walk = _at_the_checklist(deployment)
+    answers, ends, stop = [], [], threading.Event()
+
+    def browse():
+        browser = HttpClient(web)
+        browser.http.cookies.update(desktop.http.cookies)
+        while not stop.is_set():
+            started = time.monotonic()
+            answers.append((started, browser.get(walk.journey_url).status_code))
+
+    browsers = [threading.Thread(target=browse) for _ in range(4)]
+    for browser in browsers:
+        browser.start()
+    database, admin = _database_admin(postgres_url)
+    try:
+        for _ in range(3):
+            wait_for(lambda: len(answers) >= 40 * (len(ends) + 1), 30, "pages read")
+            with admin.connect() as connection:
+                ended = connection.execute(text(
+                    "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+                    "WHERE datname = :db"), {"db": database}).scalar()
+                ends.append((time.monotonic(), ended))
+        wait_for(lambda: sum(started > ends[-1][0] for started, _ in answers) >= 40, 30, "pages after")
+    finally:
+        stop.set()
+        for browser in browsers:
+            browser.join()
+        admin.dispose()
+    assert all(ended >= 1 for _, ended in ends)
+    assert 500 not in {status for _, status in answers}
+    assert {status for started, status in answers if started > ends[-1][0]} == {200}
 
 
 class Customer:

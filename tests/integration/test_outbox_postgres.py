@@ -60,7 +60,7 @@ def test_after_the_database_dropped_its_connections_no_job_is_lost_and_cross_off
         app, sent, postgres_url, caplog):
     _ask(sent)  # the bookkeeping pool holds a connection now
     assert _waiting() == set()
-    session.remove()  # the main engine's connections are dropped too: they are pinged first
+    session.remove()  # the main engine's connections are dropped too: the pool sees they ended
     database = postgres_url.rsplit("/", 1)[1]
     with app.extensions["db_engine"].connect() as connection:
         dropped = connection.execute(text(
