@@ -44,6 +44,9 @@ SETTINGS = {
     # (Werkzeug's ProxyFix). 0: none is trusted, the peer is the client.
     "TRUSTED_PROXIES": (int, 0),
     "DATABASE_URL": (str, None),  # unset: SQLite in the instance folder
+    # A database that refuses new connections (restarting) is tried again this long before
+    # a request gets the "Even niet bereikbaar" page.
+    "DATABASE_CONNECT_WAIT_S": (float, 5.0),
     "RABBITMQ_URL": (str, None),  # unset: Dramatiq's StubBroker, worker threads in the process
     "REDIS_URL": (str, None),  # unset: live events and counters stay inside this process
     "SSE_HEARTBEAT_S": (float, 15.0),  # an open stream's heartbeat: a closed page is released

@@ -2,6 +2,7 @@
 
 import logging
 import select
+import time
 from pathlib import Path
 
 from flask import current_app
@@ -24,8 +25,9 @@ class Base(DeclarativeBase):
     pass
 
 
-def make_engine(url):
-    """An engine for `url`; SQLite gets WAL and a busy timeout so threads can share it."""
+def make_engine(url, connect_wait_s=0.0):
+    """An engine for `url`; SQLite gets WAL and a busy timeout so threads can share it.
+    PostgreSQL's: see `_closed_by_the_server_is_not_used` and `_connecting_through_a_restart`."""
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
@@ -43,6 +45,8 @@ def make_engine(url):
     # hide_parameters: an error message or log line never shows the values (BSNs, names).
     engine = create_engine(url, hide_parameters=True)
     event.listen(engine, "checkout", _closed_by_the_server_is_not_used)
+    if connect_wait_s > 0:
+        event.listen(engine, "do_connect", _connecting_through_a_restart(connect_wait_s))
     return engine
 
 
@@ -59,6 +63,32 @@ def _closed_by_the_server_is_not_used(dbapi_connection, _record, _proxy):
     readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
     if readable:
         raise exc.DisconnectionError("the database closed the connection")
+
+
+# A connection refused so is a setting to mend, not a restart to wait out: no such role or
+# database, a wrong password, no pg_hba.conf line for us. (libpq gives the server's message
+# only, no SQLSTATE; a server that speaks another language than English is waited for.)
+_NOT_WAITED_FOR = ("does not exist", "authentication failed", "pg_hba.conf")
+
+
+def _connecting_through_a_restart(wait_s):
+    """A new connection the database refuses (a restart, a failover, connections refused
+    for a moment) is tried again, at growing intervals, for up to `wait_s` seconds, so that a
+    request meets a database restart as a short wait rather than the 503 page. Only the
+    connecting is tried again: a statement under way when the database went is not (its
+    request gets the 503 page; a job is retried by the worker)."""
+    def connect(dialect, _record, cargs, cparams):
+        deadline, pause = time.monotonic() + wait_s, 0.1
+        while True:
+            try:
+                return dialect.connect(*cargs, **cparams)
+            except dialect.loaded_dbapi.OperationalError as error:
+                if (any(setting in str(error) for setting in _NOT_WAITED_FOR)
+                        or time.monotonic() + pause > deadline):
+                    raise
+            time.sleep(pause)  # under gevent, this request's greenlet only
+            pause = min(pause * 2, 1.0)
+    return connect
 
 
 def make_bookkeeping_engine(url):
@@ -132,7 +162,8 @@ def dispose(app):
 
 
 def init_app(app):
-    app.extensions["db_engine"] = make_engine(app.config["DATABASE_URL"])
+    app.extensions["db_engine"] = make_engine(app.config["DATABASE_URL"],
+                                              app.config["DATABASE_CONNECT_WAIT_S"])
     app.extensions["db_bookkeeping_engine"] = (make_bookkeeping_engine(app.config["DATABASE_URL"])
                                                or app.extensions["db_engine"])
 

@@ -2,7 +2,7 @@
 
 from flask import request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from .db import end_session
@@ -33,8 +33,9 @@ def init_app(app):
                        409, *_way_back())
 
     @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)  # every connection of the pool busy (or connecting) too long
     def _database_unreachable(exc):
-        app.logger.error("database unreachable: %s", type(exc.orig).__name__)
+        app.logger.error("database unreachable: %s", type(getattr(exc, "orig", None) or exc).__name__)
         end_session()  # drop the broken connection; the pool opens a new one next time
         return problem(_("Even niet bereikbaar"),
                        _("Wij kunnen uw gegevens nu even niet ophalen. Er is niets verloren gegaan. "

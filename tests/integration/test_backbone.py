@@ -241,9 +241,9 @@ def test_a_redis_restart_after_consent_ends_the_journey_with_a_mail_and_nothing_
     assert _dossiers_in_inbox(web) == 0
 
 
-def _at_the_checklist(deployment):
+def _at_the_checklist(deployment, **settings):
     """A web and a worker process, and Sanne's journey at its checklist: (web, desktop, walk)."""
-    system = deployment()
+    system = deployment(**settings)
     web = system.start_web()
     desktop = HttpClient(web)
     walk = Walk(system.app, desktop, desktop, system.run_jobs)
@@ -259,7 +259,7 @@ def _database_admin(postgres_url):
 
 
 def test_a_dropped_database_connection_gives_a_clear_page_and_the_app_recovers(deployment, postgres_url):
-    _web, desktop, walk = _at_the_checklist(deployment)
+    _web, desktop, walk = _at_the_checklist(deployment, DATABASE_CONNECT_WAIT_S=1)
     assert desktop.get(walk.journey_url).status_code == 200
 
     database, admin = _database_admin(postgres_url)
@@ -280,43 +280,91 @@ def test_a_dropped_database_connection_gives_a_clear_page_and_the_app_recovers(d
     assert recovered.status_code == 200 and 'data-step="checklist"' in recovered.text
 
 
-def test_sessions_the_database_ends_under_traffic_cost_no_500_and_the_pages_after_are_answered(
-        deployment, postgres_url):
-    """PostgreSQL ends every session of the app three times (as a restart or an operator
-    would) while four browsers keep reading their journey page: a request under way at that
-    moment may get the clear 503 page, none a 500 (not even one whose page was drawn before
-    its connection's end: webapp.db.end_session), and every request after it is answered."""
-    web, desktop, walk = _at_the_checklist(deployment)
-    answers, ends, stop = [], [], threading.Event()
+class _Browsers:
+    """Four browsers reading Sanne's journey page over and over: [(started, status)]."""
 
-    def browse():
+    def __init__(self, web, desktop, walk, count=4):
+        self.answers, self._stop = [], threading.Event()
+        self._threads = [threading.Thread(target=self._browse, args=(web, desktop, walk))
+                         for _ in range(count)]
+        for thread in self._threads:
+            thread.start()
+
+    def _browse(self, web, desktop, walk):
         browser = HttpClient(web)
         browser.http.cookies.update(desktop.http.cookies)
-        while not stop.is_set():
+        while not self._stop.is_set():
             started = time.monotonic()
-            answers.append((started, browser.get(walk.journey_url).status_code))
+            self.answers.append((started, browser.get(walk.journey_url).status_code))
 
-    browsers = [threading.Thread(target=browse) for _ in range(4)]
-    for browser in browsers:
-        browser.start()
+    def started_after(self, moment):
+        return [status for started, status in self.answers if started > moment]
+
+    def stop(self):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+
+def _end_sessions(connection, database):
+    return connection.execute(text(
+        "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+        "WHERE datname = :db"), {"db": database}).scalar()
+
+
+def test_sessions_the_database_ends_under_traffic_cost_no_500_and_the_pages_after_are_answered(
+        deployment, postgres_url):
+    """PostgreSQL ends every session of the app three times (as an operator would) while
+    four browsers keep reading their journey page: a request under way at that moment may
+    get the clear 503 page, none a 500 (not even one whose page was drawn before its
+    connection's end: webapp.db.end_session), and every request after it is answered."""
+    browsers = _Browsers(*_at_the_checklist(deployment))
     database, admin = _database_admin(postgres_url)
+    ends = []
     try:
         for _ in range(3):
-            wait_for(lambda: len(answers) >= 40 * (len(ends) + 1), 30, "pages read")
+            wait_for(lambda: len(browsers.answers) >= 40 * (len(ends) + 1), 30, "pages read")
             with admin.connect() as connection:
-                ended = connection.execute(text(
-                    "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
-                    "WHERE datname = :db"), {"db": database}).scalar()
-                ends.append((time.monotonic(), ended))
-        wait_for(lambda: sum(started > ends[-1][0] for started, _ in answers) >= 40, 30, "pages after")
+                ends.append((_end_sessions(connection, database), time.monotonic()))
+        wait_for(lambda: len(browsers.started_after(ends[-1][1])) >= 40, 30, "pages after")
     finally:
-        stop.set()
-        for browser in browsers:
-            browser.join()
+        browsers.stop()
         admin.dispose()
-    assert all(ended >= 1 for _, ended in ends)
-    assert 500 not in {status for _, status in answers}
-    assert {status for started, status in answers if started > ends[-1][0]} == {200}
+    assert all(ended >= 1 for ended, _ in ends)
+    assert 500 not in {status for _, status in browsers.answers}
+    assert set(browsers.started_after(ends[-1][1])) == {200}
+
+
+def test_a_database_restart_under_traffic_is_a_wait_not_an_error_page(deployment, postgres_url):
+    """As a restart does, PostgreSQL ends every session and refuses new ones for a second
+    and a half while four browsers read their journey page: a page asked for meanwhile waits
+    and is answered (DATABASE_CONNECT_WAIT_S), no request gets a 500, and every one after is
+    answered."""
+    web, desktop, walk = _at_the_checklist(deployment)
+    browsers = _Browsers(web, desktop, walk)
+    database, admin = _database_admin(postgres_url)
+    allow = f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS '
+    late = []
+    asks = threading.Thread(target=lambda: late.append(desktop.get(walk.journey_url).status_code))
+    try:
+        wait_for(lambda: len(browsers.answers) >= 40, 30, "pages read")
+        with admin.connect() as connection:
+            connection.execute(text(allow + "false"))
+            try:
+                assert _end_sessions(connection, database) >= 1
+                asks.start()  # while the database refuses connections
+                time.sleep(1.5)  # the restart's length, not a wait for something
+            finally:
+                connection.execute(text(allow + "true"))
+            up = time.monotonic()
+        asks.join()
+        wait_for(lambda: len(browsers.started_after(up)) >= 40, 30, "pages after")
+    finally:
+        browsers.stop()
+        admin.dispose()
+    assert late == [200]
+    assert 500 not in {status for _, status in browsers.answers}
+    assert set(browsers.started_after(up)) == {200}
 
 
 class Customer:

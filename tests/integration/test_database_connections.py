@@ -1,9 +1,13 @@
 """The main engine's pool on PostgreSQL: a connection the database ended while it was idle
 in the pool (a restart, pg_terminate_backend) is never handed out, and a live one is handed
-out without a round trip to the database first (webapp.db)."""
+out without a round trip to the database first; a database refusing connections for a moment
+is waited for, a wrong setting is not (webapp.db)."""
+
+import threading
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
 
 from webapp.db import make_engine
 
@@ -49,3 +53,63 @@ def test_a_live_pooled_connection_is_handed_out_without_a_ping(engine, monkeypat
     with engine.connect() as connection:
         assert _backend(connection) == first
     assert pings == []
+
+
+def _allow_connections(postgres_url, allowed):
+    database = postgres_url.rsplit("/", 1)[1]
+    admin = create_engine(postgres_url.rsplit("/", 1)[0] + "/test", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS {allowed}'))
+    finally:
+        admin.dispose()
+
+
+def _counting_connects(engine, monkeypatch):
+    attempts = []
+    real = engine.dialect.connect
+    monkeypatch.setattr(engine.dialect, "connect", lambda *a, **kw: attempts.append(1) or real(*a, **kw))
+    return attempts
+
+
+def test_a_database_refusing_connections_for_a_moment_is_waited_for(postgres_url, monkeypatch):
+    engine = make_engine(postgres_url, connect_wait_s=10)
+    attempts = _counting_connects(engine, monkeypatch)
+    _allow_connections(postgres_url, "false")
+    back = threading.Timer(1.0, _allow_connections, (postgres_url, "true"))  # a restart's length
+    back.start()
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+    finally:
+        back.join()
+        engine.dispose()
+    assert len(attempts) > 1
+
+
+def test_a_database_refusing_connections_longer_than_the_wait_is_an_error(postgres_url, monkeypatch):
+    engine = make_engine(postgres_url, connect_wait_s=0.5)
+    attempts = _counting_connects(engine, monkeypatch)
+    _allow_connections(postgres_url, "false")
+    try:
+        with pytest.raises(OperationalError, match="not currently accepting connections"):
+            engine.connect()
+    finally:
+        _allow_connections(postgres_url, "true")
+        engine.dispose()
+    assert len(attempts) > 1
+
+
+@pytest.mark.parametrize("wrong", ["password", "database"])
+def test_wrong_credentials_or_database_are_not_waited_for(postgres_url, monkeypatch, wrong):
+    url = make_url(postgres_url)
+    url = (url.set(username="nobody_here", password="wrong") if wrong == "password"
+           else url.set(database="no_such_database_here"))
+    engine = make_engine(url.render_as_string(hide_password=False), connect_wait_s=30)
+    attempts = _counting_connects(engine, monkeypatch)
+    try:
+        with pytest.raises(OperationalError):
+            engine.connect()
+    finally:
+        engine.dispose()
+    assert len(attempts) == 1
