@@ -19,6 +19,14 @@ class _AppSession(Session):
 
 session = scoped_session(sessionmaker(class_=_AppSession))
 log = logging.getLogger(__name__)
+try:  # the operating system's poll, also where gevent replaced the select module's
+    from gevent.monkey import get_original
+    _poll = get_original("select", "poll")
+except ImportError:
+    _poll = select.poll
+# An idle connection whose peer stopped answering (a host gone, a failover to another
+# machine) is found by TCP keepalive within 5 + 2 x 3 s; its socket then reports the error.
+_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 3, "keepalives_count": 2}
 
 
 class Base(DeclarativeBase):
@@ -43,7 +51,7 @@ def make_engine(url, connect_wait_s=0.0):
             connection.execute("PRAGMA secure_delete=ON")
         return engine
     # hide_parameters: an error message or log line never shows the values (BSNs, names).
-    engine = create_engine(url, hide_parameters=True)
+    engine = create_engine(url, hide_parameters=True, connect_args=_KEEPALIVE)
     event.listen(engine, "checkout", _closed_by_the_server_is_not_used)
     if connect_wait_s > 0:
         event.listen(engine, "do_connect", _connecting_through_a_restart(connect_wait_s))
@@ -53,15 +61,18 @@ def make_engine(url, connect_wait_s=0.0):
 def _closed_by_the_server_is_not_used(dbapi_connection, _record, _proxy):
     """A pooled connection PostgreSQL has closed (a restart, pg_terminate_backend, an idle
     timeout) is not handed out: the pool connects afresh. An idle connection's socket has
-    nothing to read unless the server spoke first, and a server that ends a session says so
+    nothing to read unless the server spoke first (only a NOTIFY after a LISTEN comes
+    unasked, and this engine never listens), and a server that ends a session says so
     (FATAL 57P01) and closes it: one look at the socket, where a ping (pool_pre_ping) would
-    cost a round trip to the database before every transaction. A notice the server sends
-    unasked (a reload's new setting) costs a fresh connection, no more; a peer that vanished
-    without a word is found by the statement, as it would be by a ping."""
+    cost a round trip to the database before every transaction. A peer gone without a word
+    is found by keepalive (`_KEEPALIVE`), or else by the statement, as by a ping. poll, not
+    select: a web process holds thousands of sockets, and select takes none numbered
+    from 1024 on; timeout 0: no wait, and under gevent no switch to another greenlet."""
     if dbapi_connection.closed or dbapi_connection.broken:
         raise exc.DisconnectionError("the connection is closed")
-    readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
-    if readable:
+    socket = _poll()
+    socket.register(dbapi_connection.fileno(), select.POLLIN)
+    if socket.poll(0):
         raise exc.DisconnectionError("the database closed the connection")
 
 

@@ -308,7 +308,7 @@ class _Browsers:
 
 def _end_sessions(connection, database):
     return connection.execute(text(
-        "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
         "WHERE datname = :db"), {"db": database}).scalar()
 
 

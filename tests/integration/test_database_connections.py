@@ -3,13 +3,21 @@ in the pool (a restart, pg_terminate_backend) is never handed out, and a live on
 out without a round trip to the database first; a database refusing connections for a moment
 is waited for, a wrong setting is not (webapp.db)."""
 
+import logging
+import os
+import resource
 import threading
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
-from webapp.db import make_engine
+from webapp.db import end_session, make_engine, session
+
+
+@pytest.fixture
+def app_config(postgres_url):
+    return {"DATABASE_URL": postgres_url}
 
 
 @pytest.fixture
@@ -27,7 +35,7 @@ def _end_sessions(postgres_url, pids):
     admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            return connection.execute(text("SELECT count(pg_terminate_backend(pid, 5000)) "
+            return connection.execute(text("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) "
                                            "FROM unnest(CAST(:pids AS int[])) AS pid"),
                                       {"pids": list(pids)}).scalar()
     finally:
@@ -43,6 +51,42 @@ def test_connections_the_database_ended_in_the_pool_are_not_handed_out(engine, p
     for _ in range(3):
         with engine.connect() as connection:
             assert _backend(connection) not in ended
+
+
+@pytest.fixture
+def files_held():
+    """More than 1024 files open, as in a web process holding its streams: a connection's
+    socket is numbered above 1024, where select() takes none."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    yield held
+    for fd in held:
+        os.close(fd)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_connection_numbered_above_1024_is_looked_at_too(engine, postgres_url, files_held):
+    with engine.connect() as connection:
+        assert connection.connection.dbapi_connection.fileno() > 1024
+        ended = {_backend(connection)}
+    assert _end_sessions(postgres_url, ended) == 1
+    with engine.connect() as connection:
+        assert _backend(connection) not in ended
+
+
+def test_a_session_whose_connection_the_database_ended_ends_quietly(app, postgres_url, caplog):
+    """What a request's teardown does (webapp.db.end_session) after its connection was ended
+    mid-transaction: no error, the pool gets its connection back, the next session works."""
+    engine = app.extensions["db_engine"]
+    ended = {session.execute(text("SELECT pg_backend_pid()")).scalar()}  # a transaction open
+    assert _end_sessions(postgres_url, ended) == 1
+    with caplog.at_level(logging.WARNING, logger="webapp.db"):
+        end_session()
+    assert "the database ended a connection" in caplog.text
+    assert engine.pool.checkedout() == 0
+    assert session.execute(text("SELECT pg_backend_pid()")).scalar() not in ended
+    end_session()
 
 
 def test_a_live_pooled_connection_is_handed_out_without_a_ping(engine, monkeypatch):
