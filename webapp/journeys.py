@@ -572,6 +572,11 @@ def fetch_source(journey_id, role, source):
     except keys.KeyLost:
         return end_with_lost_key(journey)
     bsn = keys.unseal(key, journey.id, journey.person(role).sealed_bsn).decode()
+    # The source may take seconds to answer: no transaction stays open meanwhile (idle in it,
+    # it would hold its connection, and a database restart would fail the job after the
+    # source had answered). What follows takes the journey's lock afresh; a key made just
+    # now is recorded already (it is in the key store).
+    session.commit()
     try:
         with metrics.Timer() as took:
             data = outside.fetch_from_source(source, bsn)
@@ -588,7 +593,7 @@ def fetch_source(journey_id, role, source):
     if data is None:
         fetch.status = FetchStatus.FAILED
     else:
-        fetch.payload = keys.seal(key, journey.id, json.dumps(data).encode())
+        fetch.payload = keys.seal(key, journey_id, json.dumps(data).encode())
         fetch.status = FetchStatus.FETCHED
     fetch.updated_at = utcnow()
     publish(journey_id, locked.version)
@@ -865,7 +870,7 @@ def data_key(journey):
     if journey.key_made_at is None:
         ends = journey.created_at + timedelta(hours=current_app.config["JOURNEY_TTL_HOURS"])
         key = store.create(journey.id, (ends - utcnow()).total_seconds())
-        journey.key_made_at = utcnow()  # committed with the first data sealed under it
+        journey.key_made_at = utcnow()  # committed by the use that made it
         return key
     key = store.get(journey.id)
     if key is None:

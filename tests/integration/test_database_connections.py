@@ -9,10 +9,14 @@ import resource
 import threading
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, make_url, select, text
 from sqlalchemy.exc import OperationalError
 
+from webapp import journeys, outside
 from webapp.db import end_session, make_engine, session
+from webapp.domain.sources import FetchStatus
+from webapp.models import SourceFetch
+from webapp.simulators.population import SANNE
 
 
 @pytest.fixture
@@ -31,15 +35,30 @@ def _backend(connection):
     return connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
 
 
-def _end_sessions(postgres_url, pids):
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+def _as_admin(postgres_url, statement, **params):
+    """One statement from another database of the server, about this test's database."""
+    admin = create_engine(postgres_url.rsplit("/", 1)[0] + "/test", isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            return connection.execute(text("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) "
-                                           "FROM unnest(CAST(:pids AS int[])) AS pid"),
-                                      {"pids": list(pids)}).scalar()
+            result = connection.execute(text(statement), params)
+            return result.scalar() if result.returns_rows else None
     finally:
         admin.dispose()
+
+
+def _end_sessions(postgres_url, pids):
+    return _as_admin(postgres_url, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) "
+                     "FROM unnest(CAST(:pids AS int[])) AS pid", pids=list(pids))
+
+
+def _end_every_session(postgres_url):
+    return _as_admin(postgres_url, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) "
+                     "FROM pg_stat_activity WHERE datname = :db", db=postgres_url.rsplit("/", 1)[1])
+
+
+def _allow_connections(postgres_url, allowed):
+    database = postgres_url.rsplit("/", 1)[1]
+    _as_admin(postgres_url, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS {allowed}')
 
 
 def test_connections_the_database_ended_in_the_pool_are_not_handed_out(engine, postgres_url):
@@ -99,16 +118,6 @@ def test_a_live_pooled_connection_is_handed_out_without_a_ping(engine, monkeypat
     assert pings == []
 
 
-def _allow_connections(postgres_url, allowed):
-    database = postgres_url.rsplit("/", 1)[1]
-    admin = create_engine(postgres_url.rsplit("/", 1)[0] + "/test", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS {allowed}'))
-    finally:
-        admin.dispose()
-
-
 def _counting_connects(engine, monkeypatch):
     attempts = []
     real = engine.dialect.connect
@@ -157,3 +166,27 @@ def test_wrong_credentials_or_database_are_not_waited_for(postgres_url, monkeypa
     finally:
         engine.dispose()
     assert len(attempts) == 1
+
+
+def test_a_source_fetch_holds_no_transaction_while_the_source_answers(
+        walk, phone, worker, postgres_url, monkeypatch):
+    """The database ends every session (a restart) while a source answers a fetch job: the
+    job keeps the answer, as no connection of it was in use meanwhile."""
+    walk.start(walk.apply(SANNE))
+    phone.get(walk.to_qr())
+    walk.login(SANNE)
+    worker.stop()  # the job is run below, as a worker runs it
+    phone.post("/app/bronnen/mijnoverheid")
+    journey_id = walk.journey_url.rsplit("/", 1)[1]
+    asked, real = [], outside.fetch_from_source
+
+    def answer_during_a_restart(source, bsn):
+        asked.append(_end_every_session(postgres_url))
+        return real(source, bsn)
+
+    monkeypatch.setattr(outside, "fetch_from_source", answer_during_a_restart)
+    journeys.fetch_source(journey_id, "applicant", "mijnoverheid")
+    end_session()
+    assert asked and asked[0] >= 1
+    fetch = session.scalar(select(SourceFetch).filter_by(journey_id=journey_id, source="mijnoverheid"))
+    assert fetch.status is FetchStatus.FETCHED and fetch.payload
