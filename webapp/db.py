@@ -1,6 +1,7 @@
 """The database: one engine per app, one scoped session per thread."""
 
 import logging
+import random
 import select
 import time
 from pathlib import Path
@@ -24,9 +25,12 @@ try:  # the operating system's poll, also where gevent replaced the select modul
     _poll = get_original("select", "poll")
 except ImportError:
     _poll = select.poll
-# An idle connection whose peer stopped answering (a host gone, a failover to another
-# machine) is found by TCP keepalive within 5 + 2 x 3 s; its socket then reports the error.
-_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 3, "keepalives_count": 2}
+# A peer that stopped answering (a host gone, a failover to another machine): an idle
+# connection's is found by TCP keepalive within 5 + 2 x 3 s (its socket then reports the
+# error), a statement's unanswered for 15 s fails (tcp_user_timeout), and a connect gives up
+# after 5 s (libpq's own default waits 130). DATABASE_URL's own settings of these win.
+_PEER_GONE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 3, "keepalives_count": 2,
+              "tcp_user_timeout": 15_000, "connect_timeout": 5}
 
 
 class Base(DeclarativeBase):
@@ -51,7 +55,11 @@ def make_engine(url, connect_wait_s=0.0):
             connection.execute("PRAGMA secure_delete=ON")
         return engine
     # hide_parameters: an error message or log line never shows the values (BSNs, names).
-    engine = create_engine(url, hide_parameters=True, connect_args=_KEEPALIVE)
+    given = make_url(url).query
+    # A request waits for a free connection of the pool (all busy, or connecting while the
+    # database restarts) at most this long, not SQLAlchemy's 30 s: then the 503 page.
+    engine = create_engine(url, hide_parameters=True, pool_timeout=max(connect_wait_s, 5) + 1,
+                           connect_args={k: v for k, v in _PEER_GONE.items() if k not in given})
     event.listen(engine, "checkout", _closed_by_the_server_is_not_used)
     if connect_wait_s > 0:
         event.listen(engine, "do_connect", _connecting_through_a_restart(connect_wait_s))
@@ -65,7 +73,7 @@ def _closed_by_the_server_is_not_used(dbapi_connection, _record, _proxy):
     unasked, and this engine never listens), and a server that ends a session says so
     (FATAL 57P01) and closes it: one look at the socket, where a ping (pool_pre_ping) would
     cost a round trip to the database before every transaction. A peer gone without a word
-    is found by keepalive (`_KEEPALIVE`), or else by the statement, as by a ping. poll, not
+    is found by keepalive (`_PEER_GONE`), or else by the statement, as by a ping. poll, not
     select: a web process holds thousands of sockets, and select takes none numbered
     from 1024 on; timeout 0: no wait, and under gevent no switch to another greenlet."""
     if dbapi_connection.closed or dbapi_connection.broken:
@@ -77,27 +85,44 @@ def _closed_by_the_server_is_not_used(dbapi_connection, _record, _proxy):
 
 
 # A connection refused so is a setting to mend, not a restart to wait out: no such role or
-# database, a wrong password, no pg_hba.conf line for us. (libpq gives the server's message
-# only, no SQLSTATE; a server that speaks another language than English is waited for.)
-_NOT_WAITED_FOR = ("does not exist", "authentication failed", "pg_hba.conf")
+# database, a wrong or missing password, no pg_hba.conf line, a role that may not log in or
+# connect, TLS the server does not offer or a certificate refused. (libpq gives the server's
+# message only, no SQLSTATE; a server that speaks another language than English is waited for.)
+_NOT_WAITED_FOR = ("does not exist", "authentication failed", "pg_hba.conf", "no password supplied",
+                   "not permitted to log in", "permission denied for database",
+                   "does not support SSL", "certificate")
 
 
 def _connecting_through_a_restart(wait_s):
     """A new connection the database refuses (a restart, a failover, connections refused
-    for a moment) is tried again, at growing intervals, for up to `wait_s` seconds, so that a
-    request meets a database restart as a short wait rather than the 503 page. Only the
-    connecting is tried again: a statement under way when the database went is not (its
-    request gets the 503 page; a job is retried by the worker)."""
+    for a moment) is tried again, at growing intervals (0.1 s doubling to 1 s, each a random
+    part shorter so that the requests that met the refusal together do not all come back at
+    once), so that a request meets a database restart as a short wait rather than the 503
+    page. The wait is the process's, not each connection's: from the first refusal on, the
+    connections tried within `wait_s` wait for the database; once it has refused for longer,
+    each connection is tried once (the 503 page at once, not a wait per request) until one
+    is made. Only the connecting is tried again: a statement under way when the database
+    went is not (its request gets the 503 page; a job is retried by the worker)."""
+    refused_since = None
+
     def connect(dialect, _record, cargs, cparams):
-        deadline, pause = time.monotonic() + wait_s, 0.1
+        nonlocal refused_since
+        pause = 0.1
         while True:
             try:
-                return dialect.connect(*cargs, **cparams)
+                connection = dialect.connect(*cargs, **cparams)
             except dialect.loaded_dbapi.OperationalError as error:
-                if (any(setting in str(error) for setting in _NOT_WAITED_FOR)
-                        or time.monotonic() + pause > deadline):
+                if any(setting in str(error) for setting in _NOT_WAITED_FOR):
                     raise
-            time.sleep(pause)  # under gevent, this request's greenlet only
+                now = time.monotonic()
+                refused_since = refused_since or now
+                left = refused_since + wait_s - now
+                if left <= 0:
+                    raise
+            else:
+                refused_since = None
+                return connection
+            time.sleep(min(pause * random.uniform(0.5, 1), left))  # under gevent, this greenlet only
             pause = min(pause * 2, 1.0)
     return connect
 

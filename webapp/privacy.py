@@ -10,7 +10,7 @@ import threading
 import time
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, request
 from sqlalchemy import delete, exists, select
 
 from .clock import utcnow
@@ -106,5 +106,7 @@ def init_app(app):
 
     @app.before_request
     def _sweep_when_due():
-        if app.config["PURGE_SWEEP_S"] > 0:
+        # Not for a probe or a scrape: they answer at once, also while the database is away
+        # (a sweep would wait DATABASE_CONNECT_WAIT_S for it, longer than a probe waits).
+        if app.config["PURGE_SWEEP_S"] > 0 and request.blueprint not in ("health", "metrics"):
             sweeper()

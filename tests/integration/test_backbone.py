@@ -13,9 +13,11 @@ import threading
 import time
 
 import redis
+import requests
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import create_engine, text
 
+from tests.services import POSTGRES_ADMIN_URL
 from webapp.simulators.population import SANNE
 
 from . import crash_after_commit
@@ -254,8 +256,7 @@ def _at_the_checklist(deployment, **settings):
 
 def _database_admin(postgres_url):
     """(the app's database name, an engine on another database to act on its sessions)."""
-    return (postgres_url.rsplit("/", 1)[1],
-            create_engine(postgres_url.rsplit("/", 1)[0] + "/test", isolation_level="AUTOCOMMIT"))
+    return postgres_url.rsplit("/", 1)[1], create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
 
 
 def test_a_dropped_database_connection_gives_a_clear_page_and_the_app_recovers(deployment, postgres_url):
@@ -295,7 +296,11 @@ class _Browsers:
         browser.http.cookies.update(desktop.http.cookies)
         while not self._stop.is_set():
             started = time.monotonic()
-            self.answers.append((started, browser.get(walk.journey_url).status_code))
+            try:
+                status = browser.get(walk.journey_url).status_code
+            except requests.RequestException as error:  # no answer in time counts too
+                status = type(error).__name__
+            self.answers.append((started, status))
 
     def started_after(self, moment):
         return [status for started, status in self.answers if started > moment]
@@ -340,7 +345,7 @@ def test_a_database_restart_under_traffic_is_a_wait_not_an_error_page(deployment
     and a half while four browsers read their journey page: a page asked for meanwhile waits
     and is answered (DATABASE_CONNECT_WAIT_S), no request gets a 500, and every one after is
     answered."""
-    web, desktop, walk = _at_the_checklist(deployment)
+    web, desktop, walk = _at_the_checklist(deployment, DATABASE_CONNECT_WAIT_S=10)
     browsers = _Browsers(web, desktop, walk)
     database, admin = _database_admin(postgres_url)
     allow = f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS '

@@ -30,8 +30,8 @@ def test_mail_down_and_redis_down_leave_the_process_ready(app, desktop, redis_se
 def test_without_its_database_the_process_is_not_ready(app, desktop):
     db.dispose(app)
     app.extensions["db_engine"] = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/gone")
-    app.config["PURGE_SWEEP_S"] = 0
     assert desktop.get("/health/live").status_code == 200  # alive: do not restart it
+    assert app.extensions["purge_sweeper"].last is None  # a probe does not sweep (nor wait)
     ready = desktop.get("/health/ready")
     assert ready.status_code == 503 and ready.json["checks"]["database"].startswith("error")
 
