@@ -232,10 +232,11 @@ def _id_of(journey):
 
 
 def _commit_keeping_what_was_read():
-    """Commit without expiring what the session holds. `publish` read the journey after its
-    version's update, which holds the row's lock until this commit: what it read is the
-    journey as published, so the page drawn next (most requests draw one) need not read it
-    all again."""
+    """Commit without expiring what the session holds, for a caller that knows what it read
+    stays true or does not matter: `publish` read the journey after its version's update,
+    which holds the row's lock until this commit, so what it read is the journey as
+    published and the page drawn next (most requests draw one) need not read it all again;
+    `fetch_source` writes its fetch's row afresh after the source answered."""
     current = session()
     current.expire_on_commit = False
     try:
@@ -575,8 +576,9 @@ def fetch_source(journey_id, role, source):
     # The source may take seconds to answer: no transaction stays open meanwhile (idle in it,
     # it would hold its connection, and a database restart would fail the job after the
     # source had answered). What follows takes the journey's lock afresh; a key made just
-    # now is recorded already (it is in the key store).
-    session.commit()
+    # now is recorded already (it is in the key store). The fetch's row is not read again:
+    # what is written to it after the lock depends on none of what it held.
+    _commit_keeping_what_was_read()
     try:
         with metrics.Timer() as took:
             data = outside.fetch_from_source(source, bsn)

@@ -98,21 +98,32 @@ class Cache:
     """Things made from metadata, per key, made again after `max_age_s`. Making one (reading
     metadata, maybe over the network) happens outside the lock; when it fails (Unreachable)
     and one was made before, that one goes on serving and making is tried again after
-    `retry_s`: a metadata URL that is down stops no login while its last metadata is kept."""
+    `retry_s`: a metadata URL that is down stops no login while its last metadata is kept.
+
+    The first of a key is made once: the others asking meanwhile wait for it. At start, under
+    load, every request of the first second would otherwise read the metadata and build its
+    own client (tens of milliseconds of CPU each), and all of them together slowly."""
 
     def __init__(self, max_age_s, retry_s=METADATA_RETRY_S):
         self._max_age_s, self._retry_s = max_age_s, retry_s
         self._made = {}  # key: (thing, when to make it again)
+        self._first = {}  # key: Event set when the first of the key is made (or failed)
         self._lock = threading.Lock()
 
     def get(self, key, make):
-        now = time.monotonic()
-        with self._lock:
-            thing, due = self._made.get(key, (None, 0))
-            if thing is not None and now < due:
-                return thing
-            if thing is not None:  # the others use it meanwhile, and one process makes it
-                self._made[key] = (thing, now + self._retry_s)
+        while True:
+            now = time.monotonic()
+            with self._lock:
+                thing, due = self._made.get(key, (None, 0))
+                if thing is not None and now < due:
+                    return thing
+                if thing is not None:  # the others use it meanwhile, and one process makes it
+                    self._made[key] = (thing, now + self._retry_s)
+                    break
+                if (first := self._first.get(key)) is None:
+                    self._first[key] = threading.Event()
+                    break
+            first.wait()  # then the first is made, or its making failed and this one tries
         try:
             fresh = make()
         except Unreachable as exc:
@@ -120,9 +131,14 @@ class Cache:
                 raise
             log.warning("metadata not read again, the last one kept: %s", exc)
             return thing
-        with self._lock:
-            self._made[key] = (fresh, time.monotonic() + self._max_age_s)
-        return fresh
+        else:
+            with self._lock:
+                self._made[key] = (fresh, time.monotonic() + self._max_age_s)
+            return fresh
+        finally:
+            if thing is None:
+                with self._lock:
+                    self._first.pop(key).set()
 
 
 def init_app(app):

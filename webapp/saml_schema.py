@@ -58,24 +58,39 @@ def _schema():
     return etree.XMLSchema(etree.fromstring(wrapper, parser, base_url=str(_COPIES / "all.xsd")))
 
 
-# Compiled once per thread: libxml2 only reads a compiled schema while validating, but lxml
-# keeps the last validation's errors on the schema object, and the message must be this
-# validation's.
-_local = threading.local()
+# Compiled schemas waiting to be used, one per validation at a time. libxml2 only reads a
+# compiled schema while validating, but lxml keeps the last validation's errors on the schema
+# object, and the message must be this validation's. Not one per thread: under gevent every
+# request is a greenlet of its own, and each compiled the dozen schema files again.
+_idle = []
+_idle_lock = threading.Lock()
+
+
+def _take():
+    with _idle_lock:
+        if _idle:
+            return _idle.pop()
+    return _schema()
+
+
+def _give_back(schema):
+    with _idle_lock:
+        _idle.append(schema)
 
 
 def validate(document):
     """What pysaml2's saml2.xml.schema.validate does: `document` (a str) is valid, or
     XMLSchemaError says why."""
-    if (schema := getattr(_local, "schema", None)) is None:
-        schema = _local.schema = _schema()
+    schema = _take()
     try:
         tree = etree.fromstring(document.encode() if isinstance(document, str) else document, PARSER)
-        valid = schema.validate(tree)
+        error = None if schema.validate(tree) else str(schema.error_log.last_error)
     except Exception as exc:  # not XML, or what libxml2 cannot check (an entity left unexpanded)
         raise XMLSchemaError({"doc": document, "error": str(exc)}) from exc
-    if not valid:
-        raise XMLSchemaError({"doc": document, "error": str(schema.error_log.last_error)})
+    finally:
+        _give_back(schema)
+    if error is not None:
+        raise XMLSchemaError({"doc": document, "error": error})
 
 
 def install():

@@ -2,7 +2,7 @@
 step waits for it, so no data reaches the review, the consent or the municipality without
 having been shown."""
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from webapp import journeys
 from webapp.db import session
@@ -83,3 +83,28 @@ def test_a_tap_after_the_step_moved_on_fetches_nothing(walk, phone, worker):
     else:
         raise AssertionError("a fetch started after the step moved on")
     assert _fetch(walk, OPTIONAL).status is not FetchStatus.FETCHING
+
+
+def test_a_fetch_reads_its_row_once_not_again_after_the_source_answered(walk, phone, worker):
+    """fetch_source commits before it asks the source (no transaction open meanwhile) and
+    writes the fetch after it: the row read before is not read again to be written."""
+    _required_fetched(walk, phone)
+    worker.stop()
+    phone.post(f"/app/bronnen/{OPTIONAL}")
+    journey_id = _journey(walk).id
+    session.remove()
+    reads = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("SELECT source_fetch."):
+            reads.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        journeys.fetch_source(journey_id, "applicant", OPTIONAL)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    session.remove()
+    assert _fetch(walk, OPTIONAL).status is FetchStatus.FETCHED
+    assert len(reads) == 1
