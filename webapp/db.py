@@ -1,12 +1,15 @@
 """The database: one engine per app, one scoped session per thread."""
 
+import functools
 import logging
 import random
+import re
 import select
 import time
 from pathlib import Path
 
 from flask import current_app
+from psycopg.pq import TransactionStatus
 from sqlalchemy import create_engine, event, exc, make_url, text
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 
@@ -39,7 +42,8 @@ class Base(DeclarativeBase):
 
 def make_engine(url, connect_wait_s=0.0):
     """An engine for `url`; SQLite gets WAL and a busy timeout so threads can share it.
-    PostgreSQL's: see `_closed_by_the_server_is_not_used` and `_connecting_through_a_restart`."""
+    PostgreSQL's: see `_closed_by_the_server_is_not_used`, `_without_a_transaction_until_needed`
+    and `_connecting_through_a_restart`."""
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
@@ -61,6 +65,8 @@ def make_engine(url, connect_wait_s=0.0):
     engine = create_engine(url, hide_parameters=True, pool_timeout=max(connect_wait_s, 5) + 1,
                            connect_args={k: v for k, v in _PEER_GONE.items() if k not in given})
     event.listen(engine, "checkout", _closed_by_the_server_is_not_used)
+    event.listen(engine, "checkout", _without_a_transaction_until_needed)
+    event.listen(engine, "before_cursor_execute", _begun_before_the_first_write)
     if connect_wait_s > 0:
         event.listen(engine, "do_connect", _connecting_through_a_restart(connect_wait_s))
     return engine
@@ -82,6 +88,41 @@ def _closed_by_the_server_is_not_used(dbapi_connection, _record, _proxy):
     socket.register(dbapi_connection.fileno(), select.POLLIN)
     if socket.poll(0):
         raise exc.DisconnectionError("the database closed the connection")
+
+
+def _without_a_transaction_until_needed(dbapi_connection, _record, _proxy):
+    """psycopg begins a transaction before a connection's first statement: a request that
+    only reads then costs BEGIN and ROLLBACK (the pool's reset) around its SELECTs, and that
+    ROLLBACK drops the statements psycopg has prepared on the connection, so that they are
+    parsed and planned afresh by the next one. Autocommit, and `_begun_before_the_first_write`
+    begins the transaction where one is needed: a read alone is its own snapshot, as each
+    statement of a READ COMMITTED transaction is anyway."""
+    dbapi_connection.autocommit = True
+
+
+def _begun_before_the_first_write(conn, cursor, statement, _parameters, context, _executemany):
+    """BEGIN before the first statement that is not a plain read: from there on the session
+    works in one transaction, committed or rolled back as before. Not under SQLAlchemy's
+    isolation_level AUTOCOMMIT (a VACUUM), which asks for no transaction."""
+    dbapi_connection = cursor.connection
+    if (dbapi_connection.autocommit
+            and dbapi_connection.info.transaction_status is TransactionStatus.IDLE
+            and not _reads_only(statement)
+            and conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT"):
+        dbapi_connection.execute("BEGIN")
+
+
+# A SELECT (or SHOW) that takes no lock and changes nothing: no FOR UPDATE or FOR SHARE (the
+# lock would end with the statement), no SELECT INTO, no advisory lock, no sequence or
+# setting changed, no notification. Anything else, a comment in front included, begins.
+_PLAIN_READ = re.compile(r"\s*(SELECT|SHOW)\b(?!.*\b(FOR\s+(NO\s+KEY\s+)?UPDATE|FOR\s+(KEY\s+)?SHARE"
+                         r"|INTO|pg_advisory\w*|nextval|setval|set_config|pg_notify)\b)",
+                         re.IGNORECASE | re.DOTALL)
+
+
+@functools.lru_cache(maxsize=1024)
+def _reads_only(statement):
+    return _PLAIN_READ.match(statement) is not None
 
 
 # A connection refused so is a setting to mend, not a restart to wait out: no such role or

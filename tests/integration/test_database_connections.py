@@ -104,7 +104,8 @@ def test_a_session_whose_connection_the_database_ended_ends_quietly(app, postgre
     """What a request's teardown does (webapp.db.end_session) after its connection was ended
     mid-transaction: no error, the pool gets its connection back, the next session works."""
     engine = app.extensions["db_engine"]
-    ended = {session.execute(text("SELECT pg_backend_pid()")).scalar()}  # a transaction open
+    session.execute(text("SET LOCAL lock_timeout = '5s'"))  # a transaction open
+    ended = {session.execute(text("SELECT pg_backend_pid()")).scalar()}
     assert _end_sessions(postgres_url, ended) == 1
     with caplog.at_level(logging.WARNING, logger="webapp.db"):
         end_session()
