@@ -3,6 +3,7 @@ municipality and for one body only. Its staff: test_simulator_access.py."""
 
 import json
 import sqlite3
+import threading
 import time
 
 import pytest
@@ -112,3 +113,54 @@ def test_the_inbox_tables_are_made_while_another_process_makes_them_too(tmp_path
         for table in first_two:
             sqlalchemy.event.remove(table, "before_create", made_meanwhile)
     assert set(sqlalchemy.inspect(engine).get_table_names()) == set(gemeente.InboxBase.metadata.tables)
+
+
+def _committed_when_waited_for(engine, other, backend):
+    """Commit `other`'s transaction once `backend` waits for one of its locks."""
+    def commit_then():
+        try:
+            with engine.connect() as looking:
+                for _ in range(500):
+                    if looking.execute(sqlalchemy.text(
+                            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid"),
+                            {"pid": backend}).scalar():
+                        break
+                    time.sleep(0.01)
+        finally:
+            other.commit()
+    return threading.Thread(target=commit_then)
+
+
+@pytest.mark.parametrize("moment", ["before", "at once"])
+def test_the_inbox_tables_are_made_on_postgresql_while_another_process_makes_them(postgres_url, moment):
+    """As above, on PostgreSQL (a set's inbox database, INBOX_DATABASE_URL): a table made and
+    committed between this one's look and its CREATE is refused as DuplicateTable; one whose
+    CREATE runs at once with ours makes ours wait, then refused as a unique violation of the
+    catalogue (a supervised set's web process failed to boot on it)."""
+    engine = sqlalchemy.create_engine(postgres_url)
+    first = next(iter(gemeente.InboxBase.metadata.sorted_tables))
+    others = []
+
+    def made_meanwhile(table, connection, **_):
+        if others:
+            return
+        other = sqlalchemy.orm.Session(engine)
+        others.append(other)
+        other.execute(CreateTable(table))
+        if moment == "before":
+            other.commit()
+        else:
+            backend = connection.execute(sqlalchemy.text("SELECT pg_backend_pid()")).scalar()
+            others.append(_committed_when_waited_for(engine, other, backend))
+            others[-1].start()
+
+    sqlalchemy.event.listen(first, "before_create", made_meanwhile)
+    try:
+        gemeente.create_tables(engine, gemeente.InboxBase.metadata)
+    finally:
+        sqlalchemy.event.remove(first, "before_create", made_meanwhile)
+        if moment == "at once":
+            others[1].join()
+        others[0].close()
+    assert set(sqlalchemy.inspect(engine).get_table_names()) == set(gemeente.InboxBase.metadata.tables)
+    engine.dispose()

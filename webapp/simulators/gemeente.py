@@ -24,7 +24,7 @@ import click
 from flask import (Blueprint, abort, current_app, make_response, redirect, render_template, request,
                    session as cookie, url_for)
 from sqlalchemy import String, Text, UniqueConstraint, delete, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -105,11 +105,13 @@ def init_app(app):
 def create_tables(engine, metadata):
     """The simulator's tables, also while another process (a set's other web process, booting
     at the same moment) creates them: each refusal means it made a table this one then finds,
-    so there are at most as many refusals as tables."""
+    so there are at most as many refusals as tables. SQLite refuses with "already exists";
+    PostgreSQL with DuplicateTable, or, when both CREATEs ran at once, with a unique violation
+    of its catalogue (the table's type: the second waits for the first, then is refused)."""
     for refusals in range(len(metadata.tables) + 1):
         try:
             return metadata.create_all(engine)
-        except OperationalError:  # "already exists": made between our look and our CREATE
+        except (OperationalError, ProgrammingError, IntegrityError):  # made between look and CREATE
             if refusals == len(metadata.tables):
                 raise
 
