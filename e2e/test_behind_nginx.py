@@ -44,14 +44,16 @@ document.addEventListener("htmx:sseError", function () { window.__streams.failed
 def site(tmp_path):
     """nginx over TLS in front of two web processes and a worker; (its URL, the CA file, the
     deployment, the nginx, the web processes' ports)."""
+    ca_file, cert_file, key_file = make_certificates(tmp_path / "tls")
+    ports = [free_port(), free_port()]
+    (tmp_path / "nginx").mkdir()
+    # First: without nginx the test ends here (skipped, or failed in CI), before it has
+    # started anything that would then be left running.
+    nginx = Nginx(tmp_path / "nginx", [f"127.0.0.1:{port}" for port in ports], cert_file, key_file)
     database_url, drop = fresh_postgres_database()
     rabbitmq_url, delete = fresh_rabbitmq_vhost()
     redis = PrivateRedis(tmp_path)
     redis.start()
-    ca_file, cert_file, key_file = make_certificates(tmp_path / "tls")
-    ports = [free_port(), free_port()]
-    (tmp_path / "nginx").mkdir()
-    nginx = Nginx(tmp_path / "nginx", [f"127.0.0.1:{port}" for port in ports], cert_file, key_file)
     system = Deployment(tmp_path, database_url, rabbitmq_url, redis.url, PUBLIC_URL=nginx.url,
                         TRUSTED_PROXIES=1, SSL_CERT_FILE=ca_file, SOURCE_SIM_LATENCY_MS=200)
     try:
