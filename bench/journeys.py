@@ -25,7 +25,9 @@ back, and by their version, where they carry one). CPU (user + system, from /pro
 set's own processes with that of the programs they ran and waited for) is counted over the
 run for the set's processes: web, workers, clock, PostgreSQL, RabbitMQ and Redis
 (PostgreSQL's and RabbitMQ's servers are shared on this machine: all their processes count,
-and PostgreSQL's connections that ended during the run).
+and PostgreSQL's connections that ended during the run). Then the load generator's own CPU
+per journey, and the set's as a multiple of it: the figure to compare two commits by on a
+machine whose speed drifts.
 The last line is
 `journeys rate=R completed_per_s=X http_p50_ms=A http_p99_ms=B event_p99_ms=C web_cpu_ms_per_journey=D cpu_ms_per_journey=T stale=S stuck=K`.
 """
@@ -599,6 +601,13 @@ def main():
     print("CPU ms per completed journey: " + ", ".join(
         f"{kind} {ms / done:.0f}" for kind, ms in sorted(used.items()))
         + f" (and this load generator's own {stats.generator_ms / done:.0f}, not counted)")
+    if stats.generator_ms:
+        # The generator does the same work per journey as long as the set answers with the
+        # same requests and events, on the same cores at the same time: the set's CPU as a
+        # multiple of it drifts far less with the machine's speed (a busy host, another
+        # machine) than the set's CPU alone, for comparing runs of two commits.
+        print(f"CPU per journey as a multiple of the load generator's: web "
+              f"{used.get('web', 0) / stats.generator_ms:.2f}, all {sum(used.values()) / stats.generator_ms:.2f}")
     http_ms, event_ms = stats.http_ms or [0], stats.event_ms or [0]
     print(f"journeys rate={args.rate:g} completed_per_s={sustained(stats, args.duration):.2f} "
           f"http_p50_ms={statistics.median(http_ms):.1f} http_p99_ms={percentile(http_ms, 99):.1f} "
