@@ -6,15 +6,20 @@ is waited for, a wrong setting is not (webapp.db)."""
 import logging
 import os
 import resource
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
+from psycopg import OperationalError as PsycopgOperationalError
+from psycopg.waiting import Wait
 from sqlalchemy import create_engine, make_url, select, text
 from sqlalchemy.exc import OperationalError
 
 from tests.services import POSTGRES_ADMIN_URL
 from webapp import journeys, outside
-from webapp.db import end_session, make_engine, session
+from webapp.db import _ready, end_session, make_engine, session
 from webapp.domain.sources import FetchStatus
 from webapp.models import SourceFetch
 from webapp.simulators.population import SANNE
@@ -211,3 +216,53 @@ def test_a_source_fetch_holds_no_transaction_while_the_source_answers(
     assert asked and asked[0] >= 1
     fetch = session.scalar(select(SourceFetch).filter_by(journey_id=journey_id, source="mijnoverheid"))
     assert fetch.status is FetchStatus.FETCHED and fetch.payload
+
+
+# A web process as gunicorn's gevent worker makes it: gevent patches first, then the app's
+# engine. Greenlet A waits in the database for a lock that greenlet B, on another connection,
+# only then lets go of: it works only when a statement's wait lets other greenlets run. Then a
+# connection ended by the database during a statement fails that statement at once.
+_UNDER_GEVENT = """
+from gevent import monkey
+monkey.patch_all()
+import sys, time
+import gevent
+from psycopg import waiting
+from sqlalchemy import exc, text
+from webapp.db import make_engine
+
+engine = make_engine(sys.argv[1])
+holder, waiter = engine.connect(), engine.connect()
+holder.execute(text("SELECT pg_advisory_lock(17)"))
+waiter.execute(text("SET statement_timeout = '10s'"))
+order = []
+a = gevent.spawn(lambda: (waiter.execute(text("SELECT pg_advisory_lock(17)")), order.append("A")))
+gevent.sleep(0.2)
+b = gevent.spawn(lambda: (order.append("B"), holder.execute(text("SELECT pg_advisory_unlock(17)"))))
+gevent.joinall([a, b], raise_error=True)
+pid = waiter.execute(text("SELECT pg_backend_pid()")).scalar()
+started = time.monotonic()
+ending = gevent.spawn(lambda: (gevent.sleep(0.2), holder.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})))
+try:
+    waiter.execute(text("SELECT pg_sleep(8)"))
+    ended = "not ended"
+except exc.OperationalError as error:
+    ended = type(error.orig).__name__
+ending.join()
+print(getattr(waiting.wait, "in_the_hub", False), "".join(order), ended, round(time.monotonic() - started))
+"""
+
+
+def test_a_statements_wait_under_gevent_lets_other_greenlets_run_and_a_broken_one_fails(postgres_url):
+    finished = subprocess.run([sys.executable, "-c", _UNDER_GEVENT, postgres_url], capture_output=True,
+                              text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.split() == ["True", "BA", "AdminShutdown", "0"]
+
+
+def test_a_socket_that_cannot_be_waited_for_fails_the_statement_rather_than_spin():
+    readable, writable = os.pipe()
+    os.close(readable)
+    os.close(writable)
+    with pytest.raises(PsycopgOperationalError, match="socket closed"):
+        _ready(readable, Wait.R)  # poll says POLLNVAL: neither readable nor writable, ever
