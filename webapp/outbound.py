@@ -12,8 +12,8 @@ A request is sent once: never again behind the caller's back, not even when a ke
 connection turns out to be broken (a source or a municipality must not get a POST twice;
 the caller sees Unanswered and its job tries again). So that a request is not sent into a
 connection that died while idle (a server, load balancer or NAT drops idle connections, often
-silently), one idle for more than IDLE_S is closed rather than used, and TCP keepalive
-probes the others. Redirects are followed for GET only (at most 10; `Authorization` is not
+silently) or that the server is closing just then (its keep-alive time is up), one idle for
+more than IDLE_S is closed rather than used, and TCP keepalive probes the others. Redirects are followed for GET only (at most 10; `Authorization` is not
 sent to another host): a POST carries a BSN, a dossier or a signed artifact, which must not
 go to whatever address a 301 or 302 names, so a 3xx answer to it is returned as it is.
 Proxies come from the environment (`https_proxy`, `http_proxy`, `all_proxy`, `no_proxy`
@@ -40,12 +40,17 @@ from urllib3.connection import HTTPConnection
 # Connections kept open to one host, and hosts kept (a municipality's own ZGW host each);
 # more at once are made and closed after use.
 KEPT_PER_HOST, HOSTS_KEPT = 32, 50
-IDLE_S = 20  # a kept connection idle longer is closed, not used
+# A kept connection idle longer is closed, not used: shorter than the keep-alive time of the
+# servers (5 s in Apache's default and in this app's gunicorn.conf.py; nginx keeps 75 s). A
+# server closes a connection idle for its keep-alive time; a request we send on it as it
+# does is lost (Unanswered: a DigiD login failed, a source shown as failed). One closed by
+# the server earlier is seen closed (urllib3 looks) and not used.
+IDLE_S = 4
 _FOLLOWED = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=10,
                           raise_on_redirect=True)
 _AS_ANSWERED = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=False)
 _KEEPALIVE = [*HTTPConnection.default_socket_options, (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
-              # a dead peer found within 11 s, before IDLE_S; a NAT's state kept alive
+              # a dead peer found within 11 s; a NAT's state kept alive
               *([(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 5),
                  (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 3),
                  (socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)] if hasattr(socket, "TCP_KEEPIDLE") else [])]
@@ -65,6 +70,9 @@ class Answer(NamedTuple):
         return jsonlib.loads(self.data)
 
 
+_now = time.monotonic  # how long a connection stood idle (a test moves it on)
+
+
 class _ClosesIdle:
     """A connection pool that closes a connection idle for more than IDLE_S when it is
     taken (urllib3 then connects afresh)."""
@@ -72,13 +80,13 @@ class _ClosesIdle:
     def _get_conn(self, timeout=None):
         connection = super()._get_conn(timeout)
         if (not connection.is_closed
-                and time.monotonic() - getattr(connection, "ocktoreis_returned_at", 0) > IDLE_S):
+                and _now() - getattr(connection, "ocktoreis_returned_at", 0) > IDLE_S):
             connection.close()
         return connection
 
     def _put_conn(self, connection):
         if connection is not None:
-            connection.ocktoreis_returned_at = time.monotonic()
+            connection.ocktoreis_returned_at = _now()
         super()._put_conn(connection)
 
 
