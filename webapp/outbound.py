@@ -13,9 +13,10 @@ connection turns out to be broken (a source or a municipality must not get a POS
 the caller sees Unanswered and its job tries again). So that a request is not sent into a
 connection that died while idle (a server, load balancer or NAT drops idle connections, often
 silently) or that the server is closing just then (its keep-alive time is up), one idle for
-more than IDLE_S is closed rather than used, and TCP keepalive probes the others. Redirects are followed for GET only (at most 10; `Authorization` is not
-sent to another host): a POST carries a BSN, a dossier or a signed artifact, which must not
-go to whatever address a 301 or 302 names, so a 3xx answer to it is returned as it is.
+more than IDLE_S is closed rather than used, and TCP keepalive probes the others. Redirects
+are followed for GET only (at most 10; `Authorization` is not sent to another host): a POST
+carries a BSN, a dossier or a signed artifact, which must not go to whatever address a 301
+or 302 names, so a 3xx answer to it is returned as it is.
 Proxies come from the environment (`https_proxy`, `http_proxy`, `all_proxy`, `no_proxy`
 with host names, domains and address ranges; credentials in the proxy's URL; read once per
 process). Certificates are checked against the system's CA certificates unless a bundle is
