@@ -11,10 +11,11 @@ import sys
 import threading
 from pathlib import Path
 
+import psycopg
 import pytest
 from psycopg import OperationalError as PsycopgOperationalError
 from psycopg.waiting import Wait
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import create_engine, literal, make_url, select, text
 from sqlalchemy.exc import OperationalError
 
 from tests.services import POSTGRES_ADMIN_URL
@@ -128,6 +129,34 @@ def test_a_live_pooled_connection_is_handed_out_without_a_ping(engine, monkeypat
     with engine.connect() as connection:
         assert _backend(connection) == first
     assert pings == []
+
+
+def test_a_statement_run_again_makes_no_column_objects(engine, monkeypatch):
+    made = []
+    real = psycopg.Column.__init__
+    monkeypatch.setattr(psycopg.Column, "__init__", lambda column, *a: made.append(1) or real(column, *a))
+    statement = select(literal(1).label("one"), literal("x").label("two"))
+    with engine.connect() as connection:
+        assert connection.execute(statement).one() == (1, "x")  # its columns named from them
+        made.clear()
+        assert connection.execute(statement).one()._mapping["two"] == "x"
+    assert made == []
+
+
+def test_a_description_looked_at_later_is_psycopgs_of_its_own_result(engine):
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SELECT 1 AS one, 'x'::text AS two, now() AS three")
+        described, psycopgs = cursor.description, psycopg.Cursor.description.fget(cursor)
+        cursor.execute("SELECT 2 AS other")  # the cursor moves on before a column is looked at
+        assert len(described) == 3
+        assert [tuple(column) for column in described] == [tuple(column) for column in psycopgs]
+        assert [column.name for column in described[1:]] == ["two", "three"]
+        cursor.execute("SET statement_timeout = 0")
+        assert cursor.description is None  # no rows, no columns: as psycopg's
+    finally:
+        connection.close()
 
 
 def _counting_connects(engine, monkeypatch):
