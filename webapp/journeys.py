@@ -152,7 +152,8 @@ _START_FETCH = (update(_FETCH)
                 .where(_FETCH.c.id == bindparam("fetch_id"),
                        _FETCH.c.status.in_([status for status in FetchStatus if status.can_start]))
                 .values(status=FetchStatus.FETCHING, attempts=_FETCH.c.attempts + 1,
-                        updated_at=bindparam("now")))
+                        updated_at=bindparam("now"))
+                .returning(_FETCH.c.status, _FETCH.c.attempts, _FETCH.c.updated_at))
 _FETCH_OF = select(SourceFetch).where(SourceFetch.journey_id == bindparam("journey_id"),
                                       SourceFetch.role == bindparam("role"),
                                       SourceFetch.source == bindparam("source"))
@@ -188,22 +189,47 @@ def publish(journey, version=None):
     next version and is read after that update, in its transaction: a concurrent publish of
     the journey (another process, a worker) waits for this commit, so it reads later and
     numbers higher. However the events then overtake each other, a higher version never
-    shows less (webapp.live)."""
+    shows less (webapp.live).
+
+    Where the session holds the journey as read at the version before (nothing was published
+    since: `_held_as_published`), the view is drawn from what it holds, with this
+    transaction's changes, rather than read again."""
     journey_id = _id_of(journey)
     if version is None and (locked := next_version(journey_id)) is not None:
         version = locked.version
     message = {"journey": journey_id}
     if version is not None:
-        # Read it all now: what this session loaded before the update may be older than the
-        # version. With its relations, afresh (an expired Journey in the session would
-        # otherwise be refreshed alone, its relations then read one by one).
         session.flush()  # the change made after its version was taken, before it is expired
-        session.expire_all()
-        journey = session.execute(_FOR_VIEW, {"journey_id": journey_id},
-                                  execution_options={"populate_existing": True}).unique().scalar_one()
+        if _held_as_published(journey, version):
+            set_committed_value(journey, "version", version)
+        else:
+            # Read it all now: what this session loaded before the update may be older than
+            # the version. With its relations, afresh (an expired Journey in the session
+            # would otherwise be refreshed alone, its relations then read one by one).
+            session.expire_all()
+            journey = session.execute(_FOR_VIEW, {"journey_id": journey_id}, execution_options={
+                "populate_existing": True}).unique().scalar_one()
         message["view"] = progress_view(journey, version, published=True).to_json()
     _commit_keeping_what_was_read()
     events.bus(current_app).publish(events.channel_for(journey_id), message)
+
+
+def _held_as_published(journey, version):
+    """Whether the session holds all the progress view of `journey` (a Journey) as it was read
+    at the version before `version`, which this transaction took: nothing was published
+    since that read (every publish takes a version, under the journey's row lock), so what
+    it holds, with this transaction's own changes, is the journey at `version`. Those changes
+    must be in the objects held: made on them (and flushed), or set on them (a transition's
+    state, a tapped source's status) where a statement made them."""
+    if not isinstance(journey, Journey):
+        return False
+    state = inspect(journey)
+    if state.expired or not _VIEW_READS.isdisjoint(state.unloaded) or journey.version + 1 != version:
+        return False
+    return all(not inspect(held).expired for held in (journey.application, *journey.fetches))
+
+
+_VIEW_READS = frozenset(("version", "application", "fetches"))
 
 
 def next_version(journey):
@@ -548,10 +574,12 @@ def request_fetch(journey, source):
     if locked is None or locked.state != journey.state:  # moved on since it was read
         session.rollback()
         raise JourneyError(_("Gegevens ophalen kan nu niet meer."))
-    result = session.execute(_START_FETCH, {"fetch_id": fetch.id, "now": utcnow()})
-    if result.rowcount != 1:  # a double tap asks for one fetch
+    started = session.execute(_START_FETCH, {"fetch_id": fetch.id, "now": utcnow()}).one_or_none()
+    if started is None:  # a double tap asks for one fetch
         session.rollback()
         return
+    for name, value in started._mapping.items():  # as the page and the view show it
+        set_committed_value(fetch, name, value)
     outbox.request(Job.FETCH_SOURCE, journey.id, role.value, source)
     with outbox.held():  # the pages hear "fetching" before a worker can say "fetched"
         publish(journey, locked.version)

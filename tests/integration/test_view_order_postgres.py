@@ -4,7 +4,7 @@ publish takes its own version, and the highest shows every change made before an
 import threading
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from messaging import events
 from webapp import journeys
@@ -167,3 +167,47 @@ def test_taps_and_fetches_at_once_each_tell_their_change_in_its_own_transaction(
     statuses = {f.source: f.status for f in views[-1].fetches}
     assert all(statuses[source] is FetchStatus.FETCHING for source in tapped)
     assert all(statuses[source] is FetchStatus.FETCHED for source in stored)
+
+
+def _journey_reads(app):
+    """The statements that read the journey's row, as they run (any thread of the app)."""
+    reads = []
+
+    def seen(_connection, _cursor, statement, *_args):
+        if statement.lstrip().startswith("SELECT") and "FROM journey" in statement:
+            reads.append(statement)
+    event.listen(app.extensions["db_engine"], "before_cursor_execute", seen)
+    return reads
+
+
+def test_a_tap_tells_its_change_from_the_journey_it_read_when_nothing_came_between(app, fetching, phone):
+    journey_id, published = fetching
+    reads = _journey_reads(app)
+    assert phone.post("/app/bronnen/uwv").status_code == 303
+    assert len(reads) == 1  # the phone's binding; its publish, at the next version, reads none
+    (view,) = [ProgressView.from_json(message["view"]) for message in published]
+    assert {f.source: f.status for f in view.fetches}["uwv"] is FetchStatus.FETCHING
+    session.expire_all()
+    assert view.version == session.get(Journey, journey_id).version
+
+
+def test_a_change_published_between_a_taps_read_and_its_lock_is_in_the_taps_view(
+        app, fetching, phone, monkeypatch):
+    """Another process told a change after the tap read the journey: the tap's version is
+    then not the next of what it read, and it reads the journey again."""
+    journey_id, published = fetching
+    take_version = journeys.next_version
+
+    def after_a_worker(journey):
+        with app.extensions["db_engine"].begin() as other:  # a worker's fetch, told meanwhile
+            other.execute(update(Journey).where(Journey.id == journey_id)
+                          .values(version=Journey.version + 1))
+            other.execute(update(SourceFetch).where(SourceFetch.journey_id == journey_id,
+                                                    SourceFetch.source == "duo")
+                          .values(status=FetchStatus.FETCHED))
+        return take_version(journey)
+    monkeypatch.setattr(journeys, "next_version", after_a_worker)
+    assert phone.post("/app/bronnen/uwv").status_code == 303
+    (view,) = [ProgressView.from_json(message["view"]) for message in published]
+    statuses = {f.source: f.status for f in view.fetches}
+    assert (statuses["uwv"], statuses["duo"]) == (FetchStatus.FETCHING, FetchStatus.FETCHED)
