@@ -135,9 +135,7 @@ def withdraw_application(application):
         session.rollback()
         raise JourneyError(_("Deze aanvraag is niet meer actief."))
     journeys.purge_application(application, Outcome.WITHDRAWN)
-    session.commit()
-    for journey in ended:
-        journeys.publish(journey)
+    journeys.publish_all(ended)
 
 
 def schedule():

@@ -99,9 +99,7 @@ def start_journey(application, phone_only, afresh=False):
     session.add(journey)
     session.add(Receipt(journey_id=journey.id, gemeente_code=application.gemeente_code))
     funnel.record(application, FunnelStep.STARTED)
-    session.commit()
-    for old in replaced:
-        publish(old)  # its desktop and phone say it was started afresh elsewhere
+    publish_all(replaced)  # their desktops and phones say it was started afresh elsewhere
     return journey, secret
 
 
@@ -183,17 +181,36 @@ def publish(journey, version=None):
     """Tell the open pages of `journey` (a Journey or its id) that something changed, with its
     progress view, and commit.
 
-    Called after the change's commit (the journey's id is taken from its identity, not read
-    again), or in the change's own transaction once it holds the journey's row lock: a
-    transition took it, or `next_version` gave the `version`. The view takes the journey's
-    next version and is read after that update, in its transaction: a concurrent publish of
-    the journey (another process, a worker) waits for this commit, so it reads later and
-    numbers higher. However the events then overtake each other, a higher version never
-    shows less (webapp.live).
+    Called in the change's own transaction once it holds the journey's row lock: a
+    transition took it, or `next_version` gave the `version`. Every change of what the view
+    shows is told so, never committed before its publish: a version then shows every change
+    committed before it was taken (`_held_as_published` relies on it). Called with nothing
+    changed, it tells the view again (`_announce_again`).
+
+    The view takes the journey's next version and is read after that update, in its
+    transaction: a concurrent publish of the journey (another process, a worker) waits for
+    this commit, so it reads later and numbers higher. However the events then overtake each
+    other, a higher version never shows less (webapp.live).
 
     Where the session holds the journey as read at the version before (nothing was published
     since: `_held_as_published`), the view is drawn from what it holds, with this
     transaction's changes, rather than read again."""
+    message = _news(journey, version)
+    _commit_keeping_what_was_read()
+    events.bus(current_app).publish(events.channel_for(message["journey"]), message)
+
+
+def publish_all(journeys):
+    """`publish` for several journeys changed in one transaction (ended as another starts,
+    or as the application is withdrawn); commits also when there are none."""
+    messages = [_news(journey) for journey in journeys]
+    _commit_keeping_what_was_read()
+    for message in messages:
+        events.bus(current_app).publish(events.channel_for(message["journey"]), message)
+
+
+def _news(journey, version=None):
+    """The message `publish` sends for `journey`: its id, and its view at its next version."""
     journey_id = _id_of(journey)
     if version is None and (locked := next_version(journey_id)) is not None:
         version = locked.version
@@ -210,8 +227,7 @@ def publish(journey, version=None):
             journey = session.execute(_FOR_VIEW, {"journey_id": journey_id}, execution_options={
                 "populate_existing": True}).unique().scalar_one()
         message["view"] = progress_view(journey, version, published=True).to_json()
-    _commit_keeping_what_was_read()
-    events.bus(current_app).publish(events.channel_for(journey_id), message)
+    return message
 
 
 def _held_as_published(journey, version):
@@ -404,6 +420,9 @@ def pair_phone_by_code(typed):
                        "QR-code op uw computer en probeer het opnieuw."))
 
 
+UNKNOWN_QR = lazy_gettext("Deze QR-code klopt niet. Scan de QR-code die nu op uw computer staat.")
+
+
 def pair_phone(token, paired_journey_id=None):
     """Bind the phone that opened the QR code's URL; returns (journey, phone secret).
 
@@ -413,7 +432,7 @@ def pair_phone(token, paired_journey_id=None):
     """
     found = session.get(PairingToken, digest(token))
     if found is None:
-        raise JourneyError(_("Deze QR-code klopt niet. Scan de QR-code die nu op uw computer staat."))
+        raise JourneyError(UNKNOWN_QR)
     journey = session.get(Journey, found.journey_id)
     if paired_journey_id == journey.id:
         return journey, None
@@ -423,10 +442,13 @@ def pair_phone(token, paired_journey_id=None):
         except IllegalTransition:  # another phone paired at the same moment, and won
             session.rollback()
             journey = session.get(Journey, found.journey_id)
-    found = session.get(PairingToken, digest(token))
+    locked = next_version(journey)  # the journey's row first, as every change of it
+    found = session.get(PairingToken, digest(token), populate_existing=True)
+    if found is None:  # the journey was purged meanwhile, its tokens with it
+        session.rollback()
+        raise JourneyError(UNKNOWN_QR)
     found.refused_at = journey.second_device_at = utcnow()
-    session.commit()
-    publish(journey)
+    publish(journey, locked.version)
     if journey.state == JourneyState.AWAITING_PHONE:
         raise JourneyError(_("Deze QR-code is verlopen. Scan de nieuwe QR-code op uw computer."))
     raise JourneyError(_("Deze QR-code is al gebruikt. Een QR-code koppelt maar één telefoon. "
@@ -484,17 +506,19 @@ def _rebind_phone(journey, states):
     state: of two devices taking over at once, one wins)."""
     secret = secrets.token_urlsafe(32)
     old = journey.phone_secret_hash
+    now = utcnow()
+    values = {"phone_secret_hash": digest(secret), "paired_at": now, "updated_at": now}
     result = session.execute(
         update(Journey)
         .where(Journey.id == journey.id, Journey.state.in_(states),
                Journey.phone_secret_hash == old if old else Journey.phone_secret_hash.is_(None))
-        .values(phone_secret_hash=digest(secret), paired_at=utcnow(), updated_at=utcnow()))
+        .values(values))
     if result.rowcount != 1:
         session.rollback()
         raise JourneyError(_("De Ocktoreis is net ergens anders verdergegaan. Open de link opnieuw."))
-    session.commit()
-    session.refresh(journey)
-    publish(journey)
+    for name, value in values.items():  # as the view and the page show it
+        set_committed_value(journey, name, value)
+    publish(journey)  # in the update's transaction, which holds the row's lock
     return secret
 
 
@@ -833,14 +857,16 @@ def _delivery_failed(journey, exc):
         update(Journey).where(Journey.id == journey_id, Journey.state == JourneyState.SENDING,
                               Journey.delivery_delayed_at.is_(None))
         .values(delivery_delayed_at=utcnow())).rowcount == 1
-    session.commit()
+    if newly_delayed:
+        publish(journey_id)  # in the update's transaction: the pages say sending is delayed
+    else:
+        session.commit()
     if given_up:
         current_app.logger.error(
             "delivery of journey %s to %s failed %d times (%s): given up, the dossier waits "
             "until its time to live", journey_id, gemeente_code, failures, type(exc).__name__)
     if newly_delayed:
         metrics.DELIVERIES_DELAYED.labels(gemeente_code).inc()
-        publish(journey_id)
     return given_up
 
 
@@ -851,13 +877,13 @@ def purge(journey_id):
         return
     if journey.state is not JourneyState.DELIVERED:  # purged already, or ended otherwise
         return _announce_again(journey_id)
-    _purge_journey_data(journey)
-    purge_application(journey.application, Outcome.DELIVERED)
-    try:
+    try:  # the journey's row first, as every change of it: then its pairing tokens' rows
         _transition(journey, JourneyEvent.PURGED)
     except IllegalTransition:  # the same job ran twice at once: the other one purged it
         session.rollback()
         return
+    _purge_journey_data(journey)
+    purge_application(journey.application, Outcome.DELIVERED)
     publish(journey)  # in the transition's transaction
 
 
@@ -923,9 +949,8 @@ def end_with_lost_key(journey):
     session.get(Receipt, journey.id).outcome = Outcome.KEY_LOST
     if consented:
         outbox.request(Job.SEND_RESTART_MAIL, journey.application_id, journey.id)
-    session.commit()
+    publish(journey)  # in the transition's transaction
     current_app.logger.warning("journey %s ended: its data key was lost", journey.id)
-    publish(journey)
 
 
 def purge_application(application, outcome):
@@ -984,8 +1009,7 @@ def _undelivered(journey):
     application = journey.application
     application.status = status_after(application.status, Outcome.UNDELIVERED)
     outbox.request(Job.MAIL_UNDELIVERED, application.id, journey.id)
-    session.commit()
+    publish(journey)  # in the transition's transaction
     current_app.logger.error("journey %s to %s not delivered within its time to live: purged, "
                              "the customer is asked to start again", journey.id,
                              application.gemeente_code)
-    publish(journey)

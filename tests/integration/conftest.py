@@ -1,6 +1,7 @@
 """The app on a real loopback HTTP server (the simulators answer the back channel over
 HTTP), a Flask test client per browser, and Dramatiq worker threads on the StubBroker."""
 
+import re
 import secrets
 import socket
 import threading
@@ -9,6 +10,7 @@ import dramatiq
 import pytest
 from dramatiq.brokers.stub import StubBroker
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from werkzeug.serving import make_server
 
 from messaging.broker import AppContext
@@ -297,3 +299,60 @@ def phone(app):
     client = app.test_client()
     client.environ_base["HTTP_USER_AGENT"] = PHONE_UA
     return client
+
+
+# What a journey's progress view shows (webapp.journeys.progress_view), by table and column.
+_VIEW_COLUMNS = {"journey": {"state", "phone_only", "second_device_at", "delivery_delayed_at",
+                             "phone_secret_hash"},
+                 "source_fetch": {"status"}, "receipt": {"outcome"}}
+_UPDATE = re.compile(r"\s*UPDATE (\w+) SET (.*?) WHERE ", re.S)
+_NEW_FETCHES = re.compile(r"\s*INSERT INTO source_fetch\b")
+
+
+def _columns_set(statement):
+    """(table, the columns an UPDATE sets), or None for another statement."""
+    found = _UPDATE.match(statement)
+    if found is None:
+        return None
+    return found.group(1), {part.split("=", 1)[0].strip() for part in found.group(2).split(", ")}
+
+
+def _changes_view(statement):
+    table, columns = _columns_set(statement) or (None, set())
+    return bool(columns & _VIEW_COLUMNS.get(table, set())) or bool(_NEW_FETCHES.match(statement))
+
+
+def _takes_version(statement):
+    table, columns = _columns_set(statement) or (None, set())
+    return table == "journey" and "version" in columns
+
+
+@pytest.fixture
+def every_view_change_told(app):
+    """Fails the test when the app commits a change of what a journey's progress view shows
+    in a transaction that does not take the journey's next version (journeys.publish): a
+    version taken between that commit and a later publish would leave the change out."""
+    engine = app.extensions["db_engine"]
+    statements, untold = {}, []
+
+    def began(connection):
+        statements[connection] = []
+
+    def executed(connection, _cursor, statement, *_args):
+        statements.setdefault(connection, []).append(statement)
+
+    def committed(connection):
+        run = statements.pop(connection, [])
+        if not any(_takes_version(statement) for statement in run):
+            untold.extend(statement for statement in run if _changes_view(statement))
+
+    def rolled_back(connection):
+        statements.pop(connection, None)
+    listeners = (("begin", began), ("before_cursor_execute", executed), ("commit", committed),
+                 ("rollback", rolled_back))
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    yield untold
+    for name, listener in listeners:
+        event.remove(engine, name, listener)
+    assert untold == []

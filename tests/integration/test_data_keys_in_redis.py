@@ -6,8 +6,8 @@ journey with a Dutch message, a mail when consent had been given, and nothing se
 import re
 
 import dramatiq
-import redis
 import pytest
+import redis
 from sqlalchemy import select
 
 from webapp.db import session
@@ -16,6 +16,8 @@ from webapp.simulators.population import FATIMA, JAN, SANNE
 
 from .helpers import dossier_count, invitation_path, outbox_messages
 from .test_nothing_kept import to_review
+
+pytestmark = pytest.mark.usefixtures("every_view_change_told")
 
 RESTART = "Begin opnieuw met de link uit uw uitnodiging"
 UNAVAILABLE = "Dit lukt op dit moment even niet"

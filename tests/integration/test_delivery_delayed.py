@@ -22,6 +22,8 @@ from webapp.simulators.population import SANNE
 
 from .helpers import dossier_count, invitation_path, outbox_messages
 
+pytestmark = pytest.mark.usefixtures("every_view_change_told")
+
 RETRIES = 2
 
 

@@ -19,6 +19,8 @@ from webapp.simulators import zgw as zgw_sim
 from webapp.simulators.population import SANNE
 from workers import actors
 
+pytestmark = pytest.mark.usefixtures("every_view_change_told")
+
 
 @pytest.fixture
 def app_config():

@@ -19,6 +19,8 @@ from webapp.simulators.population import HENK, SANNE
 from .conftest import PHONE_UA
 from .helpers import digid, local
 
+pytestmark = pytest.mark.usefixtures("every_view_change_told")
+
 CONTINUE_ON_PHONE = "Ga verder op deze telefoon"
 DIGID_AGAIN = "Inloggen met DigiD en hier verdergaan"
 ELSEWHERE = "Uw Ocktoreis loopt al op een ander apparaat"

@@ -25,6 +25,8 @@ from webapp.simulators.population import FATIMA, JAN
 from .helpers import all_database_text, dossier_count
 from .ondisk import fetched_values
 
+pytestmark = pytest.mark.usefixtures("every_view_change_told")
+
 EMAIL = "aanvrager@example.org"
 
 

@@ -3,8 +3,9 @@ second scan is refused and the desktop is told."""
 
 import re
 import threading
-
 from datetime import timedelta
+
+import pytest
 
 from webapp import journeys, qr
 from webapp.db import session
@@ -12,6 +13,8 @@ from webapp.models import Journey, PairingToken
 from webapp.simulators.population import SANNE
 
 from .helpers import local
+
+pytestmark = pytest.mark.usefixtures("every_view_change_told")
 
 
 def _journey(walk):

@@ -18,6 +18,8 @@ from webapp.simulators.population import SANNE
 
 from .helpers import local
 
+pytestmark = pytest.mark.usefixtures("every_view_change_told")
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def app_config(request):

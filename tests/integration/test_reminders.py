@@ -15,11 +15,13 @@ from webapp import invitations
 from webapp.db import session
 from webapp.domain.application import ApplicationStatus
 from webapp.models import Application
-from webapp.simulators.population import SANNE
 from webapp.outbox import QUEUE, Job
+from webapp.simulators.population import SANNE
 from workers import clock as clock_process
 
 from .helpers import application_form
+
+pytestmark = pytest.mark.usefixtures("every_view_change_told")
 
 
 @pytest.fixture

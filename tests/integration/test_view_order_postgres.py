@@ -5,6 +5,7 @@ import threading
 
 import pytest
 from sqlalchemy import event, update
+from sqlalchemy.orm import Session
 
 from messaging import events
 from webapp import journeys
@@ -24,18 +25,19 @@ def app_config(postgres_url):
 
 @pytest.fixture
 def fetching(app, desktop, phone, run_jobs, monkeypatch):
-    """(journey id, the messages published from now on) of a journey whose sources come next."""
+    """(journey id, the messages published from now on, its QR code's URL, used) of a journey
+    whose sources come next."""
     walk = Walk(app, desktop, phone, run_jobs)
     walk.start(walk.apply(SANNE))
-    phone.get(walk.to_qr())
+    phone.get(qr := walk.to_qr())
     walk.login(SANNE)
     published = []
     monkeypatch.setattr(events.bus(app), "publish", lambda channel, message: published.append(message))
-    return walk.journey_url.rsplit("/", 1)[1], published
+    return walk.journey_url.rsplit("/", 1)[1], published, qr
 
 
 def test_publishes_at_once_take_one_version_each_and_the_highest_shows_all(app, fetching):
-    journey_id, published = fetching
+    journey_id, published, _ = fetching
     go = threading.Barrier(len(SOURCES))
 
     def fetched(source):  # as a worker does: its change committed, then its publish
@@ -62,7 +64,7 @@ def test_a_change_published_while_another_publish_reads_ends_with_the_newest_vie
     """A publishes; while it builds its view, B changes the journey and publishes. Whatever
     the interleaving, the higher version shows B's change (a view read before its version
     was taken could be numbered last and show less)."""
-    journey_id, published = fetching
+    journey_id, published, _ = fetching
     a_read, b_published = threading.Event(), threading.Event()
     view_of = journeys.progress_view
 
@@ -100,7 +102,7 @@ def test_a_change_published_while_another_publish_reads_ends_with_the_newest_vie
 def test_a_publish_reads_anew_what_its_caller_loaded_before_another_change(app, fetching):
     """A use case loads the journey, commits, and publishes `journey.id`; meanwhile a worker
     changes it and publishes. The later version must not show what the caller had loaded."""
-    journey_id, published = fetching
+    journey_id, published, _ = fetching
     with app.app_context():
         session.execute(update(SourceFetch).filter_by(journey_id=journey_id, source="uwv")
                         .values(status=FetchStatus.FETCHED))
@@ -128,7 +130,7 @@ def test_taps_and_fetches_at_once_each_tell_their_change_in_its_own_transaction(
     fetch_source: each takes its version before its change and publishes in the same
     transaction), all at once: none waits for another in a deadlock, each has a version of
     its own, and the highest shows every change."""
-    journey_id, published = fetching
+    journey_id, published, _ = fetching
     worker.stop()  # the taps' jobs wait on the queue: the workers here are the threads below
     tapped, stored = [s.key for s in SOURCES[::2]], [s.key for s in SOURCES[1::2]]
     session.execute(update(SourceFetch).where(SourceFetch.journey_id == journey_id,
@@ -181,21 +183,21 @@ def _journey_reads(app):
 
 
 def test_a_tap_tells_its_change_from_the_journey_it_read_when_nothing_came_between(app, fetching, phone):
-    journey_id, published = fetching
+    journey_id, published, _ = fetching
     reads = _journey_reads(app)
     assert phone.post("/app/bronnen/uwv").status_code == 303
     assert len(reads) == 1  # the phone's binding; its publish, at the next version, reads none
     (view,) = [ProgressView.from_json(message["view"]) for message in published]
     assert {f.source: f.status for f in view.fetches}["uwv"] is FetchStatus.FETCHING
     session.expire_all()
-    assert view.version == session.get(Journey, journey_id).version
+    assert view == journeys.progress_view(journeys.journey_for_view(journey_id), published=True)
 
 
 def test_a_change_published_between_a_taps_read_and_its_lock_is_in_the_taps_view(
         app, fetching, phone, monkeypatch):
     """Another process told a change after the tap read the journey: the tap's version is
     then not the next of what it read, and it reads the journey again."""
-    journey_id, published = fetching
+    journey_id, published, _ = fetching
     take_version = journeys.next_version
 
     def after_a_worker(journey):
@@ -211,3 +213,55 @@ def test_a_change_published_between_a_taps_read_and_its_lock_is_in_the_taps_view
     (view,) = [ProgressView.from_json(message["view"]) for message in published]
     statuses = {f.source: f.status for f in view.fetches}
     assert (statuses["uwv"], statuses["duo"]) == (FetchStatus.FETCHING, FetchStatus.FETCHED)
+
+
+def test_a_change_committed_before_a_taps_version_is_in_the_taps_view(app, fetching, phone, monkeypatch):
+    """A second device scans the used QR code (the desktop hears of it) after the phone's tap
+    read the journey and before the tap takes its version. Every change tells itself in its
+    own transaction, so the tap's version is then not the next of what it read, and it reads
+    the journey again: no view leaves out a change committed before its version was taken."""
+    journey_id, published, qr = fetching
+    tap_read, refused, tapped = threading.Event(), threading.Event(), threading.Event()
+    take_version = journeys.next_version
+
+    def after_the_refusal(journey):
+        if threading.current_thread().name == "tap":
+            tap_read.set()
+            refused.wait(timeout=10)
+        return take_version(journey)
+    monkeypatch.setattr(journeys, "next_version", after_the_refusal)
+    flushed = []
+
+    def flushing(flushing_session, _context):
+        if threading.current_thread().name == "scan":
+            flushed.extend(o for o in flushing_session.dirty if isinstance(o, Journey))
+
+    def committed(_session):  # the scan's commit of the refusal: the tap goes on meanwhile
+        if threading.current_thread().name == "scan" and flushed and not refused.is_set():
+            refused.set()
+            tapped.wait(timeout=10)
+    event.listen(Session, "after_flush", flushing)
+    event.listen(Session, "after_commit", committed)
+    codes = {}
+
+    def tap():
+        codes["tap"] = phone.post("/app/bronnen/uwv").status_code
+        tapped.set()
+
+    def scan():
+        tap_read.wait(timeout=10)
+        codes["scan"] = app.test_client().get(qr).status_code
+    try:
+        threads = [threading.Thread(target=tap, name="tap"), threading.Thread(target=scan, name="scan")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        event.remove(Session, "after_flush", flushing)
+        event.remove(Session, "after_commit", committed)
+    assert codes == {"tap": 303, "scan": 410}
+    views = sorted((ProgressView.from_json(m["view"]) for m in published), key=lambda v: v.version)
+    assert len(views) == 2 and views[0].version < views[1].version
+    assert [view.second_device for view in views] == [True, True]
+    assert {f.source: f.status for f in views[-1].fetches}["uwv"] is FetchStatus.FETCHING

@@ -9,6 +9,8 @@ from webapp.simulators.population import JAN, SANNE
 
 from .helpers import dossier_count
 
+pytestmark = pytest.mark.usefixtures("every_view_change_told")
+
 
 def test_tampered_or_unknown_personal_link_gives_a_clear_page(walk, desktop):
     invitation = walk.apply(SANNE)
