@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from tests.services import POSTGRES_ADMIN_URL
 from webapp import journeys, outside
-from webapp.db import _ready, end_session, make_engine, session
+from webapp.db import DescribedWhenRead, _ready, end_session, make_engine, session
 from webapp.domain.sources import FetchStatus
 from webapp.models import SourceFetch
 from webapp.simulators.population import SANNE
@@ -147,6 +147,7 @@ def test_a_description_looked_at_later_is_psycopgs_of_its_own_result(engine):
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
+        assert isinstance(cursor, DescribedWhenRead)  # the engine's cursors, not psycopg's
         cursor.execute("SELECT 1 AS one, 'x'::text AS two, now() AS three")
         described, psycopgs = cursor.description, psycopg.Cursor.description.fget(cursor)
         cursor.execute("SELECT 2 AS other")  # the cursor moves on before a column is looked at
