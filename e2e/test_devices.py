@@ -99,6 +99,25 @@ def test_a_paired_phone_reopening_its_qr_link_or_the_app_gets_its_journey(deskto
     expect(desktop.get_by_text("Een ander apparaat probeerde te koppelen")).to_have_count(0)
 
 
+def test_a_second_phone_scanning_the_used_qr_code_is_refused_and_the_desktop_says_so_live(desktop, phone):
+    _desktop_at_the_qr_code(desktop)
+    pairing_url = desktop.get_by_test_id("pairing-url").get_attribute("href")
+    desktop.evaluate("window.__stillTheSamePage = true")
+    phone.goto(pairing_url)
+    expect(desktop.locator('.steps li[data-step="phone"]')).to_have_attribute("data-status", "done")
+    second = phone.context.browser.new_context(**_phone_like(phone)).new_page()
+    try:
+        second.goto(pairing_url)
+        expect(second.get_by_text("Deze QR-code is al gebruikt")).to_be_visible()
+        expect(desktop.get_by_text("Een ander apparaat probeerde te koppelen")).to_be_visible()
+        assert desktop.evaluate("window.__stillTheSamePage") is True  # followed live, no reload
+        digid_login(phone, HENK)  # the first phone keeps the journey
+        expect(phone.locator(".source-card")).to_have_count(5)
+        expect(desktop.get_by_text("Een ander apparaat probeerde te koppelen")).to_be_visible()
+    finally:
+        second.context.close()
+
+
 def _municipality(page, down):
     csrf = json.loads(page.locator("body").get_attribute("hx-headers"))["X-CSRF-Token"]
     return page.request.post("/gemeente/storing", data={"gemeente": "GM0193", "down": down},
