@@ -172,18 +172,22 @@ def test_taps_and_fetches_at_once_each_tell_their_change_in_its_own_transaction(
 
 
 def _journey_reads(app):
-    """The statements that read the journey's row, as they run (any thread of the app)."""
-    reads = []
+    """The statements that read the journey's row, as they run in this thread (the test
+    client's requests), not in the worker threads that run the jobs the requests send."""
+    reads, here = [], threading.get_ident()
 
     def seen(_connection, _cursor, statement, *_args):
-        if statement.lstrip().startswith("SELECT") and "FROM journey" in statement:
+        if (threading.get_ident() == here and statement.lstrip().startswith("SELECT")
+                and "FROM journey" in statement):
             reads.append(statement)
     event.listen(app.extensions["db_engine"], "before_cursor_execute", seen)
     return reads
 
 
-def test_a_tap_tells_its_change_from_the_journey_it_read_when_nothing_came_between(app, fetching, phone):
+def test_a_tap_tells_its_change_from_the_journey_it_read_when_nothing_came_between(
+        app, fetching, phone, worker):
     journey_id, published, _ = fetching
+    worker.stop()  # the tap's job waits on the queue: its fetch would publish too
     reads = _journey_reads(app)
     assert phone.post("/app/bronnen/uwv").status_code == 303
     assert len(reads) == 1  # the phone's binding; its publish, at the next version, reads none
@@ -194,10 +198,11 @@ def test_a_tap_tells_its_change_from_the_journey_it_read_when_nothing_came_betwe
 
 
 def test_a_change_published_between_a_taps_read_and_its_lock_is_in_the_taps_view(
-        app, fetching, phone, monkeypatch):
+        app, fetching, phone, worker, monkeypatch):
     """Another process told a change after the tap read the journey: the tap's version is
     then not the next of what it read, and it reads the journey again."""
     journey_id, published, _ = fetching
+    worker.stop()  # the tap's job waits on the queue: its fetch would take a version too
     take_version = journeys.next_version
 
     def after_a_worker(journey):
@@ -215,12 +220,14 @@ def test_a_change_published_between_a_taps_read_and_its_lock_is_in_the_taps_view
     assert (statuses["uwv"], statuses["duo"]) == (FetchStatus.FETCHING, FetchStatus.FETCHED)
 
 
-def test_a_change_committed_before_a_taps_version_is_in_the_taps_view(app, fetching, phone, monkeypatch):
+def test_a_change_committed_before_a_taps_version_is_in_the_taps_view(
+        app, fetching, phone, worker, monkeypatch):
     """A second device scans the used QR code (the desktop hears of it) after the phone's tap
     read the journey and before the tap takes its version. Every change tells itself in its
     own transaction, so the tap's version is then not the next of what it read, and it reads
     the journey again: no view leaves out a change committed before its version was taken."""
     journey_id, published, qr = fetching
+    worker.stop()  # the tap's job waits on the queue: its fetch would publish a third view
     tap_read, refused, tapped = threading.Event(), threading.Event(), threading.Event()
     take_version = journeys.next_version
 
