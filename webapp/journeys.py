@@ -195,15 +195,16 @@ def publish(journey, version=None):
     Where the session holds the journey as read at the version before (nothing was published
     since: `_held_as_published`), the view is drawn from what it holds, with this
     transaction's changes, rather than read again."""
-    message = _news(journey, version)
-    _commit_keeping_what_was_read()
-    events.bus(current_app).publish(events.channel_for(message["journey"]), message)
+    _commit_and_send([_news(journey, version)])
 
 
 def publish_all(journeys):
     """`publish` for several journeys changed in one transaction (ended as another starts,
     or as the application is withdrawn); commits also when there are none."""
-    messages = [_news(journey) for journey in journeys]
+    _commit_and_send([_news(journey) for journey in journeys])
+
+
+def _commit_and_send(messages):
     _commit_keeping_what_was_read()
     for message in messages:
         events.bus(current_app).publish(events.channel_for(message["journey"]), message)
@@ -506,18 +507,16 @@ def _rebind_phone(journey, states):
     state: of two devices taking over at once, one wins)."""
     secret = secrets.token_urlsafe(32)
     old = journey.phone_secret_hash
-    now = utcnow()
-    values = {"phone_secret_hash": digest(secret), "paired_at": now, "updated_at": now}
     result = session.execute(
         update(Journey)
         .where(Journey.id == journey.id, Journey.state.in_(states),
                Journey.phone_secret_hash == old if old else Journey.phone_secret_hash.is_(None))
-        .values(values))
+        .values(phone_secret_hash=digest(secret), paired_at=utcnow(), updated_at=utcnow()))
     if result.rowcount != 1:
         session.rollback()
         raise JourneyError(_("De Ocktoreis is net ergens anders verdergegaan. Open de link opnieuw."))
-    for name, value in values.items():  # as the view and the page show it
-        set_committed_value(journey, name, value)
+    # The ORM's update set the held journey's columns too (synchronize_session): its view
+    # and the page show the new phone.
     publish(journey)  # in the update's transaction, which holds the row's lock
     return secret
 
