@@ -15,6 +15,9 @@ def cleanup_on_sigterm():
 
 
 def _exit_on_signal(signum, _frame):
+    # Once: a second SIGTERM (`pkill -f` signals the bench and the `timeout` it runs under,
+    # which passes its own on) would cut the cleanup short and leave the set running.
+    signal.signal(signum, signal.SIG_IGN)
     raise SystemExit(128 + signum)
 
 

@@ -71,6 +71,42 @@ def test_a_benchmark_ended_with_sigterm_ends_what_it_started():
             os.kill(started, signal.SIGKILL)
 
 
+# The second SIGTERM comes while the first one's cleanup runs, as when `pkill -f bench` also
+# signals the `timeout` the bench runs under, which passes its own on: the cleanup goes on.
+BENCH_SIGNALLED_TWICE = """
+import os, signal, subprocess, sys, time
+from bench.processes import cleanup_on_sigterm, stop_group
+cleanup_on_sigterm()
+started = subprocess.Popen(["sleep", "60"], start_new_session=True)
+try:
+    print(started.pid, flush=True)
+    started.wait()
+finally:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(0.2)  # the handler runs at the next bytecode: a busy cleanup is interrupted
+    stop_group(started, timeout_s=5)
+"""
+
+
+def test_a_second_sigterm_during_the_cleanup_does_not_cut_it_short():
+    bench = subprocess.Popen([sys.executable, "-c", BENCH_SIGNALLED_TWICE], stdout=subprocess.PIPE,
+                             text=True, cwd=Path(__file__).resolve().parents[2])
+    started = None
+    try:
+        with bench.stdout:
+            started = int(bench.stdout.readline())
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(timeout=10) == 128 + signal.SIGTERM
+        deadline = time.monotonic() + 5
+        while _alive(started) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not _alive(started)
+    finally:
+        bench.kill()
+        bench.wait()
+        if started is not None and _alive(started):
+            os.kill(started, signal.SIGKILL)
+
 
 BUSY_THEN_IDLE = """
 import subprocess, sys
