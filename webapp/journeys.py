@@ -152,6 +152,13 @@ _START_FETCH = (update(_FETCH)
                 .values(status=FetchStatus.FETCHING, attempts=_FETCH.c.attempts + 1,
                         updated_at=bindparam("now"))
                 .returning(_FETCH.c.status, _FETCH.c.attempts, _FETCH.c.updated_at))
+# A fetch's answer (webapp.journeys.fetch_source), kept with its data or failed: a statement
+# rather than the unit of work's flush of the fetch read before the source was asked.
+_FETCH_ANSWERED = {fetched: update(_FETCH).where(_FETCH.c.id == bindparam("fetch_id"))
+                   .values(status=FetchStatus.FETCHED if fetched else FetchStatus.FAILED,
+                           updated_at=bindparam("now"),
+                           **({"payload": bindparam("payload")} if fetched else {}))
+                   for fetched in (True, False)}
 _FETCH_OF = select(SourceFetch).where(SourceFetch.journey_id == bindparam("journey_id"),
                                       SourceFetch.role == bindparam("role"),
                                       SourceFetch.source == bindparam("source"))
@@ -643,13 +650,11 @@ def fetch_source(journey_id, role, source):
     if locked is None or locked.state not in FETCHING:  # it ended meanwhile: keep nothing
         session.rollback()
         return None
-    if data is None:
-        fetch.status = FetchStatus.FAILED
-    else:
-        fetch.payload = keys.seal(key, journey_id, json.dumps(data).encode())
-        fetch.status = FetchStatus.FETCHED
-    fetch.updated_at = utcnow()
-    publish(journey_id, locked.version)
+    answer = {"fetch_id": fetch.id, "now": utcnow()}
+    if data is not None:
+        answer["payload"] = keys.seal(key, journey_id, json.dumps(data).encode())
+    session.execute(_FETCH_ANSWERED[data is not None], answer)
+    publish(journey_id, locked.version)  # reads the view afresh: the fetch as written
 
 
 def _announce_again(journey_id):
