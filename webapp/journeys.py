@@ -153,8 +153,11 @@ _START_FETCH = (update(_FETCH)
                         updated_at=bindparam("now"))
                 .returning(_FETCH.c.status, _FETCH.c.attempts, _FETCH.c.updated_at))
 # A fetch's answer (webapp.journeys.fetch_source), kept with its data or failed: a statement
-# rather than the unit of work's flush of the fetch read before the source was asked.
-_FETCH_ANSWERED = {fetched: update(_FETCH).where(_FETCH.c.id == bindparam("fetch_id"))
+# rather than the unit of work's flush of the fetch read before the source was asked. Only
+# while it is being fetched: a twin run of the job (delivered again while this one asked the
+# source) may have answered meanwhile, and its data stays.
+_FETCH_ANSWERED = {fetched: update(_FETCH).where(_FETCH.c.id == bindparam("fetch_id"),
+                                                 _FETCH.c.status == FetchStatus.FETCHING)
                    .values(status=FetchStatus.FETCHED if fetched else FetchStatus.FAILED,
                            updated_at=bindparam("now"),
                            **({"payload": bindparam("payload")} if fetched else {}))
