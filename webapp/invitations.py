@@ -177,8 +177,7 @@ def enqueue_due_mail():
 
 def queue_mails(application_ids):
     """Worker: ask for each application's mail as a job of its own."""
-    for application_id in application_ids:
-        outbox.request(Job.SEND_MAIL, application_id)
+    outbox.request_each(Job.SEND_MAIL, [(application_id,) for application_id in application_ids])
     session.commit()
 
 

@@ -3,9 +3,9 @@ together; the job is sent right after the commit and, if that failed, by the clo
 twice it takes effect once. (The same against real RabbitMQ and PostgreSQL processes:
 test_backbone.py.)"""
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
-from webapp import journeys, outbox
+from webapp import invitations, journeys, outbox
 from webapp.db import session
 from webapp.domain.sources import FetchStatus
 from webapp.models import Journey, OutboxMessage, SourceFetch
@@ -171,3 +171,23 @@ def test_after_a_failed_send_requests_leave_it_to_the_clock_until_a_send_succeed
     assert _waiting_requests() == 0  # sent at once again
     walk.run_jobs()
     assert _status(_journey_id(walk), "mijnoverheid") is FetchStatus.FETCHED
+
+
+def test_a_batch_of_mail_is_asked_for_in_one_statement_each_mail_a_job_of_its_own(
+        app, broker, monkeypatch):
+    """The clock's batches hold up to 2,000 applications: their requests are one statement,
+    not one each (2,000 round trips in one transaction), and each is sent as its own job."""
+    sent, inserts = [], []
+    monkeypatch.setattr(broker, "enqueue", lambda message, **_kw: sent.append(message))
+    count = lambda _c, _cur, statement, *_a: inserts.append(statement)  # noqa: E731
+    engine = app.extensions["db_engine"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        invitations.queue_mails([f"application-{n}" for n in range(300)])
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len([s for s in inserts if s.startswith("INSERT INTO outbox")]) == 1
+    assert [(m.actor_name, m.args) for m in sent] == [
+        (Job.SEND_MAIL.value, (f"application-{n}",)) for n in range(300)]
+    assert len({m.message_id for m in sent}) == 300
+    assert _waiting_requests() == 0
