@@ -65,7 +65,7 @@ import gevent.event  # noqa: E402
 import requests  # noqa: E402
 
 from bench.live_updates import fresh_database, percentile  # noqa: E402
-from bench.processes import cleanup_on_sigterm, cpu_ticks, stop_group  # noqa: E402
+from bench.processes import cleaning_up, cleanup_on_sigterm, cpu_ticks, stop_group  # noqa: E402
 from tests.services import PrivateRedis, free_port  # noqa: E402
 from webapp import zgw  # noqa: E402
 from webapp.domain.journey import JourneyState  # noqa: E402
@@ -453,6 +453,7 @@ class ProductionSet:
         return kinds
 
     def stop(self):
+        cleaning_up()
         for process in reversed(self.processes):
             stop_group(process)
         self.redis.stop()

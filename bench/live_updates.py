@@ -40,7 +40,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.processes import cleanup_on_sigterm, cpu_ticks, stop_group
+from bench.processes import cleaning_up, cleanup_on_sigterm, cpu_ticks, stop_group
 from tests.services import free_port
 from webapp import create_app
 from webapp.clock import utcnow
@@ -433,6 +433,7 @@ def main():
             run(args, port, app.config["SESSION_COOKIE_NAME"], cookies, engine, web.pid,
                 streamed, clients))
     finally:
+        cleaning_up()
         stop_group(web)
         for process, _ in clients:
             process.kill()

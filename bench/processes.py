@@ -17,8 +17,14 @@ def cleanup_on_sigterm():
 def _exit_on_signal(signum, _frame):
     # Once: a second SIGTERM (`pkill -f` signals the bench and the `timeout` it runs under,
     # which passes its own on) would cut the cleanup short and leave the set running.
-    signal.signal(signum, signal.SIG_IGN)
+    cleaning_up()
     raise SystemExit(128 + signum)
+
+
+def cleaning_up():
+    """The benchmark ends what it started from here on: a SIGTERM now would cut that short
+    and leave processes running, so it is ignored (SIGINT and SIGKILL still end it)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def stop_group(process, timeout_s=30):

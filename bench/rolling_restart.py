@@ -30,7 +30,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.live_updates import fresh_database, make_journeys, percentile
-from bench.processes import cleanup_on_sigterm, stop_group
+from bench.processes import cleaning_up, cleanup_on_sigterm, stop_group
 from tests.nginx import Nginx, make_certificates
 from tests.services import PrivateRedis, free_port
 from webapp import create_app, db
@@ -192,6 +192,7 @@ def main():
         restarts = asyncio.run(run(args, streams, app.config["SESSION_COOKIE_NAME"], nginx, ports,
                                    env, context))
     finally:
+        cleaning_up()
         try:
             nginx.stop()
         finally:

@@ -108,6 +108,38 @@ def test_a_second_sigterm_during_the_cleanup_does_not_cut_it_short():
             os.kill(started, signal.SIGKILL)
 
 
+# A benchmark that ends normally: the first SIGTERM comes while its `finally` ends the set.
+BENCH_SIGNALLED_WHILE_ENDING = """
+import os, signal, subprocess, sys, time
+from bench.processes import cleaning_up, cleanup_on_sigterm, stop_group
+cleanup_on_sigterm()
+started = subprocess.Popen(["sleep", "60"], start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+try:
+    print(started.pid, flush=True)
+finally:
+    cleaning_up()
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(0.2)
+    stop_group(started, timeout_s=5)
+"""
+
+
+def test_a_sigterm_while_a_benchmark_ends_normally_does_not_cut_its_cleanup_short():
+    bench = subprocess.run([sys.executable, "-c", BENCH_SIGNALLED_WHILE_ENDING], capture_output=True,
+                           text=True, timeout=30, cwd=Path(__file__).resolve().parents[2])
+    started = int(bench.stdout.split()[0])
+    try:
+        assert bench.returncode == 0
+        deadline = time.monotonic() + 5
+        while _alive(started) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not _alive(started)
+    finally:
+        if _alive(started):
+            os.kill(started, signal.SIGKILL)
+
+
 BUSY_THEN_IDLE = """
 import subprocess, sys
 from bench.journeys import wait_until_quiet
