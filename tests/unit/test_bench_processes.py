@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.processes import stop_group
@@ -16,6 +17,33 @@ def _alive(pid):
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def _gone_soon(pid, timeout_s=5):
+    """Whether `pid` is gone within `timeout_s` (a signal is delivered, not necessarily acted
+    on at once)."""
+    deadline = time.monotonic() + timeout_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return not _alive(pid)
+
+
+@contextmanager
+def _bench(script):
+    """`script` run as a benchmark in a Python of its own: (its process, the pid of the
+    process it started and printed); both ended afterwards whatever happened."""
+    bench = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).resolve().parents[2])
+    started = None
+    try:
+        with bench.stdout:
+            started = int(bench.stdout.readline())
+        yield bench, started
+    finally:
+        bench.kill()
+        bench.wait()
+        if started is not None and _alive(started):
+            os.kill(started, signal.SIGKILL)
 
 
 def test_a_process_group_that_died_already_is_no_error():
@@ -34,10 +62,7 @@ def test_what_a_dead_process_started_is_ended_too():
     process.wait()  # the shell is gone, its child lives on in the group
     assert _alive(child)
     stop_group(process, timeout_s=5)
-    deadline = time.monotonic() + 5  # the signal is delivered, not necessarily acted on yet
-    while _alive(child) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not _alive(child)
+    assert _gone_soon(child)
 
 
 BENCH_THAT_IS_KILLED = """
@@ -54,21 +79,11 @@ finally:
 
 
 def test_a_benchmark_ended_with_sigterm_ends_what_it_started():
-    bench = subprocess.Popen([sys.executable, "-c", BENCH_THAT_IS_KILLED], stdout=subprocess.PIPE,
-                             text=True, cwd=Path(__file__).resolve().parents[2])
-    started = None
-    try:
-        with bench.stdout:
-            started = int(bench.stdout.readline())
+    with _bench(BENCH_THAT_IS_KILLED) as (bench, started):
         assert _alive(started)
         bench.send_signal(signal.SIGTERM)
         assert bench.wait(timeout=10) == 128 + signal.SIGTERM
         assert not _alive(started)
-    finally:
-        bench.kill()
-        bench.wait()
-        if started is not None and _alive(started):
-            os.kill(started, signal.SIGKILL)
 
 
 # The second SIGTERM comes while the first one's cleanup runs, as when `pkill -f bench` also
@@ -89,23 +104,10 @@ finally:
 
 
 def test_a_second_sigterm_during_the_cleanup_does_not_cut_it_short():
-    bench = subprocess.Popen([sys.executable, "-c", BENCH_SIGNALLED_TWICE], stdout=subprocess.PIPE,
-                             text=True, cwd=Path(__file__).resolve().parents[2])
-    started = None
-    try:
-        with bench.stdout:
-            started = int(bench.stdout.readline())
+    with _bench(BENCH_SIGNALLED_TWICE) as (bench, started):
         bench.send_signal(signal.SIGTERM)
         assert bench.wait(timeout=10) == 128 + signal.SIGTERM
-        deadline = time.monotonic() + 5
-        while _alive(started) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert not _alive(started)
-    finally:
-        bench.kill()
-        bench.wait()
-        if started is not None and _alive(started):
-            os.kill(started, signal.SIGKILL)
+        assert _gone_soon(started)
 
 
 # A benchmark that ends normally: the first SIGTERM comes while its `finally` ends the set.
@@ -126,18 +128,9 @@ finally:
 
 
 def test_a_sigterm_while_a_benchmark_ends_normally_does_not_cut_its_cleanup_short():
-    bench = subprocess.run([sys.executable, "-c", BENCH_SIGNALLED_WHILE_ENDING], capture_output=True,
-                           text=True, timeout=30, cwd=Path(__file__).resolve().parents[2])
-    started = int(bench.stdout.split()[0])
-    try:
-        assert bench.returncode == 0
-        deadline = time.monotonic() + 5
-        while _alive(started) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert not _alive(started)
-    finally:
-        if _alive(started):
-            os.kill(started, signal.SIGKILL)
+    with _bench(BENCH_SIGNALLED_WHILE_ENDING) as (bench, started):
+        assert bench.wait(timeout=10) == 0
+        assert _gone_soon(started)
 
 
 BUSY_THEN_IDLE = """
