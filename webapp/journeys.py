@@ -517,11 +517,12 @@ def _rebind_phone(journey, states):
     state: of two devices taking over at once, one wins)."""
     secret = secrets.token_urlsafe(32)
     old = journey.phone_secret_hash
+    now = utcnow()
     result = session.execute(
         update(Journey)
         .where(Journey.id == journey.id, Journey.state.in_(states),
                Journey.phone_secret_hash == old if old else Journey.phone_secret_hash.is_(None))
-        .values(phone_secret_hash=digest(secret), paired_at=utcnow(), updated_at=utcnow()))
+        .values(phone_secret_hash=digest(secret), paired_at=now, updated_at=now))
     if result.rowcount != 1:
         session.rollback()
         raise JourneyError(_("De Ocktoreis is net ergens anders verdergegaan. Open de link opnieuw."))
