@@ -47,6 +47,8 @@ SETTINGS = {
     # A database that refuses new connections (restarting) is tried again this long before
     # a request gets the "Even niet bereikbaar" page.
     "DATABASE_CONNECT_WAIT_S": (float, 5.0),
+    # PostgreSQL: connections each process opens for its work, at most, and keeps open.
+    "DATABASE_POOL_SIZE": (int, 15),
     "RABBITMQ_URL": (str, None),  # unset: Dramatiq's StubBroker, worker threads in the process
     "REDIS_URL": (str, None),  # unset: live events and counters stay inside this process
     "SSE_HEARTBEAT_S": (float, 15.0),  # an open stream's heartbeat: a closed page is released
@@ -205,6 +207,8 @@ def refusals(config):
         return [f"OCKTOREIS_ENV is {env!r}: it must be one of {', '.join(ENVIRONMENTS)}."]
     if config["TRUSTED_PROXIES"] < 0:
         return [f"TRUSTED_PROXIES is {config['TRUSTED_PROXIES']}: it counts proxies, 0 or more."]
+    if config["DATABASE_POOL_SIZE"] < 1:
+        return [f"DATABASE_POOL_SIZE is {config['DATABASE_POOL_SIZE']}: a process needs at least 1 connection."]
     lines = _backend_refusals(config)
     if config["RABBITMQ_URL"] and not config["REDIS_URL"]:
         # Workers in other processes could not read the journeys' data keys (webapp.keys).

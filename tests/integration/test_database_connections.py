@@ -16,7 +16,7 @@ import pytest
 from psycopg import OperationalError as PsycopgOperationalError
 from psycopg.waiting import Wait
 from sqlalchemy import create_engine, literal, make_url, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
 
 from tests.services import POSTGRES_ADMIN_URL
 from webapp import journeys, outside
@@ -129,6 +129,38 @@ def test_a_live_pooled_connection_is_handed_out_without_a_ping(engine, monkeypat
     with engine.connect() as connection:
         assert _backend(connection) == first
     assert pings == []
+
+
+def test_a_busy_process_keeps_the_connections_it_opened_up_to_its_pool_size(postgres_url):
+    """Ten at once, returned, then ten at once again: the same ten backends, none opened
+    again (SQLAlchemy's default pool kept five and opened five anew each time)."""
+    engine = make_engine(postgres_url, pool_size=12)
+    try:
+        def ten_at_once():
+            connections = [engine.connect() for _ in range(10)]
+            backends = {_backend(connection) for connection in connections}
+            for connection in connections:
+                connection.close()
+            return backends
+
+        first = ten_at_once()
+        assert ten_at_once() == first
+        assert engine.pool.checkedin() == 10
+    finally:
+        engine.dispose()
+
+
+def test_a_process_opens_no_more_connections_than_its_pool_size(postgres_url):
+    engine = make_engine(postgres_url, connect_wait_s=0, pool_size=2)
+    engine.pool._timeout = 0.1  # then the 503 page; here an error at once
+    held = [engine.connect(), engine.connect()]
+    try:
+        with pytest.raises(PoolTimeout, match="QueuePool limit of size 2 overflow 0"):
+            engine.connect()
+    finally:
+        for connection in held:
+            connection.close()
+        engine.dispose()
 
 
 def test_a_statement_run_again_makes_no_column_objects(engine, monkeypatch):

@@ -110,6 +110,12 @@ def test_production_says_how_many_proxies_stand_in_front_and_none_is_trusted_by_
         "TRUSTED_PROXIES is -1: it counts proxies, 0 or more."]
 
 
+def test_a_database_pool_of_no_connections_is_refused(tmp_path):
+    assert Config(environ={"OCKTOREIS_INSTANCE": str(tmp_path)}).DATABASE_POOL_SIZE == 15
+    assert _refusals(tmp_path, OCKTOREIS_ENV="development", DATABASE_POOL_SIZE="0") == [
+        "DATABASE_POOL_SIZE is 0: a process needs at least 1 connection."]
+
+
 def test_acceptance_allows_the_qa_tools_but_no_made_up_or_short_secret(tmp_path):
     qa = {"OCKTOREIS_ENV": "acceptance", "SIMULATORS": "1", "DEV_PAGES": "1", "ACCEPTANCE_MODE": "1",
           "RATE_LIMITS_OFF": "1", "PUBLIC_URL": "http://qa.example", "DATABASE_URL": None,
