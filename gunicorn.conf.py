@@ -78,7 +78,8 @@ def post_worker_init(worker):
     """SIGTERM ends the worker's event streams at once, each with a clean end of its response,
     so every page reconnects (to another process, through the proxy) and gets the current
     state; otherwise a stream never finishes and the worker waits out graceful_timeout, then
-    cuts them. gunicorn has no hook for SIGTERM: wrap its handler."""
+    cuts them. gunicorn has no hook for SIGTERM: wrap its handler. And DigiD's client is made
+    in the background (webapp.saml.prepare) rather than at the process's first login."""
     stop = worker.handle_exit
 
     def handle_term(sig, frame):
@@ -88,3 +89,6 @@ def post_worker_init(worker):
 
     signal.signal(signal.SIGTERM, handle_term)
     signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn: no interrupted system calls
+    # DigiD's client made once the worker serves (its metadata may come from this set).
+    from webapp import saml
+    gevent.spawn(saml.prepare, worker.wsgi)

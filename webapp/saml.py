@@ -274,6 +274,18 @@ def _client():
         (current_app.config["PUBLIC_URL"], source), lambda: _new_client(source))
 
 
+def prepare(app):
+    """Make DigiD's client now, at a web process's start, rather than at its first login:
+    reading the metadata and loading our key twice (pysaml2 checks an RSA key each time) take
+    half a second of CPU, which that login, and every login of the process meanwhile, would
+    wait for. When DigiD cannot be reached now, the first login tries again."""
+    with app.app_context():
+        try:
+            _client()
+        except Unreachable as exc:
+            log.warning("DigiD's client not made at start, tried again at the first login: %s", exc)
+
+
 def _new_client(source):
     """A client from DigiD's metadata at `source`; Unreachable when it is not metadata of
     one identity provider (the person sees that DigiD cannot be reached now)."""

@@ -357,6 +357,23 @@ def test_a_failing_metadata_refresh_keeps_the_client_and_tries_again_after_a_whi
     assert saml._client() is client and len(reads) == 2
 
 
+def test_a_web_process_makes_its_client_at_start_not_at_its_first_login(app, monkeypatch):
+    saml.prepare(app)  # what gunicorn.conf.py's post_worker_init starts in the background
+    reads = []
+    monkeypatch.setattr(saml, "read_metadata", lambda source: reads.append(source))
+    assert saml.login_redirect(saml.LOGIN, "r")[1].startswith(digid.base_url())
+    assert reads == []
+
+
+def test_a_client_that_cannot_be_made_at_start_is_made_at_the_first_login(app, tmp_path, caplog):
+    metadata = saml.read_metadata(saml.idp_metadata_source())
+    _metadata_is(app, tmp_path, None)  # DigiD's metadata cannot be read while the process starts
+    saml.prepare(app)
+    assert "DigiD's client not made at start" in caplog.text
+    _metadata_is(app, tmp_path, metadata)
+    assert saml.login_redirect(saml.LOGIN, "r")[1].startswith(digid.base_url())
+
+
 def test_a_missing_nameid_is_refused(app):
     def no_nameid(response):
         response.assertion.subject.name_id = None
