@@ -299,9 +299,10 @@ def make_bookkeeping_engine(url):
         return None
     # Options the URL gives (?options=-c …) are kept: connect_args would replace them.
     options = " ".join(filter(None, (make_url(url).query.get("options"), "-c synchronous_commit=off")))
-    # At most 5 connections a process, and a cross-off that finds none free within a second
-    # or two is left to the clock rather than hold up its request.
-    return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=3,
+    # At most 5 connections a process, kept once opened (as the main engine's: none opened
+    # again after each busy moment), and a cross-off that finds none free within a second or
+    # two is left to the clock rather than hold up its request.
+    return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=0,
                          pool_timeout=2, hide_parameters=True, connect_args={"options": options})
 
 

@@ -20,7 +20,8 @@ from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
 
 from tests.services import POSTGRES_ADMIN_URL
 from webapp import journeys, outside
-from webapp.db import DescribedWhenRead, _ready, end_session, make_engine, session
+from webapp.db import (DescribedWhenRead, _ready, end_session, make_bookkeeping_engine,
+                        make_engine, session)
 from webapp.domain.sources import FetchStatus
 from webapp.models import SourceFetch
 from webapp.simulators.population import SANNE
@@ -146,6 +147,23 @@ def test_a_busy_process_keeps_the_connections_it_opened_up_to_its_pool_size(post
         first = ten_at_once()
         assert ten_at_once() == first
         assert engine.pool.checkedin() == 10
+    finally:
+        engine.dispose()
+
+
+def test_the_outbox_bookkeeping_keeps_its_five_connections_and_opens_no_more(postgres_url):
+    engine = make_bookkeeping_engine(postgres_url)
+    try:
+        connections = [engine.connect() for _ in range(5)]
+        first = {_backend(connection) for connection in connections}
+        for connection in connections:
+            connection.close()
+        connections = [engine.connect() for _ in range(5)]
+        assert {_backend(connection) for connection in connections} == first
+        with pytest.raises(PoolTimeout):
+            engine.connect()
+        for connection in connections:
+            connection.close()
     finally:
         engine.dispose()
 
