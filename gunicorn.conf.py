@@ -79,7 +79,7 @@ def post_worker_init(worker):
     so every page reconnects (to another process, through the proxy) and gets the current
     state; otherwise a stream never finishes and the worker waits out graceful_timeout, then
     cuts them. gunicorn has no hook for SIGTERM: wrap its handler. And DigiD's client is made
-    in the background (webapp.saml.prepare) rather than at the process's first login."""
+    as the worker starts (webapp.saml.make_client_at_start) rather than at its first login."""
     stop = worker.handle_exit
 
     def handle_term(sig, frame):
@@ -89,6 +89,8 @@ def post_worker_init(worker):
 
     signal.signal(signal.SIGTERM, handle_term)
     signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn: no interrupted system calls
-    # DigiD's client made once the worker serves (its metadata may come from this set).
+    # Imported here, in the worker: the master must not import the app (see above).
     from webapp import saml
-    gevent.spawn(saml.prepare, worker.wsgi)
+    # In a greenlet: it runs at the worker's first switch, and a start never waits for DigiD
+    # (its metadata may be this set's own, or a URL that hangs for OUTSIDE_TIMEOUT_S).
+    gevent.spawn(saml.make_client_at_start, worker.wsgi)

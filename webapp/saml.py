@@ -274,16 +274,18 @@ def _client():
         (current_app.config["PUBLIC_URL"], source), lambda: _new_client(source))
 
 
-def prepare(app):
-    """Make DigiD's client now, at a web process's start, rather than at its first login:
+def make_client_at_start(app):
+    """Make DigiD's client now, as a web process starts, rather than at its first login:
     reading the metadata and loading our key twice (pysaml2 checks an RSA key each time) take
-    half a second of CPU, which that login, and every login of the process meanwhile, would
-    wait for. When DigiD cannot be reached now, the first login tries again."""
+    half a second of CPU, during which a gevent process serves nobody. When it cannot be made
+    now (DigiD unreachable, or anything else), the first login tries again and says why."""
     with app.app_context():
         try:
             _client()
         except Unreachable as exc:
             log.warning("DigiD's client not made at start, tried again at the first login: %s", exc)
+        except Exception:  # logged as every error is (one JSON line), not by gevent to stderr
+            log.exception("DigiD's client not made at start, tried again at the first login")
 
 
 def _new_client(source):

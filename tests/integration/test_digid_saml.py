@@ -358,7 +358,7 @@ def test_a_failing_metadata_refresh_keeps_the_client_and_tries_again_after_a_whi
 
 
 def test_a_web_process_makes_its_client_at_start_not_at_its_first_login(app, monkeypatch):
-    saml.prepare(app)  # what gunicorn.conf.py's post_worker_init starts in the background
+    saml.make_client_at_start(app)  # what gunicorn.conf.py's post_worker_init starts in the background
     reads = []
     monkeypatch.setattr(saml, "read_metadata", lambda source: reads.append(source))
     assert saml.login_redirect(saml.LOGIN, "r")[1].startswith(digid.base_url())
@@ -368,10 +368,20 @@ def test_a_web_process_makes_its_client_at_start_not_at_its_first_login(app, mon
 def test_a_client_that_cannot_be_made_at_start_is_made_at_the_first_login(app, tmp_path, caplog):
     metadata = saml.read_metadata(saml.idp_metadata_source())
     _metadata_is(app, tmp_path, None)  # DigiD's metadata cannot be read while the process starts
-    saml.prepare(app)
+    saml.make_client_at_start(app)
     assert "DigiD's client not made at start" in caplog.text
     _metadata_is(app, tmp_path, metadata)
     assert saml.login_redirect(saml.LOGIN, "r")[1].startswith(digid.base_url())
+
+
+def test_a_client_that_fails_otherwise_at_start_is_logged_as_an_error(app, monkeypatch, caplog):
+    """Not a traceback that gevent writes to stderr, past the JSON log lines."""
+    def broken(source):
+        raise KeyError("saml_clients")
+    monkeypatch.setattr(saml, "_new_client", broken)
+    saml.make_client_at_start(app)
+    (record,) = [r for r in caplog.records if r.name == "webapp.saml"]
+    assert record.levelname == "ERROR" and record.exc_info[0] is KeyError
 
 
 def test_a_missing_nameid_is_refused(app):

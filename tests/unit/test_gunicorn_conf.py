@@ -17,7 +17,7 @@ def test_a_web_process_makes_digids_client_in_the_background_at_its_start(monkey
     handlers, prepared = {}, []
     monkeypatch.setattr(signal, "signal", lambda number, handler: handlers.update({number: handler}))
     monkeypatch.setattr(signal, "siginterrupt", lambda number, flag: None)
-    monkeypatch.setattr(saml, "prepare", prepared.append)
+    monkeypatch.setattr(saml, "make_client_at_start", prepared.append)
     app = object()
     worker = types.SimpleNamespace(handle_exit=lambda sig, frame: None, wsgi=app)
     runpy.run_path(str(CONF))["post_worker_init"](worker)
