@@ -46,7 +46,7 @@ def stop_group(process, timeout_s=30):
 def cpu_ticks(pids, with_children):
     """CPU ticks so far (user and system) per process; `with_children`: and of the children
     it waited for once they ended (a program it ran; for PostgreSQL's postmaster, every
-    connection's backend that ended: a pool's overflow connections come and go under load).
+    connection's backend that ended: a restart's, or one a pool replaced).
     A benchmark takes the difference of two samples, so what ended before the first does not
     count."""
     ticks = {}

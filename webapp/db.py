@@ -77,7 +77,8 @@ def make_engine(url, connect_wait_s=0.0, pool_size=15):
     # database restarts) at most this long, not SQLAlchemy's 30 s: then the 503 page.
     connect_args = {k: v for k, v in _PEER_GONE.items() if k not in given}
     engine = create_engine(url, hide_parameters=True, pool_timeout=max(connect_wait_s, 5) + 1,
-                           pool_size=pool_size, max_overflow=0, connect_args={**connect_args, "cursor_factory": DescribedWhenRead})
+                           pool_size=pool_size, max_overflow=0,
+                           connect_args={**connect_args, "cursor_factory": DescribedWhenRead})
     event.listen(engine, "checkout", _closed_by_the_server_is_not_used)
     event.listen(engine, "checkout", _without_a_transaction_until_needed)
     event.listen(engine, "before_cursor_execute", _begun_before_the_first_write)

@@ -19,12 +19,14 @@ from sqlalchemy import create_engine, literal, make_url, select, text
 from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
 
 from tests.services import POSTGRES_ADMIN_URL
-from webapp import journeys, outside
+from webapp import create_app, db, journeys, outside
 from webapp.db import (DescribedWhenRead, _ready, end_session, make_bookkeeping_engine,
                         make_engine, session)
 from webapp.domain.sources import FetchStatus
 from webapp.models import SourceFetch
 from webapp.simulators.population import SANNE
+
+from .conftest import embedded_settings
 
 
 @pytest.fixture
@@ -135,7 +137,7 @@ def test_a_live_pooled_connection_is_handed_out_without_a_ping(engine, monkeypat
 def test_a_busy_process_keeps_the_connections_it_opened_up_to_its_pool_size(postgres_url):
     """Ten at once, returned, then ten at once again: the same ten backends, none opened
     again (SQLAlchemy's default pool kept five and opened five anew each time)."""
-    engine = make_engine(postgres_url, pool_size=12)
+    engine = make_engine(postgres_url)
     try:
         def ten_at_once():
             connections = [engine.connect() for _ in range(10)]
@@ -151,8 +153,19 @@ def test_a_busy_process_keeps_the_connections_it_opened_up_to_its_pool_size(post
         engine.dispose()
 
 
+def test_the_pool_size_is_the_settings(app, postgres_url):
+    smaller = create_app({**embedded_settings(Path(app.config["INSTANCE_DIR"])),
+                          "DATABASE_URL": postgres_url, "DATABASE_POOL_SIZE": 3})
+    try:
+        assert smaller.extensions["db_engine"].pool.size() == 3
+        assert app.extensions["db_engine"].pool.size() == 15  # the default
+    finally:
+        db.dispose(smaller)
+
+
 def test_the_outbox_bookkeeping_keeps_its_five_connections_and_opens_no_more(postgres_url):
     engine = make_bookkeeping_engine(postgres_url)
+    connections = []
     try:
         connections = [engine.connect() for _ in range(5)]
         first = {_backend(connection) for connection in connections}
@@ -162,9 +175,9 @@ def test_the_outbox_bookkeeping_keeps_its_five_connections_and_opens_no_more(pos
         assert {_backend(connection) for connection in connections} == first
         with pytest.raises(PoolTimeout):
             engine.connect()
+    finally:
         for connection in connections:
             connection.close()
-    finally:
         engine.dispose()
 
 
