@@ -162,15 +162,19 @@ _FETCH_ANSWERED = {fetched: update(_FETCH).where(_FETCH.c.id == bindparam("fetch
                            updated_at=bindparam("now"),
                            **({"payload": bindparam("payload")} if fetched else {}))
                    for fetched in (True, False)}
-_FETCH_OF = select(SourceFetch).where(SourceFetch.journey_id == bindparam("journey_id"),
-                                      SourceFetch.role == bindparam("role"),
-                                      SourceFetch.source == bindparam("source"))
+# A fetch job's fetch with its journey and the journey's people, in one query.
+_FETCH_OF = (select(SourceFetch, Journey).join(Journey, SourceFetch.journey_id == Journey.id)
+             .options(joinedload(Journey.persons))
+             .where(SourceFetch.journey_id == bindparam("journey_id"),
+                    SourceFetch.role == bindparam("role"), SourceFetch.source == bindparam("source")))
 # The journey, its application and its fetches in one query (a journey has ten fetches at
 # most): a second query for the fetches cost more in SQLAlchemy than the joined rows.
 VIEW_LOADS = (joinedload(Journey.application), joinedload(Journey.fetches))
 _FOR_VIEW = select(Journey).options(*VIEW_LOADS).where(Journey.id == bindparam("journey_id"))
-_WITH_PERSONS = (select(Journey).options(joinedload(Journey.persons))
-                 .where(Journey.id == bindparam("journey_id")))
+# All that the delivery and the purge read (or shred) of a journey, in one query rather
+# than one per relation as each is touched.
+_WHOLE = (select(Journey).options(*VIEW_LOADS, joinedload(Journey.persons))
+          .where(Journey.id == bindparam("journey_id")))
 
 
 def _transition(journey, event):
@@ -624,12 +628,13 @@ def fetch_source(journey_id, role, source):
 
     Without the key store (Redis unreachable) it raises KeysUnavailable before asking the
     source, and Dramatiq tries again; a lost key ends the journey."""
-    fetch = session.scalar(_FETCH_OF, {"journey_id": journey_id, "role": Role(role), "source": source})
-    if fetch is None:
+    found = session.execute(_FETCH_OF, {"journey_id": journey_id, "role": Role(role),
+                                        "source": source}).unique().one_or_none()
+    if found is None:
         return
+    fetch, journey = found
     if fetch.status is not FetchStatus.FETCHING:  # done already, or the journey ended
         return _announce_again(journey_id)
-    journey = session.execute(_WITH_PERSONS, {"journey_id": journey_id}).unique().scalar_one()
     try:
         key = data_key(journey)
     except keys.KeyLost:
@@ -744,7 +749,7 @@ def deliver(journey_id):
     if not mine:
         raise DeliveryUnderWay(journey_id, (until - utcnow()).total_seconds())
     try:
-        _deliver_held(journey)
+        _deliver_held(_read_whole(journey_id))
     except BaseException:  # failed or stopped (Dramatiq's time limit): the retry need not wait
         _let_go_of_delivery(journey_id, until)
         raise
@@ -752,6 +757,7 @@ def deliver(journey_id):
 
 def _deliver_held(journey):
     application = journey.application
+    receipt = session.get(Receipt, journey.id)  # held to the end: read once
     people = {Role.APPLICANT: application.name, Role.PARTNER: application.partner_name}
     try:  # all of it unsealed before anything is sent: never half a dossier
         key = data_key(journey)  # one read of the key store for the whole dossier
@@ -765,7 +771,7 @@ def _deliver_held(journey):
         "personen": [{"rol": role, "naam": people[role], "bsn": bsns[role], "bronnen": data}
                      for role, data in data_of.items()],
     }
-    _add_indication_and_pdf(body, journey, people, bsns, data_of)
+    _add_indication_and_pdf(body, journey, receipt.consent_at, people, bsns, data_of)
     try:
         with metrics.Timer() as took:
             reference = outside.deliver_to_gemeente(application.gemeente_code, body, journey.id)
@@ -781,7 +787,6 @@ def _deliver_held(journey):
         current_app.logger.warning("journey %s was no longer sending when its delivery ended",
                                    journey.id)
         return
-    receipt = session.get(Receipt, journey.id)
     receipt.delivery_reference = reference
     receipt.delivered_at = utcnow()
     receipt.outcome = Outcome.DELIVERED
@@ -831,12 +836,11 @@ def _let_go_of_delivery(journey_id, until):
                     journey_id, type(exc).__name__)
 
 
-def _add_indication_and_pdf(body, journey, people, bsns, data_of):
+def _add_indication_and_pdf(body, journey, consent_at, people, bsns, data_of):
     """The indicative check for the municipality's staff ("indicatie, geen besluit") and the
     dossier as a PDF, both from what the customer reviewed. Each a function of the journey's
     stored facts only (the consent's day, the fetches' times), so a retried delivery sends
     the very same body and the municipality's idempotency holds."""
-    consent_at = session.get(Receipt, journey.id).consent_at
     result = indication.indicate(journey.application.gemeente_code, data_of, consent_at.date())
     fetched = {(f.role, f.source): f.updated_at for f in journey.fetches}
     document = dossier_pdf.DossierDocument(
@@ -878,9 +882,15 @@ def _delivery_failed(journey, exc):
     return given_up
 
 
+def _read_whole(journey_id):
+    """The journey with its application, fetches and people (`_WHOLE`), read afresh."""
+    return session.execute(_WHOLE, {"journey_id": journey_id},
+                           execution_options={"populate_existing": True}).unique().scalar_one_or_none()
+
+
 def purge(journey_id):
     """Worker: remove every piece of personal data of a delivered journey."""
-    journey = session.get(Journey, journey_id)
+    journey = _read_whole(journey_id)
     if journey is None:
         return
     if journey.state is not JourneyState.DELIVERED:  # purged already, or ended otherwise
