@@ -162,15 +162,16 @@ _FETCH_ANSWERED = {fetched: update(_FETCH).where(_FETCH.c.id == bindparam("fetch
                            updated_at=bindparam("now"),
                            **({"payload": bindparam("payload")} if fetched else {}))
                    for fetched in (True, False)}
-# A fetch job's fetch with its journey and the journey's people, in one query.
-_FETCH_OF = (select(SourceFetch, Journey).join(Journey, SourceFetch.journey_id == Journey.id)
-             .options(joinedload(Journey.persons))
-             .where(SourceFetch.journey_id == bindparam("journey_id"),
-                    SourceFetch.role == bindparam("role"), SourceFetch.source == bindparam("source")))
 # The journey, its application and its fetches in one query (a journey has ten fetches at
 # most): a second query for the fetches cost more in SQLAlchemy than the joined rows.
 VIEW_LOADS = (joinedload(Journey.application), joinedload(Journey.fetches))
 _FOR_VIEW = select(Journey).options(*VIEW_LOADS).where(Journey.id == bindparam("journey_id"))
+# A fetch job's fetch with its journey, the journey's people and what its view shows, in one
+# query: where nothing was published while the source was asked, the view is drawn from it.
+_FETCH_OF = (select(SourceFetch, Journey).join(Journey, SourceFetch.journey_id == Journey.id)
+             .options(*VIEW_LOADS, joinedload(Journey.persons))
+             .where(SourceFetch.journey_id == bindparam("journey_id"),
+                    SourceFetch.role == bindparam("role"), SourceFetch.source == bindparam("source")))
 # All that the delivery and the purge read (or shred) of a journey, in one query rather
 # than one per relation as each is touched.
 _WHOLE = (select(Journey).options(*VIEW_LOADS, joinedload(Journey.persons))
@@ -662,8 +663,15 @@ def fetch_source(journey_id, role, source):
     answer = {"fetch_id": fetch.id, "now": utcnow()}
     if data is not None:
         answer["payload"] = keys.seal(key, journey_id, json.dumps(data).encode())
-    session.execute(_FETCH_ANSWERED[data is not None], answer)
-    publish(journey_id, locked.version)  # reads the view afresh: the fetch as written
+    answered = session.execute(_FETCH_ANSWERED[data is not None], answer).rowcount == 1
+    if not answered:  # a twin run of the job answered meanwhile: the view as it wrote it
+        return publish(journey_id, locked.version)
+    # The fetch as written: the view may be drawn from it.
+    set_committed_value(fetch, "status", FetchStatus.FETCHED if data is not None else FetchStatus.FAILED)
+    set_committed_value(fetch, "updated_at", answer["now"])
+    if data is not None:
+        set_committed_value(fetch, "payload", answer["payload"])
+    publish(journey, locked.version)  # from what was read, unless another publish came between
 
 
 def _announce_again(journey_id):

@@ -2,13 +2,16 @@
 relation as each is touched (issue 17: the workers' CPU went mostly to statements)."""
 
 import re
+import threading
 
 import pytest
 from sqlalchemy import event
 
-from webapp import journeys
+from messaging import events
+from webapp import journeys, outside
 from webapp.db import session
 from webapp.domain.journey import JourneyState
+from webapp.domain.progress import ProgressView
 from webapp.domain.sources import SOURCES, FetchStatus
 from webapp.models import Journey, SourceFetch
 from webapp.simulators.population import SANNE
@@ -18,11 +21,13 @@ _TABLE_READ = re.compile(r"\s*SELECT (\w+)\.")
 
 @pytest.fixture
 def reads():
-    """The SELECTs run inside `with reads() as read:`, by the table each names first."""
+    """The SELECTs this thread runs inside `with reads() as read:`, by the table each names
+    first."""
     engine = session.get_bind()
 
     class Reads(list):
         def __enter__(self):
+            self.thread = threading.current_thread()
             session.remove()
             event.listen(engine, "before_cursor_execute", self._count)
             return self
@@ -32,7 +37,7 @@ def reads():
             session.remove()
 
         def _count(self, conn, cursor, statement, parameters, context, executemany):
-            if found := _TABLE_READ.match(statement):
+            if threading.current_thread() is self.thread and (found := _TABLE_READ.match(statement)):
                 self.append(found.group(1))
 
     return Reads
@@ -46,19 +51,61 @@ def reviewing(walk, phone, worker):
     return walk.journey_url.rsplit("/", 1)[1]
 
 
-def test_a_fetch_job_reads_its_fetch_with_the_journey_and_people_at_once(walk, phone, worker, reads):
+@pytest.fixture
+def tapped(walk, phone, worker, app, monkeypatch):
+    """(journey id, the views published from now on) of a journey whose first source was
+    tapped; no worker runs its jobs."""
     walk.start(walk.apply(SANNE))
     phone.get(walk.to_qr())
     walk.login(SANNE)
     worker.stop()
-    source = SOURCES[0].key
-    phone.post(f"/app/bronnen/{source}")
-    journey_id = walk.journey_url.rsplit("/", 1)[1]
+    phone.post(f"/app/bronnen/{SOURCES[0].key}")
+    published = []
+    monkeypatch.setattr(events.bus(app), "publish", lambda channel, message: published.append(
+        ProgressView.from_json(message["view"])))
+    return walk.journey_url.rsplit("/", 1)[1], published
+
+
+def _statuses(view):
+    return {fetch.source: fetch.status for fetch in view.fetches}
+
+
+def test_a_fetch_job_reads_its_fetch_with_the_journey_and_its_view_at_once(tapped, reads):
+    journey_id, published = tapped
     with reads() as read:
-        journeys.fetch_source(journey_id, "applicant", source)  # its job, as a worker runs it
-    # the fetch, its journey and people; then the view the pages are told
-    assert read == ["source_fetch", "journey"]
-    assert session.get(Journey, journey_id).fetches[0].status is FetchStatus.FETCHED
+        journeys.fetch_source(journey_id, "applicant", SOURCES[0].key)  # as a worker runs it
+    # the fetch, its journey, people and view: nothing was published while the source was
+    # asked, so the view the pages are told is drawn from it
+    assert read == ["source_fetch"]
+    [view] = published
+    assert view.version == session.get(Journey, journey_id).version
+    assert _statuses(view)[SOURCES[0].key] is FetchStatus.FETCHED
+
+
+def test_a_fetch_job_reads_the_view_afresh_when_a_change_was_published_meanwhile(
+        tapped, phone, reads, monkeypatch):
+    """Another source tapped while this one's source answers: the view read before does not
+    show it, so the job's view is read again, and shows both."""
+    journey_id, published = tapped
+    fetch = outside.fetch_from_source
+
+    def another_tap_meanwhile(source, bsn):  # from the phone, as the job waits for the source
+        tap = threading.Thread(target=lambda: answers.append(phone.post(f"/app/bronnen/{SOURCES[1].key}")))
+        tap.start()
+        tap.join()
+        return fetch(source, bsn)
+
+    answers = []
+
+    monkeypatch.setattr(outside, "fetch_from_source", another_tap_meanwhile)
+    with reads() as read:
+        journeys.fetch_source(journey_id, "applicant", SOURCES[0].key)
+    assert [answer.status_code for answer in answers] == [303]
+    assert read == ["source_fetch", "journey"]  # the view, read afresh
+    tap, job = published
+    assert job.version == tap.version + 1
+    assert _statuses(job)[SOURCES[0].key] is FetchStatus.FETCHED
+    assert _statuses(job)[SOURCES[1].key] is FetchStatus.FETCHING
 
 
 def test_the_delivery_reads_the_journey_whole_once_after_taking_its_hold(reviewing, phone, reads):
