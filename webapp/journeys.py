@@ -294,7 +294,9 @@ def _commit_keeping_what_was_read():
     stays true or does not matter: `publish` read the journey after its version's update,
     which holds the row's lock until this commit, so what it read is the journey as
     published and the page drawn next (most requests draw one) need not read it all again;
-    `fetch_source` writes its fetch's row afresh after the source answered."""
+    `fetch_source` writes its fetch's row afresh after the source answered, and draws the
+    view it publishes from what it read only where the journey's version shows that nothing
+    was published since (`_held_as_published`)."""
     current = session()
     current.expire_on_commit = False
     try:
@@ -629,8 +631,8 @@ def fetch_source(journey_id, role, source):
 
     Without the key store (Redis unreachable) it raises KeysUnavailable before asking the
     source, and Dramatiq tries again; a lost key ends the journey."""
-    found = session.execute(_FETCH_OF, {"journey_id": journey_id, "role": Role(role),
-                                        "source": source}).unique().one_or_none()
+    found = session.execute(_FETCH_OF, {"journey_id": journey_id, "role": Role(role), "source": source},
+                            execution_options={"populate_existing": True}).unique().one_or_none()
     if found is None:
         return
     fetch, journey = found
@@ -897,7 +899,11 @@ def _read_whole(journey_id):
 
 
 def purge(journey_id):
-    """Worker: remove every piece of personal data of a delivered journey."""
+    """Worker: remove every piece of personal data of a delivered journey.
+
+    What it shreds is read before the transition takes the journey's lock: nothing writes a
+    payload or a sealed BSN once a journey was delivered (a fetch and a login write only in
+    their steps, under that lock), so the read, which saw it delivered, holds every one."""
     journey = _read_whole(journey_id)
     if journey is None:
         return

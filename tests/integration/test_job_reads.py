@@ -16,13 +16,21 @@ from webapp.domain.sources import SOURCES, FetchStatus
 from webapp.models import Journey, SourceFetch
 from webapp.simulators.population import SANNE
 
-_TABLE_READ = re.compile(r"\s*SELECT (\w+)\.")
+_READ = re.compile(r"\s*SELECT\b(?:\s+(\w+)\.)?", re.IGNORECASE)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app_config(request):
+    """Both databases: on PostgreSQL a read runs outside a transaction (webapp.db)."""
+    if request.param == "sqlite":
+        return {}
+    return {"DATABASE_URL": request.getfixturevalue("postgres_url")}
 
 
 @pytest.fixture
 def reads():
     """The SELECTs this thread runs inside `with reads() as read:`, by the table each names
-    first."""
+    first (any other by its first characters)."""
     engine = session.get_bind()
 
     class Reads(list):
@@ -37,8 +45,8 @@ def reads():
             session.remove()
 
         def _count(self, conn, cursor, statement, parameters, context, executemany):
-            if threading.current_thread() is self.thread and (found := _TABLE_READ.match(statement)):
-                self.append(found.group(1))
+            if threading.current_thread() is self.thread and (found := _READ.match(statement)):
+                self.append(found.group(1) or " ".join(statement.split())[:40])
 
     return Reads
 
@@ -70,6 +78,13 @@ def _statuses(view):
     return {fetch.source: fetch.status for fetch in view.fetches}
 
 
+def _as_read_now(view):
+    """`view` as the database has the journey at its version now."""
+    session.remove()
+    return journeys.progress_view(journeys.journey_for_view(view.journey_id), view.version,
+                                  published=True)
+
+
 def test_a_fetch_job_reads_its_fetch_with_the_journey_and_its_view_at_once(tapped, reads):
     journey_id, published = tapped
     with reads() as read:
@@ -78,8 +93,24 @@ def test_a_fetch_job_reads_its_fetch_with_the_journey_and_its_view_at_once(tappe
     # asked, so the view the pages are told is drawn from it
     assert read == ["source_fetch"]
     [view] = published
+    assert view == _as_read_now(view)
     assert view.version == session.get(Journey, journey_id).version
     assert _statuses(view)[SOURCES[0].key] is FetchStatus.FETCHED
+
+
+def test_a_failed_fetch_is_published_from_the_jobs_read_too(tapped, reads, monkeypatch):
+    journey_id, published = tapped
+
+    def source_down(source, bsn):
+        raise outside.OutsideSystemError("the source did not answer")
+
+    monkeypatch.setattr(outside, "fetch_from_source", source_down)
+    with reads() as read:
+        journeys.fetch_source(journey_id, "applicant", SOURCES[0].key)
+    assert read == ["source_fetch"]
+    [view] = published
+    assert view == _as_read_now(view)
+    assert _statuses(view)[SOURCES[0].key] is FetchStatus.FAILED
 
 
 def test_a_fetch_job_reads_the_view_afresh_when_a_change_was_published_meanwhile(
@@ -106,6 +137,7 @@ def test_a_fetch_job_reads_the_view_afresh_when_a_change_was_published_meanwhile
     assert job.version == tap.version + 1
     assert _statuses(job)[SOURCES[0].key] is FetchStatus.FETCHED
     assert _statuses(job)[SOURCES[1].key] is FetchStatus.FETCHING
+    assert job == _as_read_now(job)
 
 
 def test_the_delivery_reads_the_journey_whole_once_after_taking_its_hold(reviewing, phone, reads):
