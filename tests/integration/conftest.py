@@ -162,8 +162,17 @@ def rabbitmq():
     delete()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Each phase's report on its test (`item.failed_in`), for a fixture's teardown to see."""
+    report = yield
+    if report.failed:
+        item.failed_in = report.when
+    return report
+
+
 @pytest.fixture
-def deployment(tmp_path, postgres_url, rabbitmq, redis_server):
+def deployment(request, tmp_path, postgres_url, rabbitmq, redis_server):
     created = []
 
     def make(**settings):
@@ -173,6 +182,9 @@ def deployment(tmp_path, postgres_url, rabbitmq, redis_server):
     yield make
     for d in created:
         d.stop()
+    if getattr(request.node, "failed_in", None):  # what the processes said, in the report
+        for d in created:
+            print(d.logs_tail())
 
 
 @pytest.fixture

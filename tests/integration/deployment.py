@@ -244,6 +244,17 @@ class Deployment:
     def run_jobs(self):
         wait_for(self.quiet, 60, "the workers to finish their jobs")
 
+    def logs_tail(self, lines=80):
+        """The last `lines` of each process's log (no static files' requests), for a failed
+        test's report: in CI its temporary directory is gone afterwards."""
+        parts = []
+        for log in self.logs:
+            path = Path(log.name)
+            kept = [line for line in path.read_text(errors="replace").splitlines()
+                    if "GET /static/" not in line]
+            parts.append(f"----- {path.name} (last {lines} lines) -----\n" + "\n".join(kept[-lines:]))
+        return "\n".join(parts)
+
     def stop(self):
         everything = self.supervisors + self.webs + self.workers + self.clocks
         for process in everything:

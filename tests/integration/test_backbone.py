@@ -162,6 +162,41 @@ def _rabbitmqctl(*args):
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
 
 
+# What reached the desktop's live step, for a failure's message: the stream opened or lost,
+# each event and each poll's answer with its order, and the order the page then holds.
+RECORD_LIVE = """
+window.live = [];
+function note(what) {
+  var container = document.querySelector("[data-poll-url]");
+  window.live.push(Math.round(performance.now()) + " ms " + what + " (the page holds " +
+                   (container && container.dataset.version) + ")");
+}
+["htmx:sseOpen", "htmx:sseError", "htmx:sseBeforeMessage"].forEach(function (name) {
+  document.addEventListener(name, function (e) {
+    var data = e.detail && typeof e.detail.data === "string" ? e.detail.data : "";
+    note(name + " " + ((e.detail && e.detail.lastEventId) || "") + " " +
+         data.replace(/<[^>]*>/g, " ").replace(/\\s+/g, " ").trim().slice(0, 80));
+  }, true);
+});
+var fetched = window.fetch;
+window.fetch = function (url, options) {
+  return fetched(url, options).then(function (response) {
+    note("poll " + response.status + " " + response.headers.get("X-View-Version"));
+    return response;
+  });
+};
+"""
+
+
+def _shows(page, text):
+    """The desktop's status line comes to show `text`; if not, the message says what reached it."""
+    try:
+        expect(page.locator("#live-status")).to_contain_text(text)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\nthe desktop's live updates:\n" +
+                             "\n".join(page.evaluate("window.live"))) from None
+
+
 def test_with_redis_unreachable_the_desktop_polls_and_the_journey_pauses_until_it_is_back(
         deployment, redis_proxy):
     """Redis holds the journeys' data keys: while it cannot be reached (its data kept), the
@@ -175,6 +210,7 @@ def test_with_redis_unreachable_the_desktop_polls_and_the_journey_pauses_until_i
                                              args=["--no-sandbox", "--disable-gpu"])
         try:
             page = browser.new_context(base_url=web_a).new_page()
+            page.add_init_script(RECORD_LIVE)
             page.set_default_timeout(20_000)
             phone = HttpClient(web_b, PHONE_UA)
             desktop = HttpClient(web_a)
@@ -200,11 +236,11 @@ def test_with_redis_unreachable_the_desktop_polls_and_the_journey_pauses_until_i
             wait_for(lambda: "KeysUnavailable" in worker_log.read_text(), 30,
                      "the worker's fetches to wait for Redis")
             assert system.scalar(fetched, id=journey_id) == 0
-            expect(page.locator("#live-status")).to_contain_text("0 van de 5")  # polled
+            _shows(page, "0 van de 5")
 
             redis_proxy.open()
             wait_for(lambda: system.scalar(fetched, id=journey_id) == 5, 60, "the fetches after Redis")
-            expect(page.locator("#live-status")).to_contain_text("5 van de 5")
+            _shows(page, "5 van de 5")
             assert 'data-screen="review"' in phone.post("/app/bronnen/klaar", follow_redirects=True).text
             expect(page.locator("#live-status")).to_contain_text("Bekijk en controleer")
             phone.post("/app/versturen", data={"toestemming": "ja"})
