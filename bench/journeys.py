@@ -26,7 +26,9 @@ content: a step or a count going back, and by their version, where they carry on
 (user + system, from /proc; for the set's own processes with that of the programs they ran
 and waited for) is counted over the run for the set's processes: web, workers, clock,
 PostgreSQL, RabbitMQ and Redis (PostgreSQL's and RabbitMQ's servers are shared on this
-machine: all their processes count, and PostgreSQL's connections that ended during the run).
+machine: all their processes count, and PostgreSQL's connections that ended during the run;
+a server restarted during the run counts from its new start, never below zero, and the
+bench says how many processes ended so, their last CPU not counted).
 Then the load generator's own CPU per journey, and the set's as a multiple of it: the figure
 to compare two commits by on a machine whose speed drifts.
 Each phone action's own p50/p99 is printed too, and the event p99 with the delivery's end
@@ -65,7 +67,8 @@ import gevent.event  # noqa: E402
 import requests  # noqa: E402
 
 from bench.live_updates import fresh_database, percentile  # noqa: E402
-from bench.processes import cleaning_up, cleanup_on_sigterm, cpu_ticks, stop_group  # noqa: E402
+from bench.processes import (  # noqa: E402
+    cleaning_up, cleanup_on_sigterm, cpu_sample, cpu_used, stop_group, unseen_ends)
 from tests.services import PrivateRedis, free_port  # noqa: E402
 from webapp import zgw  # noqa: E402
 from webapp.domain.journey import JourneyState  # noqa: E402
@@ -503,17 +506,14 @@ def _servers(redis=False):
 
 
 def cpu_ms_used(before, after):
-    """CPU ms between two samples of {kind: {pid: ticks}}: what each kind's processes have
-    used by the second less what they had by the first. A process new since counts whole;
-    one that ended since counts in its parent's reaped children (the postmaster's, gunicorn's
-    arbiter's), so what it used before the first sample is taken off, not counted twice."""
+    """CPU ms between two samples of {kind: `cpu_sample`}, by kind (bench.processes.cpu_used)."""
     per_tick = 1000 / os.sysconf("SC_CLK_TCK")
-    return {kind: per_tick * (sum(ticks.values()) - sum(before.get(kind, {}).values()))
-            for kind, ticks in after.items()}
+    return {kind: per_tick * cpu_used(before.get(kind, {}), processes)
+            for kind, processes in after.items()}
 
 
 def sample(kinds):
-    return {kind: cpu_ticks(pids, kind in ("web", "worker", "clock", "postgresql"))
+    return {kind: cpu_sample(pids, kind in ("web", "worker", "clock", "postgresql"))
             for kind, pids in kinds.items()}
 
 
@@ -560,7 +560,13 @@ def drive(base_url, args, counted):
                   f"{stats.stuck + stats.failed} failed or stuck", flush=True)
     gevent.joinall(greenlets)
     elapsed = time.perf_counter() - started
-    used = cpu_ms_used(before, sample(counted()))
+    after = sample(counted())
+    used = cpu_ms_used(before, after)
+    if unseen := {kind: n for kind, processes in after.items()
+                  if (n := unseen_ends(before.get(kind, {}), processes))}:
+        print("ended during the run, their CPU from its start to their end not counted (no "
+              "counted parent reaped them, as a restarted server's): " +
+              ", ".join(f"{kind} {n}" for kind, n in sorted(unseen.items())), flush=True)
     stats.generator_ms = 1000 * (time.process_time() - generator_before)
     return stats, elapsed, used, total
 

@@ -57,3 +57,41 @@ def cpu_ticks(pids, with_children):
         except (FileNotFoundError, ProcessLookupError):
             pass
     return ticks
+
+
+def cpu_sample(pids, with_children):
+    """{pid: (CPU ticks so far, its parent's pid, `with_children`)} of each of `pids` that is
+    still there: a sample for `cpu_used`."""
+    sample = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        sample[pid] = (sum(map(int, fields[11:15 if with_children else 13])), int(fields[1]),
+                       with_children)
+    return sample
+
+
+def cpu_used(before, after):
+    """The CPU ticks processes used between two samples (`cpu_sample`): what each has at the
+    second less what it had at the first; one new since counts whole. One that ended since
+    has its ticks in its parent's reaped children where that parent is sampled with them (a
+    connection's backend in the postmaster's, a worker in its arbiter's): what it had at the
+    first is taken off there, not counted twice. One that ended with no such parent (a
+    restarted postmaster, whose parent is init) counts nothing more: what it used from the
+    first sample to its end went with it, so the figure is then somewhat low, never below
+    zero, as the old server's total against the new one's would make it."""
+    used = sum(ticks for ticks, _parent, _children in after.values())
+    for pid, (ticks, parent, _children) in before.items():
+        reaped_by = after.get(parent)
+        if pid in after or (reaped_by is not None and reaped_by[2]):
+            used -= ticks
+    return used
+
+
+def unseen_ends(before, after):
+    """How many processes of the first sample ended with no sampled parent to count them:
+    their CPU from the first sample to their end is missing from `cpu_used`."""
+    return sum(1 for pid, (_ticks, parent, _children) in before.items()
+               if pid not in after and not (parent in after and after[parent][2]))

@@ -8,7 +8,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.processes import stop_group
+from bench.processes import cpu_sample, cpu_used, stop_group, unseen_ends
 
 
 def _alive(pid):
@@ -162,3 +162,49 @@ def test_the_journeys_benchmark_starts_once_the_set_has_booted():
     (it does not boot with the set: PostgreSQL serves every database on the machine)."""
     assert _cpu_ms_when_quiet("web", 1.5) >= 1400
     assert _cpu_ms_when_quiet("postgresql", 6) < 5000
+
+
+# CPU between two samples: {pid: (ticks, parent's pid, counted with its reaped children)}.
+
+def test_cpu_is_what_each_process_used_since_the_first_sample_and_a_new_one_whole():
+    before = {10: (5000, 1, True), 11: (300, 10, True)}
+    after = {10: (5040, 1, True), 11: (310, 10, True), 12: (7, 10, True)}
+    assert cpu_used(before, after) == 40 + 10 + 7
+
+
+def test_a_process_that_ended_counts_once_in_its_parents_reaped_children():
+    """A backend of the postmaster had 300 ticks at the first sample and ended with 350: the
+    postmaster's reaped children now hold those 350."""
+    before = {10: (5000, 1, True), 11: (300, 10, True)}
+    after = {10: (5000 + 20 + 350, 1, True)}
+    assert cpu_used(before, after) == 20 + 50
+    assert unseen_ends(before, after) == 0
+
+
+def test_a_restarted_server_counts_from_its_new_start_never_below_zero():
+    """PostgreSQL restarted during a run (a fault injected): the old postmaster, init's child,
+    and its backend are gone, a new one runs. Its old total was taken off the new one's
+    (cpu_ms_per_journey=-1118 in a fault run against --base-url)."""
+    before = {10: (5000, 1, True), 11: (300, 10, True)}
+    after = {20: (40, 1, True), 21: (7, 20, True)}
+    assert cpu_used(before, after) == 47
+    assert unseen_ends(before, after) == 2
+
+
+def test_a_parent_sampled_without_its_children_does_not_take_off_an_ended_childs_ticks():
+    before = {30: (900, 1, False), 31: (10, 30, False)}
+    after = {30: (950, 1, False)}
+    assert cpu_used(before, after) == 50
+    assert unseen_ends(before, after) == 1
+
+
+def test_a_sample_holds_each_process_with_its_parent():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        sample = cpu_sample([child.pid, 2 ** 22 + 1], with_children=True)  # the second: no such process
+        assert list(sample) == [child.pid]
+        ticks, parent, with_children = sample[child.pid]
+        assert ticks >= 0 and parent == os.getpid() and with_children
+    finally:
+        child.kill()
+        child.wait()
