@@ -135,6 +135,8 @@ class RedisEvents(ServerSentEventsBlueprint):
     RETRY_S = (0.5, 1, 2, 5)
     LISTENER_CHANNEL = "events:listener"  # always subscribed: the connection is up when it is
     CONFIRM_S = 2
+    # Channels whose newest event waits for Redis (a view, ~1 kB); beyond, the longest waiting goes.
+    UNSENT_MAX = 1_000
 
     def __init__(self, url):
         super().__init__("sse", __name__)
@@ -147,17 +149,61 @@ class RedisEvents(ServerSentEventsBlueprint):
         self._pending = {}  # channel: [SUBSCRIBEs not yet confirmed, confirmed Event]
         self._connected = threading.Event()
         self._lock = threading.Lock()
+        self._unsent = {}  # channel: its newest message that Redis did not take, oldest first
+        self._resender = None
 
     @property
     def redis(self):
         return self._client
 
     def publish(self, channel, message):
-        """Publish; if Redis is down, log it: the pages notice and poll instead."""
+        """Publish. Where Redis cannot be reached, the message waits as its channel's newest
+        and goes once Redis answers again (`_resend`): a page whose stream stayed open (its
+        web process still reaches Redis, this process did not: a connection refused at
+        Redis's client limit, a publish timed out under load) would otherwise go on showing
+        the state before until the journey's next change. A page whose stream Redis's loss
+        ended reconnects and reads the state first; an event older than what a stream
+        showed is not sent on (webapp.live), so a late one is harmless."""
         try:
             super().publish(message, channel=channel)
         except redis.RedisError as exc:
-            log.warning("live event not published (%s): pages will poll", type(exc).__name__)
+            log.warning("live event not published (%s): sent once Redis answers", type(exc).__name__)
+            self._keep_unsent(channel, message)
+
+    def _keep_unsent(self, channel, message):
+        with self._lock:
+            held = self._unsent.get(channel)
+            if held is None or _version(held) is None or _version(message) is None or (
+                    _version(message) >= _version(held)):
+                self._unsent.pop(channel, None)
+                self._unsent[channel] = message  # the newest last
+            while len(self._unsent) > self.UNSENT_MAX:
+                del self._unsent[next(iter(self._unsent))]  # the longest waiting goes first
+            if self._resender is None or not self._resender.is_alive():
+                self._resender = threading.Thread(target=self._resend, name="redis-resend",
+                                                  daemon=True)
+                self._resender.start()
+
+    def _resend(self):
+        """Send what waits, oldest first, with a backoff while Redis still does not answer;
+        ends when nothing waits."""
+        failures = 0
+        while True:
+            with self._lock:
+                if not self._unsent:
+                    self._resender = None
+                    return
+                channel, message = next(iter(self._unsent.items()))
+            try:
+                super().publish(message, channel=channel)
+            except redis.RedisError:
+                time.sleep(self.RETRY_S[min(failures, len(self.RETRY_S) - 1)])
+                failures += 1
+                continue
+            failures = 0
+            with self._lock:
+                if self._unsent.get(channel) is message:  # not replaced by a newer meanwhile
+                    del self._unsent[channel]
 
     def subscribe(self, channel):
         """A subscription that receives every message published after this returns."""
@@ -249,6 +295,12 @@ class RedisEvents(ServerSentEventsBlueprint):
                 pubsub.close()
             time.sleep(self.RETRY_S[min(failures, len(self.RETRY_S) - 1)])
             failures += 1
+
+
+def _version(message):
+    """The journey's version a message's view shows; None: no view (render from the database)."""
+    view = message.get("view") if isinstance(message, dict) else None
+    return view.get("version") if isinstance(view, dict) else None
 
 
 def init_app(app):

@@ -129,6 +129,41 @@ def test_after_redis_comes_back_new_streams_subscribe_again(redis_server):
     subscription.close()
 
 
+def test_an_event_redis_did_not_take_goes_once_it_answers_again(redis_server, redis_proxy):
+    """The publishing process cannot reach Redis (its connections cut, new ones refused)
+    while the page's process still can: the page's stream stays open, and gets its
+    journey's newest event once Redis answers the publisher again, with no further change."""
+    listening, publishing = RedisEvents(redis_server.url), RedisEvents(redis_proxy.url)
+    channel = new_channel()
+    newer, older = ({"journey": "j", "view": {"version": v}} for v in (8, 7))
+    with listening.subscribe(channel) as subscription:
+        publishing.publish(channel, {"n": 0})
+        assert subscription.get(timeout=5) == {"n": 0}
+        redis_proxy.cut()
+        publishing.publish(channel, newer)
+        publishing.publish(channel, older)  # overtaken (two threads): 8 still waits, not 7
+        assert subscription.get(timeout=0.5) is None
+        redis_proxy.open()
+        assert subscription.get(timeout=10) == newer
+        assert subscription.get(timeout=0.5) is None
+
+
+def test_while_redis_is_away_the_events_waiting_are_bounded_the_longest_waiting_go_first(
+        redis_server, redis_proxy):
+    listening, publishing = RedisEvents(redis_server.url), RedisEvents(redis_proxy.url)
+    publishing.UNSENT_MAX = 2
+    channels = [new_channel() for _ in range(3)]
+    subscriptions = [listening.subscribe(channel) for channel in channels]
+    redis_proxy.cut()
+    for n, channel in enumerate(channels):
+        publishing.publish(channel, {"n": n})
+    redis_proxy.open()
+    assert [s.get(timeout=10) for s in subscriptions[1:]] == [{"n": 1}, {"n": 2}]
+    assert subscriptions[0].get(timeout=0.5) is None
+    for subscription in subscriptions:
+        subscription.close()
+
+
 @pytest.fixture
 def fetching(app, run_jobs):
     """A journey over real HTTP, its applicant logged in: the sources come next."""
