@@ -150,6 +150,7 @@ class RedisEvents(ServerSentEventsBlueprint):
         self._connected = threading.Event()
         self._lock = threading.Lock()
         self._unsent = {}  # channel: its newest message that Redis did not take, oldest first
+        self._unsent_lock = threading.Lock()  # not _lock: that one waits for Redis's answers
         self._resender = None
 
     @property
@@ -171,10 +172,9 @@ class RedisEvents(ServerSentEventsBlueprint):
             self._keep_unsent(channel, message)
 
     def _keep_unsent(self, channel, message):
-        with self._lock:
+        with self._unsent_lock:
             held = self._unsent.get(channel)
-            if held is None or _version(held) is None or _version(message) is None or (
-                    _version(message) >= _version(held)):
+            if held is None or _order(message) >= _order(held):
                 self._unsent.pop(channel, None)
                 self._unsent[channel] = message  # the newest last
             while len(self._unsent) > self.UNSENT_MAX:
@@ -184,26 +184,31 @@ class RedisEvents(ServerSentEventsBlueprint):
                                                   daemon=True)
                 self._resender.start()
 
+    def _sent(self, channel, message):
+        with self._unsent_lock:
+            if self._unsent.get(channel) is message:  # not replaced by a newer meanwhile
+                del self._unsent[channel]
+
     def _resend(self):
-        """Send what waits, oldest first, with a backoff while Redis still does not answer;
-        ends when nothing waits."""
+        """Send what waits, the longest waiting first, with a backoff while Redis still does
+        not answer; ends when nothing waits."""
         failures = 0
         while True:
-            with self._lock:
+            with self._unsent_lock:
                 if not self._unsent:
                     self._resender = None
                     return
                 channel, message = next(iter(self._unsent.items()))
             try:
                 super().publish(message, channel=channel)
-            except redis.RedisError:
+            except Exception as exc:  # noqa: BLE001  (Redis away, or else: try again later)
+                if not isinstance(exc, redis.RedisError):
+                    log.exception("live event not sent again")
                 time.sleep(self.RETRY_S[min(failures, len(self.RETRY_S) - 1)])
                 failures += 1
                 continue
             failures = 0
-            with self._lock:
-                if self._unsent.get(channel) is message:  # not replaced by a newer meanwhile
-                    del self._unsent[channel]
+            self._sent(channel, message)
 
     def subscribe(self, channel):
         """A subscription that receives every message published after this returns."""
@@ -297,10 +302,12 @@ class RedisEvents(ServerSentEventsBlueprint):
             failures += 1
 
 
-def _version(message):
-    """The journey's version a message's view shows; None: no view (render from the database)."""
+def _order(message):
+    """Orders a channel's messages as a stream does (webapp.live): by the version of the view
+    each carries; one without (render from the database) is the newest."""
     view = message.get("view") if isinstance(message, dict) else None
-    return view.get("version") if isinstance(view, dict) else None
+    version = view.get("version") if isinstance(view, dict) else None
+    return float("inf") if version is None else version
 
 
 def init_app(app):

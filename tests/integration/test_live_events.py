@@ -148,6 +148,21 @@ def test_an_event_redis_did_not_take_goes_once_it_answers_again(redis_server, re
         assert subscription.get(timeout=0.5) is None
 
 
+def test_an_event_without_a_view_waiting_for_redis_is_not_replaced_by_one_with_a_view(
+        redis_server, redis_proxy):
+    """One without a view (the journey is gone: pages read it afresh) is newer than any."""
+    listening, publishing = RedisEvents(redis_server.url), RedisEvents(redis_proxy.url)
+    channel = new_channel()
+    gone, view = {"journey": "j"}, {"journey": "j", "view": {"version": 9}}
+    with listening.subscribe(channel) as subscription:
+        redis_proxy.cut()
+        publishing.publish(channel, gone)
+        publishing.publish(channel, view)
+        redis_proxy.open()
+        assert subscription.get(timeout=10) == gone
+        assert subscription.get(timeout=0.5) is None
+
+
 def test_while_redis_is_away_the_events_waiting_are_bounded_the_longest_waiting_go_first(
         redis_server, redis_proxy):
     listening, publishing = RedisEvents(redis_server.url), RedisEvents(redis_proxy.url)
