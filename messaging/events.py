@@ -201,12 +201,12 @@ class RedisEvents(ServerSentEventsBlueprint):
                 channel, message = next(iter(self._unsent.items()))
             try:
                 super().publish(message, channel=channel)
-            except Exception as exc:  # noqa: BLE001  (Redis away, or else: try again later)
-                if not isinstance(exc, redis.RedisError):
-                    log.exception("live event not sent again")
+            except redis.RedisError:
                 time.sleep(self.RETRY_S[min(failures, len(self.RETRY_S) - 1)])
                 failures += 1
                 continue
+            except Exception:  # not Redis's: it would fail again; the others still go
+                log.exception("live event not sent again")
             failures = 0
             self._sent(channel, message)
 

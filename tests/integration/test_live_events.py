@@ -10,6 +10,7 @@ import pytest
 import redis
 import sqlalchemy
 from flask import has_request_context, request
+from flask_sse import ServerSentEventsBlueprint
 
 from messaging.events import DISCONNECTED, EventsUnavailable, Hub, RedisEvents, channel_for
 from tests.services import redis_or_skip
@@ -175,6 +176,30 @@ def test_while_redis_is_away_the_events_waiting_are_bounded_the_longest_waiting_
     redis_proxy.open()
     assert [s.get(timeout=10) for s in subscriptions[1:]] == [{"n": 1}, {"n": 2}]
     assert subscriptions[0].get(timeout=0.5) is None
+    for subscription in subscriptions:
+        subscription.close()
+
+
+def test_an_event_that_fails_otherwise_than_at_redis_is_dropped_and_the_rest_still_go(
+        redis_server, redis_proxy, monkeypatch):
+    listening, publishing = RedisEvents(redis_server.url), RedisEvents(redis_proxy.url)
+    failing, other = new_channel(), new_channel()
+    subscriptions = [listening.subscribe(channel) for channel in (failing, other)]
+    redis_proxy.cut()
+    publishing.publish(failing, {"n": 1})
+    publishing.publish(other, {"n": 2})
+    publish = ServerSentEventsBlueprint.publish
+
+    def fails_on_its_channel(bus, message, channel=None, **kwargs):
+        if channel == failing:
+            raise ValueError("not Redis's")
+        return publish(bus, message, channel=channel, **kwargs)
+
+    monkeypatch.setattr(ServerSentEventsBlueprint, "publish", fails_on_its_channel)
+    redis_proxy.open()
+    assert subscriptions[1].get(timeout=10) == {"n": 2}
+    assert subscriptions[0].get(timeout=0.5) is None
+    assert not publishing._unsent
     for subscription in subscriptions:
         subscription.close()
 
