@@ -49,14 +49,7 @@ def cpu_ticks(pids, with_children):
     connection's backend that ended: a restart's, or one a pool replaced).
     A benchmark takes the difference of two samples, so what ended before the first does not
     count."""
-    ticks = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks[pid] = sum(map(int, fields[11:15 if with_children else 13]))
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return ticks
+    return {pid: ticks for pid, (ticks, _parent, _children) in cpu_sample(pids, with_children).items()}
 
 
 def cpu_sample(pids, with_children):

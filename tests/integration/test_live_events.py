@@ -130,11 +130,17 @@ def test_after_redis_comes_back_new_streams_subscribe_again(redis_server):
     subscription.close()
 
 
-def test_an_event_redis_did_not_take_goes_once_it_answers_again(redis_server, redis_proxy):
+@pytest.fixture
+def buses(redis_server, redis_proxy):
+    """(a page's process's bus, reaching Redis directly; a publisher's, through the proxy)."""
+    return RedisEvents(redis_server.url), RedisEvents(redis_proxy.url)
+
+
+def test_an_event_redis_did_not_take_goes_once_it_answers_again(buses, redis_proxy):
     """The publishing process cannot reach Redis (its connections cut, new ones refused)
     while the page's process still can: the page's stream stays open, and gets its
     journey's newest event once Redis answers the publisher again, with no further change."""
-    listening, publishing = RedisEvents(redis_server.url), RedisEvents(redis_proxy.url)
+    listening, publishing = buses
     channel = new_channel()
     newer, older = ({"journey": "j", "view": {"version": v}} for v in (8, 7))
     with listening.subscribe(channel) as subscription:
@@ -150,9 +156,9 @@ def test_an_event_redis_did_not_take_goes_once_it_answers_again(redis_server, re
 
 
 def test_an_event_without_a_view_waiting_for_redis_is_not_replaced_by_one_with_a_view(
-        redis_server, redis_proxy):
+        buses, redis_proxy):
     """One without a view (the journey is gone: pages read it afresh) is newer than any."""
-    listening, publishing = RedisEvents(redis_server.url), RedisEvents(redis_proxy.url)
+    listening, publishing = buses
     channel = new_channel()
     gone, view = {"journey": "j"}, {"journey": "j", "view": {"version": 9}}
     with listening.subscribe(channel) as subscription:
@@ -165,8 +171,8 @@ def test_an_event_without_a_view_waiting_for_redis_is_not_replaced_by_one_with_a
 
 
 def test_while_redis_is_away_the_events_waiting_are_bounded_the_longest_waiting_go_first(
-        redis_server, redis_proxy):
-    listening, publishing = RedisEvents(redis_server.url), RedisEvents(redis_proxy.url)
+        buses, redis_proxy):
+    listening, publishing = buses
     publishing.UNSENT_MAX = 2
     channels = [new_channel() for _ in range(3)]
     subscriptions = [listening.subscribe(channel) for channel in channels]
@@ -181,8 +187,8 @@ def test_while_redis_is_away_the_events_waiting_are_bounded_the_longest_waiting_
 
 
 def test_an_event_that_fails_otherwise_than_at_redis_is_dropped_and_the_rest_still_go(
-        redis_server, redis_proxy, monkeypatch):
-    listening, publishing = RedisEvents(redis_server.url), RedisEvents(redis_proxy.url)
+        buses, redis_proxy, monkeypatch):
+    listening, publishing = buses
     failing, other = new_channel(), new_channel()
     subscriptions = [listening.subscribe(channel) for channel in (failing, other)]
     redis_proxy.cut()
